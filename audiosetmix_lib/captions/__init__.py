@@ -1,0 +1,1 @@
+"""Captioners: the offline template grammar (default) and, later, LLM backends."""

@@ -1,0 +1,107 @@
+"""The offline template captioner: a seeded grammar over the recipe's description.
+
+Captions read like AudioCaps ("A loud siren wails, followed by a bell ringing briefly."):
+every event is named, every modifier expressed, events in onset order, one sentence of at
+most 30 words. Phrasing choices come from the recipe's caption seed only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..describe import DescribedEvent, Description
+from .lexicon import MODIFIER_WORDS, phrase_for, with_article
+
+MAX_WORDS = 30
+TEMPLATE_VERSION = "template-v1"
+
+FOLLOW_JOINERS = (", followed by {ing}", ", then {clause}", ", and then {clause}", ", after which {clause}")
+OVERLAP_JOINERS = (" while {clause}", " as {clause}", ", along with {ing}")
+BACKGROUND_JOINERS = (" with {ing} in the background", " while {clause} in the background")
+COMPACT_JOINERS = {"follow": ", then {np}", "overlap": " with {np}", "background": " with {np} in the background"}
+
+
+class _Choices:
+    """Seeded choices, drawn in a fixed order so the same recipe always reads the same."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def pick(self, options):
+        return options[int(self.rng.integers(len(options)))]
+
+    def coin(self, p: float = 0.5) -> bool:
+        return bool(self.rng.random() < p)
+
+
+def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: bool) -> tuple[list[str], list[str]]:
+    adjectives, adverbs = [], []
+    for modifier in event.modifiers:
+        words = MODIFIER_WORDS[modifier]
+        if words["adv"] and not adjectives_only and choices.coin():
+            adverbs.append(choices.pick(words["adv"]))
+        else:
+            adjectives.append(choices.pick(words["adj"]))
+    return adjectives, adverbs
+
+
+def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
+    phrase = phrase_for(event.label)
+    adj = ", ".join(adjectives) if len(adjectives) <= 2 else " ".join(adjectives)
+    words = ([adj] if adj else []) + [phrase.noun]
+    return " ".join(with_article(phrase.article, words))
+
+
+def _adverbs(adverbs: list[str]) -> str:
+    if not adverbs:
+        return ""
+    return " " + (" and ".join(adverbs) if len(adverbs) <= 2 else ", ".join(adverbs[:-1]) + " and " + adverbs[-1])
+
+
+def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
+    """The event as a clause, a gerund phrase and a compact noun phrase."""
+    phrase = phrase_for(event.label)
+    passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: use adjectives
+    adjectives, adverbs = _modifier_forms(event, choices, adjectives_only=passive)
+    np_ = _noun_phrase(event, adjectives)
+    clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
+    if phrase.gerund:
+        ing = f"{np_} {phrase.gerund}{_adverbs(adverbs)}"
+    else:  # no gerund: fold the adverbs back into adjectives
+        all_adj, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
+        ing = _noun_phrase(event, all_adj)
+    compact_adj, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
+    return {"clause": clause, "ing": ing, "np": _noun_phrase(event, compact_adj)}
+
+
+def _finish(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + "."
+
+
+def word_count(text: str) -> int:
+    return len(text.replace(",", " ").split())
+
+
+def template_caption(description: Description, seed: int) -> str:
+    """One AudioCaps-like sentence; falls back to a compact form to stay within MAX_WORDS."""
+    choices = _Choices(seed)
+    forms = [realise_event(e, choices) for e in description.events]
+    parts = [forms[0]["clause"]]
+    for event, form in zip(description.events[1:], forms[1:]):
+        if event.relation == "overlap":
+            joiner = choices.pick(BACKGROUND_JOINERS if event.background else OVERLAP_JOINERS)
+        else:
+            joiner = choices.pick(FOLLOW_JOINERS)
+        parts.append(joiner.format(**form))
+    caption = _finish("".join(parts))
+    if word_count(caption) <= MAX_WORDS:
+        return caption
+    compact = [forms[0]["np"]]
+    for event, form in zip(description.events[1:], forms[1:]):
+        kind = "background" if event.background else (event.relation or "follow")
+        compact.append(COMPACT_JOINERS[kind].format(np=form["np"]))
+    caption = _finish("".join(compact))
+    if word_count(caption) > MAX_WORDS:  # pathological: many events with many modifiers each
+        caption = _finish(" ".join(w for w in "".join(compact).split(" ") if w not in ("a", "an")))
+    return caption

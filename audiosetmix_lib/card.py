@@ -1,0 +1,84 @@
+"""Fill `dataset_card.md` into the built dataset's README.md (Hub card with YAML header)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from . import __version__
+from .recipe import RECIPE_VERSION
+
+CARD_TEMPLATE_NAME = "dataset_card.md"
+
+
+def card_template() -> str:
+    """The template shipped at the repository root (editable install) or inside the package."""
+    root = Path(__file__).resolve().parents[1] / CARD_TEMPLATE_NAME
+    if root.exists():
+        return root.read_text(encoding="utf-8")
+    return resources.files("audiosetmix_lib").joinpath(CARD_TEMPLATE_NAME).read_text(encoding="utf-8")
+
+
+LICENSES = {"synth": "cc-by-4.0", "audioset": "cc-by-4.0", "folder": "other", "hf": "other"}
+
+
+def yaml_header(builder, split_sizes: dict[str, int]) -> str:
+    from .hub_layout import configs_yaml, dataset_info_yaml
+
+    config = builder.config
+    lines = [
+        f"license: {LICENSES.get(config.source, 'other')}",
+        "task_categories:",
+        "- audio-classification",
+        "- text-to-audio",
+        "language:",
+        "- en",
+        "tags:",
+        "- audio",
+        "- audio-captioning",
+        "- clap",
+        "- hard-negatives",
+        "- synthetic-mixtures",
+        f"pretty_name: AudioSetMix ({config.name})",
+        configs_yaml(list(split_sizes)),
+        dataset_info_yaml(builder.info.features, split_sizes,
+                          {name: info.num_bytes for name, info in (builder.info.splits or {}).items()}),
+    ]
+    return "\n".join(lines)
+
+
+def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None) -> Path:
+    config = builder.config
+    sizes = {split: len(prepared[split]) for split in prepared}
+    sources = Counter()
+    for split in prepared:
+        sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"]))
+    reasons = Counter(s.reason.split(":")[0] for s in skipped)
+    values = {
+        "yaml_header": yaml_header(builder, sizes),
+        "config_name": config.name,
+        "source_name": config.source,
+        "seed": config.seed,
+        "sample_rate": config.sample_rate,
+        "rows": ", ".join(f"{split}: {n}" for split, n in sizes.items()),
+        "num_negatives": config.num_negatives,
+        "library_version": __version__,
+        "recipe_version": RECIPE_VERSION,
+        "prompt_versions": ", ".join(f"{k} ({n} rows)" for k, n in sorted(sources.items())),
+        "build_seconds": f"{build_seconds:.1f}",
+        "num_proc": num_proc,
+        "mix_json": json.dumps(config.mix_config().to_dict(), indent=2, sort_keys=True),
+        "source_json": json.dumps(builder.row_maker().source.spec(), indent=2, sort_keys=True, ensure_ascii=False),
+        "skipped_summary": (f"{len(skipped)} (" + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()) + ")") if skipped else "none",
+        "load_path": str(output_dir),
+        "license_note": builder.row_maker().source.license_note(),
+        "citation": builder.info.citation,
+    }
+    values.update(extra or {})
+    text = Template(card_template()).safe_substitute(values)
+    path = Path(output_dir) / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path

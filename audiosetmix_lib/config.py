@@ -1,0 +1,65 @@
+"""Every sampling parameter in one validated object (the paper's values as defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    """How recipes are drawn. DESIGN.md "Transforms" and "Composition" give the ranges."""
+
+    min_events: int = 1
+    max_events: int = 5
+    transform_probability: float = 0.3  # Bernoulli p_t per transform per event (paper)
+    # volume: gain in dB relative to the reference level
+    louder_db: tuple[float, float] = (6.0, 12.0)
+    quieter_db: tuple[float, float] = (-18.0, -6.0)
+    # pitch: semitones (duration kept); within half an octave (paper)
+    higher_semitones: tuple[float, float] = (3.0, 6.0)
+    lower_semitones: tuple[float, float] = (-6.0, -3.0)
+    # speed: tempo factor (pitch kept)
+    faster_tempo: tuple[float, float] = (1.3, 1.6)
+    slower_tempo: tuple[float, float] = (0.6, 0.77)
+    # duration: keep a fraction (with fades) or loop
+    shorter_keep: tuple[float, float] = (0.3, 0.5)
+    longer_repeats: tuple[float, float] = (2.0, 3.0)
+    # composition
+    overlap_probability: float = 0.3
+    overlap_onset: tuple[float, float] = (0.2, 0.6)  # fraction of the previous event elapsed
+    follow_gap: tuple[float, float] = (0.0, 0.5)  # seconds
+    background_db: float = 6.0  # an overlapping event this far below the other is "in the background"
+    max_duration: float = 10.0
+    min_event_share: float = 1.0  # seconds: below this, a "follow" is turned into an overlap
+    fade_seconds: float = 0.02
+    # levels
+    reference_dbfs: float = -26.0
+    active_range_db: float = 30.0
+    limiter_threshold_dbfs: float = -1.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_events <= self.max_events:
+            raise ValueError(f"need 1 <= min_events <= max_events, got {self.min_events}, {self.max_events}")
+        for name in ("transform_probability", "overlap_probability"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple) and not value[0] <= value[1]:
+                raise ValueError(f"{f.name} must be a (low, high) range, got {value}")
+        if self.higher_semitones[1] > 6.0 or self.lower_semitones[0] < -6.0:
+            raise ValueError("pitch shifts stay within half an octave (6 semitones)")
+        if self.max_duration <= 0:
+            raise ValueError("max_duration must be positive")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MixConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown MixConfig fields: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

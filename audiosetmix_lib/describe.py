@@ -1,0 +1,53 @@
+"""Recipe -> structured description: what a captioner (template or LLM) must say, and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .recipe import Recipe
+
+
+@dataclass(frozen=True)
+class DescribedEvent:
+    label: str
+    modifiers: tuple[tuple[str, str], ...]  # (transform, direction), sorted
+    relation: str | None  # None (first), "follow", "overlap"
+    background: bool  # overlapping and >= background_db below the event it overlaps
+    onset: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Description:
+    events: tuple[DescribedEvent, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return [e.label for e in self.events]
+
+    def to_dict(self) -> dict:
+        return {
+            "events": [
+                {
+                    "label": e.label,
+                    "modifiers": [f"{t}:{d}" for t, d in e.modifiers],
+                    "relation": e.relation,
+                    "background": e.background,
+                    "onset": round(e.onset, 2),
+                    "duration": round(e.duration, 2),
+                }
+                for e in self.events
+            ]
+        }
+
+
+def describe(recipe: Recipe, background_db: float = 6.0) -> Description:
+    """Events in onset order with their modifiers and their relation to the previous event."""
+    described = []
+    for i, spec in enumerate(recipe.events):
+        modifiers = tuple(sorted((name, params["direction"]) for name, params in spec.transforms.items()))
+        background = False
+        if spec.relation == "overlap":
+            background = spec.gain_db <= recipe.events[i - 1].gain_db - background_db
+        described.append(DescribedEvent(spec.label, modifiers, spec.relation, background, spec.onset, spec.output_duration))
+    return Description(tuple(described))

@@ -1,0 +1,93 @@
+"""Recipe -> waveform. Pure and single-threaded: the same recipe gives the same samples.
+
+Each event is cut to its segment, brought to one absolute reference level (RMS of its active
+frames at `reference_dbfs`), transformed, and placed at its onset. The mix is never
+normalised; a peak limiter at `limiter_threshold_dbfs` (no make-up gain) only catches peaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+from .recipe import EventSpec, Recipe
+from .sampler import segment_bounds
+from .sources.base import Source
+from .transforms import apply_transforms, db_to_gain, fade
+
+
+@dataclass(frozen=True)
+class Rendered:
+    samples: np.ndarray  # float32 mono at recipe.sample_rate
+    limiter_gain_reduction_db: float
+    event_spans: list[tuple[int, int]]  # sample [onset, end) of each event in the mix
+
+
+def active_rms_db(samples: np.ndarray, sr: int, active_range_db: float = 30.0, frame_s: float = 0.05) -> float:
+    """RMS (dBFS) over frames within `active_range_db` of the loudest frame: silence does not count."""
+    frame = max(1, int(round(frame_s * sr)))
+    n_frames = max(1, len(samples) // frame)
+    framed = samples[: n_frames * frame].astype(np.float64).reshape(n_frames, frame) if len(samples) >= frame else samples.astype(np.float64)[None, :]
+    power = np.mean(framed**2, axis=1)
+    top = power.max()
+    if top <= 0:
+        return -np.inf
+    active = power[power >= top * 10 ** (-active_range_db / 10)]
+    return float(10 * np.log10(np.mean(active)))
+
+
+def to_reference_level(samples: np.ndarray, sr: int, reference_dbfs: float, active_range_db: float) -> np.ndarray:
+    level = active_rms_db(samples, sr, active_range_db)
+    if not np.isfinite(level):
+        return samples
+    return (samples * db_to_gain(reference_dbfs - level)).astype(np.float32)
+
+
+def limit(samples: np.ndarray, sr: int, threshold_dbfs: float, window_s: float = 0.005) -> tuple[np.ndarray, float]:
+    """Look-ahead peak limiter: smooth gain <= the gain each sample needs. Returns (out, max reduction dB)."""
+    threshold = db_to_gain(threshold_dbfs)
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    if peak <= threshold:
+        return samples, 0.0
+    needed = np.minimum(1.0, threshold / np.maximum(np.abs(samples.astype(np.float64)), 1e-12))
+    w = max(1, int(round(window_s * sr)))
+    gain = uniform_filter1d(minimum_filter1d(needed, size=2 * w + 1, mode="nearest"), size=w, mode="nearest")
+    gain = np.minimum(gain, needed)
+    out = (samples * gain).astype(np.float32)
+    return out, float(-20 * np.log10(gain.min()))
+
+
+def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> np.ndarray:
+    """One event's contribution, before placement."""
+    sr = recipe.sample_rate
+    settings = recipe.render
+    raw = source.load(spec.event, sr)
+    begin, end = segment_bounds(spec, sr)
+    segment = raw[begin:end]
+    cut = begin > 0 or end < len(raw)
+    if cut:
+        segment = fade(segment, sr, settings["fade_seconds"])
+    segment = to_reference_level(segment, sr, settings["reference_dbfs"], settings["active_range_db"])
+    return apply_transforms(segment, sr, spec.transforms, settings["fade_seconds"])
+
+
+def render(recipe: Recipe, source: Source) -> Rendered:
+    """Mix the recipe's events at their onsets, then limit peaks."""
+    sr = recipe.sample_rate
+    max_len = int(round(recipe.render["max_duration"] * sr))
+    parts, spans = [], []
+    for spec in recipe.events:
+        audio = render_event(spec, source, recipe)
+        onset = int(round(spec.onset * sr))
+        parts.append((onset, audio))
+        spans.append((onset, min(max_len, onset + len(audio))))
+    length = min(max_len, max(end for _, end in spans))
+    mix = np.zeros(length, dtype=np.float32)
+    for onset, audio in parts:
+        stop = min(length, onset + len(audio))
+        if stop > onset:
+            mix[onset:stop] += audio[: stop - onset]
+    mix, reduction = limit(mix, sr, recipe.render["limiter_threshold_dbfs"])
+    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans)

@@ -1,0 +1,115 @@
+"""Seeded recipe sampling and plan fitting.
+
+Example `i` of split `s` draws only from SeedSequence([seed, split_index, i]), so a row does
+not depend on the number of processes. The planner keeps the sampled number of events: it
+cuts long events to a common time cap, prefers overlap when following would not fit, and
+never drops an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .config import MixConfig
+from .events import SPLITS
+from .recipe import EventSpec, Recipe, layout
+from .sources.base import EventPool
+from .transforms import TRANSFORM_NAMES, duration_factor, sample_params, tempo_of
+
+
+def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS.index(split), int(index)]))
+
+
+def render_settings(config: MixConfig) -> dict:
+    return {
+        "fade_seconds": config.fade_seconds,
+        "reference_dbfs": config.reference_dbfs,
+        "active_range_db": config.active_range_db,
+        "limiter_threshold_dbfs": config.limiter_threshold_dbfs,
+        "max_duration": config.max_duration,
+    }
+
+
+def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, index: int, sample_rate: int, source_spec: dict) -> Recipe:
+    """Draw one complete recipe for example `index` of `split`."""
+    rng = example_rng(seed, split, index)
+    classes = pool.classes(split)
+    if not classes:
+        raise ValueError(f"the source has no events in split {split!r}")
+    n_sampled = int(rng.integers(config.min_events, config.max_events + 1))
+    n = min(n_sampled, len(classes))  # distinct classes keep captions and order negatives unambiguous
+    chosen = [classes[i] for i in rng.choice(len(classes), size=n, replace=False)]
+    specs = []
+    for i, label in enumerate(chosen):
+        candidates = pool.by_split[split][label]
+        event = candidates[int(rng.integers(len(candidates)))]
+        transforms = {name: sample_params(name, rng, config) for name in TRANSFORM_NAMES if rng.random() < config.transform_probability}
+        relation, gap, overlap_at = None, 0.0, 0.0
+        if i > 0:
+            relation = "overlap" if rng.random() < config.overlap_probability else "follow"
+            gap = round(float(rng.uniform(*config.follow_gap)), 3)
+            overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
+        specs.append(EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms,
+                               relation=relation, gap=gap, overlap_at=overlap_at))
+    specs = fit_plan(specs, config, rng)
+    return Recipe(split=split, index=int(index), seed=int(seed), sample_rate=int(sample_rate), source=source_spec,
+                  events=specs, render=render_settings(config), caption_seed=int(rng.integers(2**31)))
+
+
+def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
+    """Cut every event's pre-duration-transform output length to `cap` seconds (segment start kept)."""
+    out = []
+    for spec in specs:
+        tempo = tempo_of(spec.transforms)
+        natural = spec.event.duration / tempo
+        out.append(replace(spec, segment_duration=min(spec.event.duration, cap * tempo) if natural > cap else spec.event.duration))
+    return layout(out)
+
+
+def _end(specs: list[EventSpec]) -> float:
+    return max(s.end for s in specs)
+
+
+def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator) -> list[EventSpec]:
+    """Fit the events into max_duration: the largest common cap that fits, converting follows to overlaps if needed."""
+    budget = config.max_duration
+    while True:
+        high = max(s.event.duration / tempo_of(s.transforms) for s in specs)
+        if _end(_with_cap(specs, high)) <= budget:
+            cap = high
+        else:
+            low = 0.0
+            for _ in range(40):
+                mid = (low + high) / 2
+                if _end(_with_cap(specs, mid)) <= budget:
+                    low = mid
+                else:
+                    high = mid
+            cap = low
+        follows = [i for i, s in enumerate(specs) if s.relation == "follow"]
+        if cap >= config.min_event_share or not follows:
+            break
+        i = follows[int(rng.integers(len(follows)))]
+        specs = [replace(s, relation="overlap") if j == i else s for j, s in enumerate(specs)]
+    fitted = _with_cap(specs, cap)
+    # choose where each cut segment starts inside its event
+    placed = []
+    for spec in fitted:
+        slack = spec.event.duration - spec.segment_duration
+        start = round(float(rng.uniform(0.0, slack)), 3) if slack > 1e-6 else 0.0
+        length = min(round(spec.segment_duration, 4), round(spec.event.duration - start, 4))
+        placed.append(replace(spec, segment_start=start, segment_duration=length))
+    placed = layout(placed)
+    assert _end(placed) <= budget + 1e-3, "plan fitting failed"
+    return placed
+
+
+def segment_bounds(spec: EventSpec, sample_rate: int) -> tuple[int, int]:
+    begin = int(round(spec.segment_start * sample_rate))
+    return begin, begin + int(round(spec.segment_duration * sample_rate))
+
+
+__all__ = ["example_rng", "sample_recipe", "fit_plan", "render_settings", "duration_factor"]

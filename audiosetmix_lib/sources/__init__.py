@@ -1,0 +1,38 @@
+"""Where events come from: synth (embedded), folder, audioset, hf."""
+
+from __future__ import annotations
+
+from .base import EventPool, Source, SourceError
+
+SOURCE_NAMES = ("synth", "folder", "audioset", "hf")
+
+
+def make_source(name: str, **options) -> Source:
+    """Build a source by name; options are the source's constructor arguments."""
+    if name == "synth":
+        from .synth import SynthSource
+
+        return SynthSource(**options)
+    if name == "folder":
+        from .folder import FolderSource
+
+        return FolderSource(**options)
+    if name == "audioset":
+        from .audioset import AudioSetSource
+
+        return AudioSetSource(**options)
+    if name == "hf":
+        from .hf import HFSource
+
+        return HFSource(**options)
+    raise SourceError(f"unknown source {name!r}: expected one of {', '.join(SOURCE_NAMES)}")
+
+
+def from_spec(spec: dict) -> Source:
+    """Rebuild the source a recipe names (`Source.spec()` output)."""
+    options = dict(spec)
+    name = options.pop("name")
+    return make_source(name, **options)
+
+
+__all__ = ["EventPool", "Source", "SourceError", "SOURCE_NAMES", "make_source", "from_spec"]

@@ -1,0 +1,279 @@
+"""Events from a directory of the user's own audio (the Hugging Face `audiofolder` convention).
+
+Two layouts:
+- `metadata.csv` with `file_name` and `label` (or `labels`), optional `start`/`end` seconds,
+  optional `recording_id` (clips cut from one recording stay in one split) and an optional
+  split column named by `split_column` (mapped with `split_map`, e.g. ESC's `fold`);
+- no metadata: one sub-folder per label, label = folder name.
+
+The whole metadata file is validated before any audio is decoded (a typo should stop the
+build in a second, not after an hour); then every used file is decoded once to trim silence
+and to skip (and count) corrupt, empty or missing files instead of failing mid-build.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from .. import audio_io
+from ..events import Event, Skip, hash_split, normalise_split_name
+from .base import Source, SourceError
+
+METADATA_FILE = "metadata.csv"
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".w64", ".caf", ".webm", ".mka", ".wma"}
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_label(text: str) -> str:
+    """Strip a label and collapse control characters/newlines to one space; keep everything else."""
+    return _CONTROL.sub(" ", str(text)).strip()
+
+
+def parse_labels(text: str) -> list[str]:
+    """A `labels` cell: JSON list text ('["Dog", "Rain"]') or a ';'/'|'-separated string."""
+    text = str(text).strip()
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"labels {text!r} is not a valid JSON list ({error.msg})") from None
+        if not isinstance(values, list):
+            raise ValueError(f"labels {text!r} is not a list")
+        return [str(value) for value in values]
+    return re.split(r"[;|]", text)
+
+
+def unique_labels(labels: list[str]) -> list[str]:
+    """Cleaned labels in order of appearance, duplicates removed; ValueError on an empty one."""
+    cleaned = [clean_label(label) for label in labels]
+    if not cleaned or any(not label for label in cleaned):
+        raise ValueError("empty label")
+    return list(dict.fromkeys(cleaned))
+
+
+def trimmed_span(samples: np.ndarray, sr: int, trim_db: float) -> tuple[int, int]:
+    """[begin, end) sample bounds without leading/trailing silence (0, 0 when all silent)."""
+    return audio_io.trim_silence(samples, sr, threshold_db=trim_db)
+
+
+def load_span(samples: np.ndarray, sr_in: int, start: float, end: float, sr_out: int) -> np.ndarray:
+    """Cut [start, end) seconds at the native rate, then resample: one rounding rule for every source."""
+    begin = max(0, int(round(start * sr_in)))
+    stop = min(len(samples), int(round(end * sr_in)))
+    return audio_io.resample(samples[begin:stop], sr_in, sr_out)
+
+
+def _number(value: str) -> float | None:
+    text = str(value).strip()
+    if not text:
+        return None
+    number = float(text)  # ValueError for non-numeric text
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not finite")
+    return number
+
+
+class FolderSource(Source):
+    """Labelled clips from a local folder; the licence is that of the user's audio."""
+
+    name = "folder"
+
+    def __init__(
+        self,
+        path: str,
+        min_event_seconds: float = 0.5,
+        split_column: str | None = None,
+        split_map: dict | None = None,
+        trim_db: float = -40.0,
+        fractions=(0.8, 0.1, 0.1),
+    ) -> None:
+        super().__init__()
+        self.root = Path(path).expanduser().resolve()
+        if not self.root.is_dir():
+            raise SourceError(f"folder source: {self.root} is not a directory")
+        self.min_event_seconds = float(min_event_seconds)
+        self.split_column = split_column
+        self.trim_db = float(trim_db)
+        self.fractions = tuple(float(f) for f in fractions)
+        if len(self.fractions) != 3 or min(self.fractions) < 0 or sum(self.fractions) <= 0:
+            raise SourceError(f"folder source: fractions must be three non-negative numbers, got {fractions!r}")
+        self.split_map = None
+        if split_map is not None:
+            if split_column is None:
+                raise SourceError("folder source: split_map needs split_column")
+            try:
+                self.split_map = {str(k).strip(): normalise_split_name(v) for k, v in sorted(split_map.items())}
+            except ValueError as error:
+                raise SourceError(f"folder source: split_map: {error}") from None
+
+    def spec(self) -> dict:
+        return {
+            "name": self.name,
+            "path": str(self.root),
+            "min_event_seconds": self.min_event_seconds,
+            "split_column": self.split_column,
+            "split_map": dict(self.split_map) if self.split_map is not None else None,
+            "trim_db": self.trim_db,
+            "fractions": list(self.fractions),
+        }
+
+    def license_note(self) -> str:
+        return f"Audio from the user's folder {self.root}: its licence is that of the user's audio."
+
+    # -- scanning ---------------------------------------------------------------------------
+
+    def _scan(self) -> tuple[list[Event], list[Skip]]:
+        metadata = self.root / METADATA_FILE
+        if metadata.is_file():
+            rows, skipped = self._read_metadata(metadata)
+        else:
+            if self.split_column is not None:
+                raise SourceError(f"folder source: split_column={self.split_column!r} needs {metadata}")
+            rows, skipped = self._read_subfolders(), []
+        events = self._decode(rows, skipped)
+        return events, skipped
+
+    def _read_metadata(self, metadata: Path) -> tuple[list[dict], list[Skip]]:
+        """Parse and validate every row; raise SourceError naming file, row and problem."""
+        rows: list[dict] = []
+        skipped: list[Skip] = []
+        with open(metadata, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [column.strip() for column in next(reader, [])]
+            where = f"{metadata}"
+            if "file_name" not in header:
+                raise SourceError(f"{where}: no 'file_name' column (columns: {header})")
+            label_column = "label" if "label" in header else "labels" if "labels" in header else None
+            if label_column is None:
+                raise SourceError(f"{where}: no 'label' or 'labels' column (columns: {header})")
+            if self.split_column is not None and self.split_column not in header:
+                raise SourceError(f"{where}: no split column {self.split_column!r} (columns: {header})")
+            index = {column: i for i, column in reversed(list(enumerate(header)))}
+            for row_number, cells in enumerate(reader, start=1):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                at = f"{where}, row {row_number} (line {reader.line_num})"
+                if len(cells) != len(header):
+                    raise SourceError(f"{at}: {len(cells)} fields, the header has {len(header)}")
+                cell = {column: cells[i] for column, i in index.items()}
+                rows_or_skip = self._parse_row(cell, label_column, at)
+                if isinstance(rows_or_skip, Skip):
+                    skipped.append(rows_or_skip)
+                else:
+                    rows.append(rows_or_skip)
+        return rows, skipped
+
+    def _parse_row(self, cell: dict, label_column: str, at: str) -> dict | Skip:
+        file_name = cell["file_name"].strip().replace("\\", "/")
+        if not file_name:
+            raise SourceError(f"{at}: empty file_name")
+        posix = PurePosixPath(file_name)
+        if posix.is_absolute() or ".." in posix.parts:
+            raise SourceError(f"{at}: file_name {file_name!r} must be a path inside {self.root}")
+        file_name = str(posix)
+        try:
+            raw = [cell["label"]] if label_column == "label" else parse_labels(cell["labels"])
+            labels = unique_labels(raw)
+        except ValueError as error:
+            raise SourceError(f"{at}: {label_column}: {error}") from None
+        try:
+            start, end = _number(cell.get("start", "")), _number(cell.get("end", ""))
+        except ValueError as error:
+            raise SourceError(f"{at}: start/end must be numbers of seconds ({error})") from None
+        if start is not None and start < 0:
+            raise SourceError(f"{at}: start {start} is negative")
+        if end is not None and end <= (start or 0.0):
+            raise SourceError(f"{at}: end {end} is not after start {start or 0.0}")
+        split = None
+        if self.split_column is not None:
+            value = cell[self.split_column].strip()
+            if self.split_map is not None:
+                if value not in self.split_map:
+                    raise SourceError(f"{at}: split value {value!r} of column {self.split_column!r} is not in split_map")
+                split = self.split_map[value]
+            else:
+                try:
+                    split = normalise_split_name(value)
+                except ValueError as error:
+                    raise SourceError(f"{at}: column {self.split_column!r}: {error}") from None
+        if len(labels) > 1:
+            return Skip(item=file_name, reason=f"several labels ({', '.join(labels)}) at {at}")
+        recording_id = cell.get("recording_id", "").strip() or file_name
+        return {"file_name": file_name, "label": labels[0], "start": start, "end": end, "split": split, "recording_id": recording_id, "at": at}
+
+    def _read_subfolders(self) -> list[dict]:
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        rows = []
+        for folder in folders:
+            label = clean_label(folder.name)
+            files = sorted(
+                p for p in folder.rglob("*")
+                if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
+            )
+            for file in files:
+                file_name = file.relative_to(self.root).as_posix()
+                rows.append({"file_name": file_name, "label": label, "start": None, "end": None, "split": None, "recording_id": file_name, "at": file_name})
+        if not folders:
+            raise SourceError(f"folder source: {self.root} has neither {METADATA_FILE} nor label sub-folders")
+        return rows
+
+    def _decode(self, rows: list[dict], skipped: list[Skip]) -> list[Event]:
+        """Decode each file once; trim each row's span; skip unusable files and short events."""
+        by_file: dict[str, list[dict]] = {}
+        for row in rows:
+            by_file.setdefault(row["file_name"], []).append(row)
+        events: dict[str, Event] = {}
+        for file_name in sorted(by_file):
+            try:
+                samples, sr = audio_io.read_audio(self.root / file_name)
+            except audio_io.AudioReadError as error:
+                skipped.append(Skip(item=file_name, reason=f"unreadable audio: {error}"))
+                continue
+            duration = len(samples) / sr
+            for row in by_file[file_name]:
+                event = self._event(row, samples, sr, duration, skipped)
+                if event is None:
+                    continue
+                if event.event_id in events:
+                    skipped.append(Skip(item=file_name, reason=f"duplicate event {event.event_id} at {row['at']}"))
+                    continue
+                events[event.event_id] = event
+        return list(events.values())
+
+    def _event(self, row: dict, samples: np.ndarray, sr: int, duration: float, skipped: list[Skip]) -> Event | None:
+        start = row["start"] or 0.0
+        end = duration if row["end"] is None else min(row["end"], duration)
+        if end <= start:
+            skipped.append(Skip(item=row["file_name"], reason=f"span starts at {start:.3f} s, after the end of the audio ({duration:.3f} s) at {row['at']}"))
+            return None
+        offset = int(round(start * sr))
+        begin, stop = trimmed_span(samples[offset: int(round(end * sr))], sr, self.trim_db)
+        if stop <= begin:
+            skipped.append(Skip(item=row["file_name"], reason=f"silent audio at {row['at']}"))
+            return None
+        start, end = (offset + begin) / sr, (offset + stop) / sr
+        if end - start < self.min_event_seconds:
+            skipped.append(Skip(item=row["file_name"], reason=f"event of {end - start:.3f} s after trimming silence is shorter than {self.min_event_seconds} s at {row['at']}"))
+            return None
+        split = row["split"] or hash_split(row["recording_id"], self.fractions)
+        return Event(
+            event_id=f"{row['file_name']}#{start:.3f}-{end:.3f}",
+            recording_id=row["recording_id"],
+            label=row["label"],
+            audio=row["file_name"],
+            start=start,
+            end=end,
+            split=split,
+        )
+
+    def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+        samples, sr = audio_io.read_audio(self.root / event.audio)
+        return load_span(samples, sr, event.start, event.end, sample_rate)

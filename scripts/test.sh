@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 2: set up (browser included, for the audit-page test) and run the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AUDIOSETMIX_WITH_BROWSER=1 bash scripts/setup.sh
+export HF_HUB_OFFLINE=1
+exec .venv/bin/python -m pytest -q "$@"
