@@ -73,7 +73,7 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
         "mix_json": json.dumps(config.mix_config().to_dict(), indent=2, sort_keys=True),
         "source_json": json.dumps(builder.row_maker().source.spec(), indent=2, sort_keys=True, ensure_ascii=False),
         "skipped_summary": (f"{len(skipped)} (" + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()) + ")") if skipped else "none",
-        "load_path": str(output_dir),
+        "load_path": Path(output_dir).name,
         "license_note": builder.row_maker().source.license_note(),
         "citation": builder.info.citation,
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .audio_io import encode_flac, quantize
-from .captions.template import TEMPLATE_VERSION, template_caption
+from .captions.template import TEMPLATE_VERSION, template_caption, template_captions
 from .config import MixConfig
 from .describe import describe
 from .events import SPLITS
@@ -29,6 +29,10 @@ class TemplateCaptioner:
 
     def caption(self, recipe: Recipe) -> str:
         return template_caption(describe(recipe, self.background_db), recipe.caption_seed)
+
+    def caption_set(self, recipes: list[Recipe]) -> list[str]:
+        """A caption and its negatives in one shared style (see `template_captions`)."""
+        return template_captions([describe(r, self.background_db) for r in recipes], recipes[0].caption_seed)
 
 
 @dataclass
@@ -58,15 +62,16 @@ class RowMaker:
         rendered = render(recipe, self.source)
         recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
         pcm = quantize(rendered.samples)
-        caption = self.captioner.caption(recipe)
-        negatives, seen = [], {caption}
+        chosen, seen = [], {self.captioner.caption(recipe)}
         for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index)):
-            if len(negatives) >= self.num_negatives:
+            if len(chosen) >= self.num_negatives:
                 break
             text = self.captioner.caption(negative.recipe)
-            if text not in seen:
+            if text not in seen:  # a perturbation that reads the same is no negative
                 seen.add(text)
-                negatives.append({"caption": text, "kind": negative.kind, "recipe": negative.recipe.to_json()})
+                chosen.append(negative)
+        caption, *texts = self.captioner.caption_set([recipe] + [n.recipe for n in chosen])
+        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(texts, chosen)]
         return {
             "id": recipe.id,
             "audio": {"bytes": encode_flac(pcm, recipe.sample_rate), "path": f"{recipe.id}.flac"},

@@ -83,8 +83,8 @@ def word_count(text: str) -> int:
     return len(text.replace(",", " ").split())
 
 
-def template_caption(description: Description, seed: int) -> str:
-    """One AudioCaps-like sentence; falls back to a compact form to stay within MAX_WORDS."""
+def _styles(description: Description, seed: int) -> list[str]:
+    """The caption in each style, most fluent first: full clauses, compact noun phrases, no articles."""
     choices = _Choices(seed)
     forms = [realise_event(e, choices) for e in description.events]
     parts = [forms[0]["clause"]]
@@ -94,14 +94,27 @@ def template_caption(description: Description, seed: int) -> str:
         else:
             joiner = choices.pick(FOLLOW_JOINERS)
         parts.append(joiner.format(**form))
-    caption = _finish("".join(parts))
-    if word_count(caption) <= MAX_WORDS:
-        return caption
     compact = [forms[0]["np"]]
     for event, form in zip(description.events[1:], forms[1:]):
         kind = "background" if event.background else (event.relation or "follow")
         compact.append(COMPACT_JOINERS[kind].format(np=form["np"]))
-    caption = _finish("".join(compact))
-    if word_count(caption) > MAX_WORDS:  # pathological: many events with many modifiers each
-        caption = _finish(" ".join(w for w in "".join(compact).split(" ") if w not in ("a", "an")))
-    return caption
+    bare = " ".join(w for w in "".join(compact).split(" ") if w not in ("a", "an"))
+    return [_finish("".join(parts)), _finish("".join(compact)), _finish(bare)]
+
+
+def template_captions(descriptions: list[Description], seed: int) -> list[str]:
+    """Captions for a caption and its negatives in one shared style.
+
+    If any of them needs the compact style to stay within MAX_WORDS, all use it, so the style
+    of a text never tells a model which one is the negative.
+    """
+    styles = [_styles(d, seed) for d in descriptions]
+    for level in range(3):
+        if all(word_count(s[level]) <= MAX_WORDS for s in styles):
+            return [s[level] for s in styles]
+    return [s[2] for s in styles]
+
+
+def template_caption(description: Description, seed: int) -> str:
+    """One AudioCaps-like sentence of at most MAX_WORDS words."""
+    return template_captions([description], seed)[0]
