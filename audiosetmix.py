@@ -67,6 +67,8 @@ class AudioSetMixConfig(datasets.BuilderConfig):
     num_negatives: int = 3
     rows_per_shard: int = 500
     mix: dict = field(default_factory=dict)  # MixConfig overrides
+    captioner: str = "template"  # template (offline) | transformers | openai
+    llm: dict = field(default_factory=dict)  # LLM captioner settings (captions.captioner.make_captioner)
 
     def num_examples(self) -> dict[str, int]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
@@ -105,8 +107,12 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
 
             source = make_source(self.config.source, **self.config.source_options)
             pool = EventPool(source.events())
-            self._row_maker = RowMaker(source, pool, self.config.mix_config(), self.config.seed,
-                                       self.config.sample_rate, self.config.num_negatives)
+            from audiosetmix_lib.captions.captioner import make_captioner
+
+            mix = self.config.mix_config()
+            captioner = make_captioner(self.config.captioner, self.config.llm, mix.background_db, pool.all_classes())
+            self._row_maker = RowMaker(source, pool, mix, self.config.seed,
+                                       self.config.sample_rate, self.config.num_negatives, captioner)
         return self._row_maker
 
     def _split_generators(self, dl_manager):
@@ -128,8 +134,9 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
         maker = self.row_maker()
         for start, stop in chunks:
             shard = start // self.config.rows_per_shard
-            for index in range(start, stop):
-                yield Key(shard, index), maker.row(split, index)
+            # one batch per chunk: every caption and negative of the chunk goes to the captioner at once
+            for index, row in zip(range(start, stop), maker.rows(split, range(start, stop))):
+                yield Key(shard, index), row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,8 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
         "load_path": Path(output_dir).name,
         "license_note": builder.row_maker().source.license_note(),
         "citation": builder.info.citation,
+        "statistics": "_Not computed for this build._",  # the build passes them in `extra`
+        "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
     }
     values.update(extra or {})
     text = Template(card_template()).safe_substitute(values)

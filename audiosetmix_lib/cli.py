@@ -41,6 +41,9 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_label_column", default="label")
     g.add_argument("--hf_split", help="only this split of the dataset")
     g.add_argument("--hf_config", help="dataset config name")
+    from audiosetmix_lib.captions.cli_args import add_caption_args
+
+    add_caption_args(p)
 
 
 def _source_options(args, config_source: str, base: dict) -> dict:
@@ -104,6 +107,9 @@ def build(args) -> int:
         overrides["mix"] = json.loads(args.mix)
     output_dir = Path(args.output_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
+        from audiosetmix_lib.captions.cli_args import caption_overrides, caption_report
+
+        overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite"))
         builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
         maker = builder.row_maker()  # scans and validates the source before any rendering
         skipped = maker.source.skipped
@@ -122,9 +128,17 @@ def build(args) -> int:
             write_shards(prepared[split], split, data_dir, builder.config.rows_per_shard)
             sizes[split] = len(prepared[split])
         elapsed = time.time() - started
-        write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc)
+        from audiosetmix_lib.stats_cli import card_statistics
+
+        card_extra = {"statistics": card_statistics(prepared, builder.config.mix_config().background_db)}
+        captions, card_extra["caption_report"] = caption_report(builder, output_dir)
+        write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
         del prepared
     _print_summary(output_dir, sizes, skipped, time.time() - started)
+    if captions is not None:
+        from audiosetmix_lib.captions.report import summary_lines
+
+        print("\n" + "\n".join(summary_lines(captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
 
 
@@ -234,6 +248,11 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--commit_message", default="Upload AudioSetMix")
     u.add_argument("--dry_run", action="store_true", help="list what would be uploaded and stop")
     u.set_defaults(func=push)
+    from audiosetmix_lib.audit.cli import add_parser as add_audit_parser
+    from audiosetmix_lib.stats_cli import add_parser as add_stats_parser
+
+    add_stats_parser(sub)
+    add_audit_parser(sub)
     return p
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .audio_io import encode_flac, quantize
+from .captions.captioner import CaptionedSet, CaptionSet
 from .captions.template import TEMPLATE_VERSION, template_caption, template_captions
 from .config import MixConfig
 from .describe import describe
@@ -34,6 +35,10 @@ class TemplateCaptioner:
         """A caption and its negatives in one shared style (see `template_captions`)."""
         return template_captions([describe(r, self.background_db) for r in recipes], recipes[0].caption_seed)
 
+    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
+        """The batch interface LLM captioners share: the template texts are the sets' own fallback texts."""
+        return [CaptionedSet(list(s.fallback), self.source_name, self.prompt_version) for s in sets]
+
 
 @dataclass
 class RowMaker:
@@ -48,8 +53,9 @@ class RowMaker:
     captioner: TemplateCaptioner | None = None
 
     def __post_init__(self) -> None:
+        self._template = TemplateCaptioner(self.mix.background_db)
         if self.captioner is None:
-            self.captioner = TemplateCaptioner(self.mix.background_db)
+            self.captioner = self._template
 
     def recipe(self, split: str, index: int) -> Recipe:
         return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec())
@@ -57,27 +63,47 @@ class RowMaker:
     def negatives_rng(self, split: str, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(split), index, 1]))
 
-    def row(self, split: str, index: int) -> dict:
+    def plan(self, split: str, index: int) -> tuple[Recipe, list, CaptionSet]:
+        """The recipe, its chosen negatives and the texts to write (template texts as the fallback).
+
+        Negatives are chosen by their template captions whatever the captioner, so an LLM build
+        and a template build of the same config pick the same perturbations.
+        """
+        template = self._template
         recipe = self.recipe(split, index)
-        rendered = render(recipe, self.source)
-        recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
-        pcm = quantize(rendered.samples)
-        chosen, seen = [], {self.captioner.caption(recipe)}
+        chosen, seen = [], {template.caption(recipe)}
         for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index)):
             if len(chosen) >= self.num_negatives:
                 break
-            text = self.captioner.caption(negative.recipe)
+            text = template.caption(negative.recipe)
             if text not in seen:  # a perturbation that reads the same is no negative
                 seen.add(text)
                 chosen.append(negative)
-        caption, *texts = self.captioner.caption_set([recipe] + [n.recipe for n in chosen])
-        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(texts, chosen)]
+        recipes = [recipe] + [n.recipe for n in chosen]
+        return recipe, chosen, CaptionSet(recipe.id, recipes, template.caption_set(recipes))
+
+    def rows(self, split: str, indices):
+        """Rows for a batch of indices: every text of the batch is captioned in one call, then audio is rendered."""
+        plans = [self.plan(split, index) for index in indices]
+        captioned = self.captioner.caption_sets([caption_set for _, _, caption_set in plans])
+        for (recipe, chosen, _), texts in zip(plans, captioned):
+            yield self._row(recipe, chosen, texts)
+
+    def row(self, split: str, index: int) -> dict:
+        return next(iter(self.rows(split, [index])))
+
+    def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
+        rendered = render(recipe, self.source)
+        recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
+        pcm = quantize(rendered.samples)
+        caption, *others = texts.captions
+        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,
             "audio": {"bytes": encode_flac(pcm, recipe.sample_rate), "path": f"{recipe.id}.flac"},
             "caption": caption,
-            "caption_source": self.captioner.source_name,
-            "prompt_version": self.captioner.prompt_version,
+            "caption_source": texts.source,
+            "prompt_version": texts.prompt_version,
             "negatives": negatives,
             "labels": recipe.labels,
             "modifiers": recipe.modifiers(),

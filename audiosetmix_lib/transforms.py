@@ -107,11 +107,21 @@ def apply_duration(samples: np.ndarray, sr: int, params: dict, fade_seconds: flo
 
 
 def apply_transforms(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: float) -> np.ndarray:
-    """Pitch+speed (one pass), then duration, then gain. Pure: params in, samples out."""
+    """Pitch+speed (one pass), duration, then gain. Pure: params in, samples out.
+
+    A shortened event is cut before stretching (stretching the discarded part is wasted
+    work); a lengthened one is stretched once and then looped.
+    """
     semitones = transforms.get("pitch", {}).get("semitones", 0.0)
-    out = stretch(samples, sr, semitones=semitones, tempo=tempo_of(transforms))
-    if "duration" in transforms:
-        out = apply_duration(out, sr, transforms["duration"], fade_seconds)
+    duration = transforms.get("duration")
+    out = samples
+    if duration and duration["direction"] == "down":
+        out = out[: max(1, int(round(len(out) * duration["keep"])))]
+    out = stretch(out, sr, semitones=semitones, tempo=tempo_of(transforms))
+    if duration and duration["direction"] == "down":
+        out = fade(out, sr, fade_seconds)
+    elif duration:
+        out = apply_duration(out, sr, duration, fade_seconds)
     if "volume" in transforms:
         out = apply_gain(out, transforms["volume"]["gain_db"])
     return out

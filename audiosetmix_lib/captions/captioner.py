@@ -1,0 +1,184 @@
+"""The LLM captioner: prompt -> cache -> backend -> validator -> retry -> all-or-nothing fallback.
+
+A batch is many *sets*: a row's caption and its negatives, each with its own recipe. Every
+caption of every set goes to the backend in one call per attempt (so a server sees a full
+batch, and negatives are batched with positives); answers are cached before they are
+judged. A caption the validator rejects is asked again (attempt 1, 2, ..., each its own cache
+entry, sampled) up to `max_retries` times. If any caption of a set still fails, or the
+transport failed, the whole set takes its template captions, so within a row a text's style
+never tells the positive from the negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..describe import describe
+from ..recipe import Recipe
+from .backend import Request, Sampling, TransportFailure
+from .cache import AnswerCache, cache_key
+from .prompt import PROMPT_VERSION, build_messages, prompt_text
+from .report import ACCEPTED, ReportStore, summarise
+from .validate import Validator
+
+CAPTIONERS = ("template", "transformers", "openai")
+RETRY_MIN_TEMPERATURE = 0.7
+
+
+@dataclass
+class CaptionSet:
+    """One row's texts to write: recipes[0] is the row, the rest its negatives; `fallback` their template captions."""
+
+    row_id: str
+    recipes: list[Recipe]
+    fallback: list[str]
+
+
+@dataclass
+class CaptionedSet:
+    captions: list[str]
+    source: str
+    prompt_version: str
+
+
+@dataclass
+class _Item:
+    set_index: int
+    messages: list[dict]
+    description: object
+    attempts: list[str] = field(default_factory=list)
+    final: str | None = None  # ACCEPTED, a rejection reason, "transport:<kind>", or "skipped"
+    text: str | None = None
+
+
+class LLMCaptioner:
+    """Captions sets of recipes with an LLM backend; picklable (backend, cache and report reopen per process)."""
+
+    prompt_version = PROMPT_VERSION
+
+    def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
+                 cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
+                 known_classes=()) -> None:
+        self.backend = backend
+        self.model = model
+        self.sampling = sampling
+        self.max_retries = max(0, int(max_retries))
+        self.cache = cache
+        self.report = report
+        self.background_db = background_db
+        self.validator = Validator(known_classes)
+        self.records: list[dict] = []  # this process's records when there is no report store
+
+    @property
+    def source_name(self) -> str:
+        return f"llm:{self.model}"
+
+    def sampling_for(self, attempt: int) -> Sampling:
+        """Attempt 0 uses the configured sampling; retries are always sampled (a greedy retry repeats itself)."""
+        s = self.sampling
+        temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_MIN_TEMPERATURE)
+        return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=attempt)
+
+    def _ask(self, items: list[_Item], attempt: int, counters: list[dict]) -> list[str | TransportFailure]:
+        sampling = self.sampling_for(attempt)
+        requests = [Request(item.messages, sampling) for item in items]
+        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt)
+                for r in requests]
+        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        send = [i for i, key in enumerate(keys) if key not in cached]
+        answers: list = [cached.get(key) for key in keys]
+        for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
+            if not isinstance(answer, TransportFailure) and self.cache is not None:
+                answer = self.cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
+            answers[i] = answer
+        sent = set(send)
+        for i, item in enumerate(items):
+            counters[item.set_index]["requests" if i in sent else "cache_hits"] += 1
+        return answers
+
+    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
+        items: list[_Item] = []
+        for s_index, caption_set in enumerate(sets):
+            for recipe in caption_set.recipes:
+                description = describe(recipe, self.background_db)
+                items.append(_Item(s_index, build_messages(description), description))
+        failed_sets: set[int] = set()
+        counters = [{"requests": 0, "cache_hits": 0} for _ in sets]
+        for attempt in range(self.max_retries + 1):
+            pending = [item for item in items if item.final is None and item.set_index not in failed_sets]
+            if not pending:
+                break
+            for item, answer in zip(pending, self._ask(pending, attempt, counters)):
+                if isinstance(answer, TransportFailure):
+                    item.attempts.append(f"transport:{answer.kind}")
+                    item.final = item.attempts[-1]
+                    failed_sets.add(item.set_index)
+                    continue
+                verdict = self.validator.check(answer, item.description)
+                item.attempts.append(ACCEPTED if verdict.ok else verdict.reason)
+                if verdict.ok:
+                    item.final, item.text = ACCEPTED, answer.strip()
+                elif attempt == self.max_retries:
+                    item.final = verdict.reason
+                    failed_sets.add(item.set_index)
+        return [self._finish(i, s, [it for it in items if it.set_index == i], counters[i]) for i, s in enumerate(sets)]
+
+    def _finish(self, index: int, caption_set: CaptionSet, items: list[_Item], counters: dict) -> CaptionedSet:
+        for item in items:
+            if item.final is None:
+                item.final = "skipped"
+        failures = [item.final for item in items if item.final != ACCEPTED and item.final != "skipped"]
+        texts = [item.text for item in items]
+        reason = failures[0] if failures else None
+        if reason is None and len({t.casefold().rstrip(". ") for t in texts}) < len(texts):
+            reason = "duplicate"  # two different recipes got the same text: one of them is wrong
+        record = {"row": caption_set.row_id, "source": "llm" if reason is None else "template-fallback",
+                  "fallback_reason": reason, **counters,
+                  "items": [{"attempts": item.attempts, "final": item.final} for item in items]}
+        if self.report is not None:
+            self.report.add(record)
+        else:
+            self.records.append(record)
+        if reason is None:
+            return CaptionedSet(texts, self.source_name, PROMPT_VERSION)
+        from .template import TEMPLATE_VERSION
+
+        return CaptionedSet(list(caption_set.fallback), "template-fallback", TEMPLATE_VERSION)
+
+    def meta(self) -> dict:
+        return {"captioner": self.backend.name, "model": self.model, "prompt_version": PROMPT_VERSION,
+                "max_retries": self.max_retries, "sampling": self.sampling.to_dict()}
+
+    def summary(self) -> dict:
+        """Rates over every record (all processes when a report store is set, else this process)."""
+        records = self.report.records() if self.report is not None else self.records
+        return summarise(records, self.meta())
+
+
+def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, known_classes=()):
+    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` dict."""
+    llm = dict(llm or {})
+    if name == "template":
+        from ..rows import TemplateCaptioner
+
+        return TemplateCaptioner(background_db)
+    if name == "openai":
+        from .openai_backend import OpenAIBackend
+
+        backend = OpenAIBackend(base_url=llm.get("base_url", ""), model=llm.get("model", ""),
+                                api_key_env=llm.get("api_key_env") or "OPENAI_API_KEY",
+                                concurrency=llm.get("concurrency", 8), timeout=llm.get("timeout", 60.0),
+                                http_retries=llm.get("http_retries", 5), backoff=llm.get("backoff", 0.5))
+    elif name == "transformers":
+        from .transformers_backend import TransformersBackend
+
+        backend = TransformersBackend(model=llm.get("model", ""), device=llm.get("device"), dtype=llm.get("dtype", "auto"),
+                                      batch_size=llm.get("batch_size", 8))
+    else:
+        raise ValueError(f"unknown captioner {name!r} (choose from {', '.join(CAPTIONERS)})")
+    sampling = Sampling(temperature=float(llm.get("temperature", 0.7)), top_p=float(llm.get("top_p", 0.95)),
+                        max_new_tokens=int(llm.get("max_new_tokens", 64)))
+    cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
+    report = ReportStore(llm["report"]) if llm.get("report") else None
+    return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
+                        background_db, known_classes)

@@ -1,0 +1,116 @@
+"""A local OpenAI-compatible chat-completions server, for tests, benchmarks and dry runs.
+
+It reads the prompt's data block and answers with a caption that follows the prompt's rules
+(`good_caption`), after an optional simulated latency. A `policy` can replace any answer by
+a bad caption, an HTTP error, a slow answer or a broken body, to rehearse a flaky server.
+Standard library only; binds 127.0.0.1 on a free port; every request is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .prompt import parse_data_block
+
+
+@dataclass
+class Reply:
+    """What the server does with one request."""
+
+    text: str | None = None  # caption to answer with (None: the good caption)
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    raw: bytes | None = None  # a body sent as is (e.g. invalid JSON)
+    tag: str = "good"  # what the test meant by it, for the log
+
+
+def good_caption(data: dict) -> str:
+    """A short caption that names every sound with its qualities, in order, with its relation."""
+    parts = []
+    for sound in data["sounds"]:
+        words = " ".join([*sound["qualities"], sound["name"]])
+        if sound["starts"] == "at the beginning":
+            parts.append(f"A {words}")
+        elif sound["background"]:
+            parts.append(f" with a {words} in the background")
+        elif sound["starts"].startswith("while"):
+            parts.append(f" while a {words}")
+        else:
+            parts.append(f", then a {words}")
+    return "".join(parts) + " is heard."
+
+
+def user_content(body: dict) -> str:
+    return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+
+
+class MockChatServer:
+    """`with MockChatServer(policy) as server: ... server.url ...`; `policy(body, data) -> Reply`."""
+
+    def __init__(self, policy=None, latency: float = 0.0) -> None:
+        self.policy = policy
+        self.latency = latency
+        self.log: list[dict] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                server._answer(self, body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "MockChatServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        data = parse_data_block(user_content(body))
+        reply = self.policy(body, data) if self.policy else Reply()
+        entry = {"time": time.monotonic(), "seed": body.get("seed"), "prompt": user_content(body), "tag": reply.tag,
+                 "status": reply.status, "authorization": handler.headers.get("Authorization")}
+        with self.lock:
+            self.log.append(entry)
+        if self.latency or reply.delay:
+            time.sleep(self.latency + reply.delay)
+        if reply.raw is not None:
+            payload = reply.raw
+        elif reply.status != 200:
+            payload = json.dumps({"error": {"message": "simulated", "code": reply.status}}).encode()
+        else:
+            text = good_caption(data) if reply.text is None else reply.text
+            payload = json.dumps({"id": "mock", "object": "chat.completion", "model": body.get("model"),
+                                  "choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": text}}]}).encode()
+        try:
+            handler.send_response(reply.status)
+            for key, value in reply.headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass

@@ -1,0 +1,299 @@
+"""Check a caption against the description it claims to describe.
+
+An LLM caption is only kept if it is faithful to the recipe: every event named (lexicon noun,
+synonyms or the label's own words), every modifier expressed by an allowed word, no word of a
+modifier the recipe does not have, no sound class the recipe does not contain, the events in
+onset order, the relations stated, and the form of one plain sentence of at most 30 words.
+The template captioner's output always passes (tests check it), so the validator can judge
+any captioner by the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..describe import Description
+from .lexicon import LEXICON, MODIFIER_WORDS, phrase_for
+from .template import MAX_WORDS, word_count
+
+# Rejection reasons, most specific first: a caption's primary reason is the first that applies.
+REASONS = (
+    "empty",
+    "preamble",
+    "markdown",
+    "quotes",
+    "multiple_sentences",
+    "too_long",
+    "missing_event",
+    "invented_class",
+    "order",
+    "opposite_modifier",
+    "invented_modifier",
+    "missing_modifier",
+    "missing_relation",
+)
+
+# Words beyond the template's own (lexicon MODIFIER_WORDS) that also express a modifier.
+EXTRA_MODIFIER_WORDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("volume", "up"): ("louder", "loudest", "blaring", "booming"),
+    ("volume", "down"): ("quieter", "softer", "fainter", "gentle", "gently", "subdued", "muted", "barely audible"),
+    ("pitch", "up"): ("higher-pitched", "high-pitch", "shrill"),
+    ("pitch", "down"): ("lower-pitched", "low-pitch", "deeper"),
+    ("speed", "up"): ("quick", "faster", "swift", "swiftly", "hurried", "hurriedly", "sped-up", "speedy"),
+    ("speed", "down"): ("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down"),
+    ("duration", "up"): ("longer", "lengthy", "extended", "sustained", "lingering", "drawn-out", "at length"),
+    ("duration", "down"): ("shorter", "momentary", "momentarily", "short-lived", "for a moment"),
+}
+
+FOLLOW_WORDS = ("followed", "then", "after", "afterwards", "afterward", "before", "later", "next", "subsequently",
+                "finally", "once")
+OVERLAP_WORDS = ("while", "as", "with", "along", "alongside", "during", "over", "amid", "amidst", "simultaneously",
+                 "meanwhile", "together", "accompanied", "same time", "background", "underneath", "beneath")
+GENERIC_WORDS = frozenset({"sound", "sounds", "noise", "noises", "audio", "clip", "recording", "something", "background"})
+
+_PREAMBLE = re.compile(
+    r"^\W*(here\b|here's|sure\b|certainly\b|of course\b|okay\b|ok\b|alright\b|absolutely\b|caption\b|the caption\b|"
+    r"a caption\b|as requested\b|i\b|i'm\b|i'd\b|i've\b|i'll\b|note\b|output\b|answer\b|response\b|description\b)",
+    re.IGNORECASE,
+)
+_MARKDOWN_CHARS = set("*#`[]|<>{}\\")
+_QUOTE_CHARS = set('"“”„«»')
+_EDGE_QUOTES = set("'‘’`")
+_SENTENCE_BREAK = re.compile(r"[.!?]+[\"')\]]*\s+\S")
+_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def opposite(key: tuple[str, str]) -> tuple[str, str]:
+    return (key[0], "down" if key[1] == "up" else "up")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens; hyphenated words stay whole; a possessive 's is dropped."""
+    found = _TOKEN.findall(text.lower().replace("’", "'").replace("‘", "'"))
+    return [t[:-2] if t.endswith("'s") else t for t in found]
+
+
+def term_variants(text: str) -> set[tuple[str, ...]]:
+    """Token tuples that spell `text`, with hyphenated words also split ("high pitched")."""
+    toks = tokens(text)
+    if not toks:
+        return set()
+    split = tuple(part for t in toks for part in t.split("-") if part)
+    return {tuple(toks), split}
+
+
+def _plural_match(word: str, term_word: str) -> bool:
+    if word == term_word:
+        return True
+    if term_word.endswith("y") and word == term_word[:-1] + "ies":
+        return True
+    return word in (term_word + "s", term_word + "es")
+
+
+def _match_at(toks: list[str], used: list[bool], i: int, term: tuple[str, ...], plural: bool) -> bool:
+    n = len(term)
+    if i + n > len(toks) or any(used[i:i + n]):
+        return False
+    for j, word in enumerate(term):
+        last = j == n - 1
+        if not (_plural_match(toks[i + j], word) if plural and last else toks[i + j] == word):
+            return False
+    return True
+
+
+def _find(toks: list[str], used: list[bool], terms: list[tuple[str, ...]], start: int) -> tuple[int, int] | None:
+    """The earliest unused occurrence at or after `start` of any term (longest first at a position)."""
+    for i in range(start, len(toks)):
+        for term in terms:
+            if _match_at(toks, used, i, term, plural=True):
+                return i, len(term)
+    return None
+
+
+def _label_parts(label: str) -> list[str]:
+    """Comma parts of a display name, with and without parenthesised words ("Motor vehicle (road)")."""
+    parts = []
+    for part in label.split(","):
+        parts.append(part)
+        bare = re.sub(r"\([^)]*\)", " ", part)
+        if bare != part:
+            parts.append(bare)
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def name_terms(label: str) -> tuple[tuple[str, ...], ...]:
+    """Every token tuple that names `label`: lexicon noun and synonyms, and the label's own words; longest first."""
+    phrase = phrase_for(label)
+    terms: set[tuple[str, ...]] = set()
+    for text in (phrase.noun, *phrase.synonyms, *_label_parts(label)):
+        terms |= term_variants(text)
+    return tuple(sorted(terms, key=lambda t: (-len(t), t)))
+
+
+def _word_terms(words) -> list[tuple[str, ...]]:
+    terms: set[tuple[str, ...]] = set()
+    for word in words:
+        terms |= term_variants(word)
+    return sorted(terms, key=lambda t: (-len(t), t))
+
+
+def _modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    vocabulary = []
+    owner: dict[tuple[str, ...], tuple[str, str]] = {}
+    for key, forms in MODIFIER_WORDS.items():
+        words = (*forms["adj"], *forms["adv"], *EXTRA_MODIFIER_WORDS.get(key, ()))
+        for term in _word_terms(words):
+            if owner.setdefault(term, key) != key:
+                raise ValueError(f"modifier word {' '.join(term)!r} is listed for {owner[term]} and {key}")
+            vocabulary.append((term, key))
+    return sorted(vocabulary, key=lambda item: (-len(item[0]), item[0]))
+
+
+MODIFIER_VOCABULARY = _modifier_vocabulary()
+_FOLLOW_TERMS = _word_terms(FOLLOW_WORDS)
+_OVERLAP_TERMS = _word_terms(OVERLAP_WORDS)
+
+
+def allowed_words(key: tuple[str, str]) -> list[str]:
+    """The words that express one modifier: the template's own first, then the extra ones."""
+    forms = MODIFIER_WORDS[key]
+    return [*forms["adj"], *forms["adv"], *EXTRA_MODIFIER_WORDS.get(key, ())]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reasons: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    @property
+    def reason(self) -> str | None:
+        """The primary reason (REASONS order), None when accepted."""
+        return self.reasons[0] if self.reasons else None
+
+
+def form_reasons(text: str) -> list[str]:
+    """Shape checks that need no recipe: preamble, markdown, quotes, one sentence, length."""
+    reasons = []
+    head = text.split(":", 1)[0]
+    if _PREAMBLE.match(text) or ("caption" in tokens(text)) or (":" in text and len(head.split()) <= 4):
+        reasons.append("preamble")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if any(c in _MARKDOWN_CHARS for c in text) or any(re.match(r"^([-+]\s|\d+[.)]\s)", line) for line in lines):
+        reasons.append("markdown")
+    if any(c in _QUOTE_CHARS for c in text) or text[:1] in _EDGE_QUOTES or text[-1:] in _EDGE_QUOTES or \
+            text.rstrip(".!?")[-1:] in _EDGE_QUOTES:
+        reasons.append("quotes")
+    if len(lines) > 1 or _SENTENCE_BREAK.search(text):
+        reasons.append("multiple_sentences")
+    if word_count(text) > MAX_WORDS:
+        reasons.append("too_long")
+    return reasons
+
+
+class Validator:
+    """Validates captions for one source: `known_classes` are the classes an invented one may come from."""
+
+    def __init__(self, known_classes=()) -> None:
+        self.known_classes = tuple(sorted(set(known_classes) | set(LEXICON)))
+        index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for label in self.known_classes:
+            for term in name_terms(label):
+                if all(word in GENERIC_WORDS for part in term for word in part.split("-")):
+                    continue
+                index.setdefault(term[0], []).append((term, label))
+        self._index = index
+
+    def __reduce__(self):
+        return (Validator, (self.known_classes,))
+
+    def _other_class(self, toks: list[str], used: list[bool], present: set[str], present_terms: set) -> str | None:
+        for i, word in enumerate(toks):
+            if used[i]:
+                continue
+            keys = {word, word[:-1], word[:-2], word[:-3] + "y"} if len(word) > 3 else {word}
+            for key in keys:
+                for term, label in self._index.get(key, ()):
+                    if label in present or term in present_terms:
+                        continue
+                    if _match_at(toks, used, i, term, plural=True):
+                        return label
+        return None
+
+    def check(self, caption: str, description: Description) -> Verdict:
+        text = (caption or "").strip()
+        if not text:
+            return Verdict(("empty",))
+        reasons = form_reasons(text)
+        toks = tokens(text)
+        used = [False] * len(toks)
+        cursor, missing, out_of_order = 0, False, False
+        for event in description.events:
+            terms = list(name_terms(event.label))
+            hit = _find(toks, used, terms, cursor)
+            if hit is None:
+                hit = _find(toks, used, terms, 0)
+                if hit is None:
+                    missing = True
+                    continue
+                out_of_order = True
+            i, n = hit
+            used[i:i + n] = [True] * n
+            cursor = max(cursor, i + n)
+        if missing:
+            reasons.append("missing_event")
+        present = set(description.labels)
+        present_terms = {term for label in present for term in name_terms(label)}
+        if self._other_class(toks, used, present, present_terms) is not None:
+            reasons.append("invented_class")
+        if out_of_order:
+            reasons.append("order")
+        reasons += self._modifier_reasons(toks, used, description)
+        reasons += self._relation_reasons(toks, used, description)
+        ordered = tuple(r for r in REASONS if r in set(reasons))
+        return Verdict(ordered)
+
+    @staticmethod
+    def _modifier_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
+        needed = Counter(m for event in description.events for m in event.modifiers)
+        found: Counter = Counter()
+        for term, key in MODIFIER_VOCABULARY:
+            for i in range(len(toks)):
+                if _match_at(toks, used, i, term, plural=False):
+                    used[i:i + len(term)] = [True] * len(term)
+                    found[key] += 1
+        reasons = []
+        for key in found:
+            if needed[key] == 0:
+                reasons.append("opposite_modifier" if needed[opposite(key)] else "invented_modifier")
+        if any(found[key] < n for key, n in needed.items()):
+            reasons.append("missing_modifier")
+        return reasons
+
+    @staticmethod
+    def _relation_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
+        relations = {event.relation for event in description.events}
+        free = [t if not u else "" for t, u in zip(toks, used)]
+        blank = [False] * len(free)
+
+        def has(terms) -> bool:
+            return any(_match_at(free, blank, i, term, plural=False) for term in terms for i in range(len(free)))
+
+        if "follow" in relations and not has(_FOLLOW_TERMS):
+            return ["missing_relation"]
+        if "overlap" in relations and not has(_OVERLAP_TERMS):
+            return ["missing_relation"]
+        if any(event.background for event in description.events) and "background" not in free:
+            return ["missing_relation"]
+        return []
+
+
+def validate(caption: str, description: Description, known_classes=()) -> Verdict:
+    """One-off check (builds the class index each call; captioners keep a `Validator`)."""
+    return Validator(known_classes).check(caption, description)

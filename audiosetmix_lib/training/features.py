@@ -1,0 +1,65 @@
+"""Log-mel features on the training device, matching `ClapFeatureExtractor`.
+
+`ClapFeatureExtractor` costs ~25 ms per 10 s clip on one CPU core (DESIGN.md), far too slow
+to feed a GPU, so the training loop computes the same features with `torch.stft` on the
+device. A pretrained CLAP must see the features it was trained on: `LogMel` takes its filter
+bank (Slaney scale, Slaney norm for `rand_trunc`) and STFT settings from the feature
+extractor itself, and the tests compare both outputs (tolerance in `LOGMEL_TOLERANCE_DB`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+# The only settings that keep "A then B" intact on an unfused model (DESIGN.md):
+# `fusion` (4 channels) is rejected by an unfused model, `repeatpad` turns A-then-B into A, B, A, B.
+FEATURE_EXTRACTOR_SETTINGS = {"truncation": "rand_trunc", "padding": "pad"}
+
+# Agreement with ClapFeatureExtractor on the same zero-padded 10 s waveform, in dB (float32
+# torch vs the extractor's float64 numpy): bins at or above LOGMEL_QUIET_DB agree to
+# LOGMEL_TOLERANCE_DB (measured <= 0.0011 dB); quieter bins to LOGMEL_FLOOR_TOLERANCE_DB
+# (measured <= 0.054 dB: float32 round-off of a loud frame's leakage, 60+ dB below its peak).
+# Both are asserted in tests/test_training_units.py.
+LOGMEL_TOLERANCE_DB = 0.01
+LOGMEL_FLOOR_TOLERANCE_DB = 0.25
+LOGMEL_QUIET_DB = -60.0
+
+
+def clap_feature_extractor(base=None):
+    """A `ClapFeatureExtractor` with the settings above (a fresh default one, or `base` adjusted)."""
+    from transformers import ClapFeatureExtractor
+
+    fe = base if base is not None else ClapFeatureExtractor(**FEATURE_EXTRACTOR_SETTINGS)
+    for name, value in FEATURE_EXTRACTOR_SETTINGS.items():
+        setattr(fe, name, value)
+    return fe
+
+
+class LogMel(torch.nn.Module):
+    """(batch, samples) waveforms at the extractor's rate -> (batch, 1, frames, mels) log-mel in dB."""
+
+    def __init__(self, mel_filters, n_fft: int, hop_length: int, floor: float = 1e-10):
+        super().__init__()
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.floor = float(floor)
+        self.register_buffer("window", torch.hann_window(self.n_fft, periodic=True), persistent=False)
+        self.register_buffer("mel_filters", torch.as_tensor(mel_filters, dtype=torch.float32), persistent=False)
+
+    @classmethod
+    def from_feature_extractor(cls, fe) -> "LogMel":
+        """Same filter bank and STFT as `fe` with `truncation="rand_trunc"` (Slaney filters)."""
+        if fe.truncation != "rand_trunc":
+            raise ValueError(f"LogMel reproduces truncation='rand_trunc' only; the extractor has {fe.truncation!r}")
+        return cls(fe.mel_filters_slaney, fe.fft_window_size, fe.hop_length)
+
+    @torch.no_grad()
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=waveforms.device.type, enabled=False):
+            spec = torch.stft(
+                waveforms.float(), self.n_fft, hop_length=self.hop_length, window=self.window,
+                center=True, pad_mode="reflect", return_complex=True,
+            )
+            power = spec.real.square() + spec.imag.square()  # (batch, freq, frames)
+            mel = torch.matmul(power.transpose(1, 2), self.mel_filters)  # (batch, frames, mels)
+            return (10.0 * torch.log10(mel.clamp_min(self.floor))).unsqueeze(1)

@@ -1,0 +1,216 @@
+"""The builder end to end: Hub layout, load_dataset round trip, determinism, re-render, CLI, bad inputs."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiosetmix_lib.cli import main
+from conftest import build_dataset
+
+COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration"]
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_hub_layout_and_card(tiny_dataset_dir):
+    names = sorted(files_of(tiny_dataset_dir))
+    assert names == ["README.md", "data/test-00000-of-00001.parquet", "data/train-00000-of-00003.parquet",
+                     "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet",
+                     "data/validation-00000-of-00001.parquet"]
+    card = (tiny_dataset_dir / "README.md").read_text()
+    header = card.split("---")[1]
+    assert "configs:" in header and "path: data/train-*" in header and "dataset_info:" in header
+    assert "num_examples: 24" in header
+    assert "seed | 7" in card and "16-bit PCM" in card and "arXiv" in card
+
+
+def test_load_dataset_round_trip_with_decoded_audio(tiny_dataset_dir):
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir))
+    assert {s: len(ds[s]) for s in ds} == {"train": 24, "validation": 8, "test": 8}
+    assert ds["train"].column_names == COLUMNS
+    assert ds["train"]["id"][:3] == ["train-0", "train-1", "train-2"]
+    row = ds["test"][1]
+    audio = row["audio"]
+    decoded = np.asarray(audio["array"]).reshape(-1)
+    assert audio["sampling_rate"] == 16000
+    assert len(decoded) / 16000 == pytest.approx(row["duration"], abs=1e-4)
+    raw = ds["test"].cast_column("audio", datasets.Audio(decode=False))[1]["audio"]["bytes"]
+    pcm, sr = sf.read(io.BytesIO(raw), dtype="int16")
+    assert sr == 16000 and np.allclose(decoded, pcm / 32768.0, atol=1e-4)
+    assert row["caption_source"] == "template" and row["prompt_version"] == "template-v1"
+    assert 1 <= len(row["labels"]) <= 5 and 1 <= len(row["negatives"]) <= 3
+    recipe = json.loads(row["recipe"])
+    assert [e["event"]["label"] for e in recipe["events"]] == row["labels"]
+    for negative in row["negatives"]:
+        assert negative["kind"] in {"order", "modifier", "relation", "event", "missing", "extra"}
+        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == 1
+
+
+def test_every_row_has_three_negatives_when_the_recipe_allows(tiny_dataset_dir):
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
+    counts = [len(n) for n in ds["negatives"]]
+    assert sum(c == 3 for c in counts) >= 0.8 * len(counts)
+
+
+def test_splits_are_disjoint_by_recording(tiny_dataset_dir):
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir)).remove_columns("audio")
+    recordings = {}
+    for split in ds:
+        recs = set()
+        for text, negatives in zip(ds[split]["recipe"], ds[split]["negatives"]):
+            for recipe in [json.loads(text)] + [json.loads(n["recipe"]) for n in negatives]:
+                recs |= {e["event"]["recording_id"] for e in recipe["events"]}
+                assert {e["event"]["split"] for e in recipe["events"]} == {split}
+        recordings[split] = recs
+    assert not (recordings["train"] & recordings["validation"])
+    assert not (recordings["train"] & recordings["test"])
+    assert not (recordings["validation"] & recordings["test"])
+
+
+def test_same_seed_gives_byte_identical_files_for_any_num_proc(tmp_path):
+    args = ["--train", "9", "--validation", "3", "--test", "3", "--rows_per_shard", "4", "--seed", "11"]
+    one = build_dataset(tmp_path / "one" / "ds", *args, "--num_proc", "1")
+    two = build_dataset(tmp_path / "two" / "ds", *args, "--num_proc", "2")
+    a, b = files_of(one), files_of(two)
+    assert list(a) == list(b) and len(a) == 6
+    for name in a:
+        assert a[name] == b[name], name
+    other = build_dataset(tmp_path / "other" / "ds", *args[:-1], "12")
+    assert files_of(other)["data/train-00000-of-00003.parquet"] != a["data/train-00000-of-00003.parquet"]
+
+
+def test_render_command_reproduces_the_stored_samples_exactly(tiny_dataset_dir, tmp_path):
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="validation").cast_column("audio", datasets.Audio(decode=False))
+    for row_id in ("validation-0", "validation-5"):
+        out = tmp_path / f"{row_id}.wav"
+        assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row_id, "--out", str(out)]) == 0
+        rendered, sr = sf.read(out, dtype="int16")
+        stored, sr2 = sf.read(io.BytesIO(ds[int(row_id.split("-")[1])]["audio"]["bytes"]), dtype="int16")
+        assert sr == sr2 and np.array_equal(rendered, stored)
+
+
+def test_builder_works_through_the_datasets_api(tmp_path):
+    from audiosetmix import AudioSetMix
+
+    builder = AudioSetMix(config_name="synth-small", cache_dir=str(tmp_path), train=3, validation=0, test=2, rows_per_shard=2)
+    assert builder.name == "audiosetmix"
+    builder.download_and_prepare()
+    ds = builder.as_dataset()
+    assert set(ds) == {"train", "test"} and len(ds["train"]) == 3
+    assert ds["train"].info.builder_name == "audiosetmix"
+    assert [c.name for c in AudioSetMix.BUILDER_CONFIGS][:1] == ["synth-small"]
+    default = AudioSetMix(cache_dir=str(tmp_path / "d")).config
+    assert (default.train, default.validation, default.test, default.sample_rate) == (2000, 250, 250, 16000)
+
+
+def test_show_and_push_dry_run(tiny_dataset_dir, capsys):
+    assert main(["show", "--dataset_dir", str(tiny_dataset_dir), "--n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "load_dataset(" in out and "negative [" in out
+    assert main(["push", "--dataset_dir", str(tiny_dataset_dir), "--repo_id", "someone/audiosetmix", "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "README.md" in out and "data/train-00000-of-00003.parquet" in out and "would upload 6 files" in out
+
+
+# ---- bad inputs through the CLI -------------------------------------------------------------
+
+def write_tone(path: Path, freq: float, seconds: float = 1.5, sr: int = 16000):
+    t = np.arange(int(seconds * sr)) / sr
+    sf.write(path, 0.3 * np.sin(2 * np.pi * freq * t), sr)
+
+
+def csv_line(fields) -> str:
+    import csv
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+def folder_fixture(root: Path, n_per_label: int = 6, labels=("Dog", "Siren", "Rain")) -> list[str]:
+    (root / "audio").mkdir(parents=True)
+    lines = ["file_name,label,recording_id"]
+    for j, label in enumerate(labels):
+        for k in range(n_per_label):
+            name = f"audio/{j}-{k}.wav"
+            write_tone(root / name, 300 + 200 * j + 10 * k)
+            lines.append(csv_line([name, label, f"rec-{j}-{k}"]))
+    return lines
+
+
+def test_folder_build_skips_and_counts_corrupt_empty_and_missing_files(tmp_path, capsys):
+    src = tmp_path / "src"
+    lines = folder_fixture(src, labels=("Dog", "Siren", 'Odd, "quoted" label — ü'))
+    (src / "audio" / "corrupt.wav").write_bytes(b"RIFF\x00\x00not really audio" * 10)
+    (src / "audio" / "empty.wav").write_bytes(b"")
+    lines += ["audio/corrupt.wav,Dog,rec-c", "audio/empty.wav,Dog,rec-e", "audio/missing.wav,Dog,rec-m"]
+    (src / "metadata.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    code = main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src),
+                 "--train", "6", "--validation", "0", "--test", "0"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "skipped inputs: 3" in printed
+    for name in ("corrupt.wav", "empty.wav", "missing.wav"):
+        assert name in printed
+    import datasets
+
+    ds = datasets.load_dataset(str(out), split="train").remove_columns("audio")
+    assert len(ds) == 6
+    labels = {label for row in ds["labels"] for label in row}
+    assert labels <= {"Dog", "Siren", 'Odd, "quoted" label — ü'}
+    odd_rows = [c for c, ls in zip(ds["caption"], ds["labels"]) if 'Odd, "quoted" label — ü' in ls]
+    for caption in odd_rows:
+        assert 'odd' in caption.lower() and "\n" not in caption
+
+
+def test_bad_metadata_stops_the_build_before_any_work(tmp_path, capsys):
+    src = tmp_path / "src"
+    lines = folder_fixture(src)
+    (src / "metadata.csv").write_text("\n".join(["path,category"] + [l.split(",", 1)[1] for l in lines[1:]]) + "\n")
+    out = tmp_path / "out"
+    code = main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "4"])
+    err = capsys.readouterr().err
+    assert code == 2 and "metadata.csv" in err and "file_name" in err
+    assert not (out / "data").exists()
+
+
+def test_unknown_mid_is_skipped_and_counted_in_an_audioset_build(tmp_path, capsys):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    rows = ["segment_id\tstart_time_seconds\tend_time_seconds\tlabel"]
+    mids = {"/m/dog": "Dog", "/m/siren": "Siren", "/m/bell": "Bell"}
+    for i in range(12):
+        seg = f"vid{i:02d}_{i * 1000}"
+        write_tone(clips / f"{seg}.wav", 300 + 40 * i, seconds=8.0)
+        mid = list(mids)[i % 3]
+        rows.append(f"{seg}\t0.5\t3.5\t{mid}")
+        rows.append(f"{seg}\t4.0\t7.0\t{list(mids)[(i + 1) % 3]}")
+    rows.append("vid00_0\t1.0\t4.0\t/m/not_a_class")
+    (tmp_path / "strong.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "mid.tsv").write_text("".join(f"{m}\t{n}\n" for m, n in mids.items()))
+    out = tmp_path / "out"
+    code = main(["build", "--output_dir", str(out), "--config", "audioset", "--audioset_labels", str(tmp_path / "strong.tsv"),
+                 "--audioset_mid_to_name", str(tmp_path / "mid.tsv"), "--audioset_audio_dir", str(clips),
+                 "--train", "4", "--validation", "0", "--test", "0"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "/m/not_a_class" in printed and "skipped inputs: 1" in printed
+
+
+def test_unknown_config_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="unknown config"):
+        main(["build", "--output_dir", str(tmp_path), "--config", "nope"])

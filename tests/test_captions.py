@@ -1,0 +1,120 @@
+"""Template captions and hard negatives: one sentence, every event and modifier named, negatives contradict."""
+
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS, phrase_for
+from audiosetmix_lib.captions.template import MAX_WORDS, _styles, template_caption, word_count
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.describe import describe
+from audiosetmix_lib.negatives import candidates, contradicts, iter_negatives
+from audiosetmix_lib.rows import TemplateCaptioner
+from audiosetmix_lib.sampler import sample_recipe
+from audiosetmix_lib.sources import EventPool, make_source
+
+
+@pytest.fixture(scope="module")
+def recipes():
+    source = make_source("synth")
+    pool = EventPool(source.events())
+    return pool, [sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec()) for i in range(300)]
+
+
+def words_of(text):
+    return set(re.findall(r"[a-z][a-z\-]*", text.lower()))
+
+
+def check_caption(recipe, caption):
+    assert word_count(caption) <= MAX_WORDS, caption
+    assert caption[0].isupper() and caption.endswith(".") and caption.count(".") == 1, caption
+    words = words_of(caption)
+    for spec in recipe.events:
+        assert phrase_for(spec.label).noun.split()[-1] in words, (spec.label, caption)
+        for name, params in spec.transforms.items():
+            allowed = MODIFIER_WORDS[(name, params["direction"])]
+            options = {w for w in allowed["adj"] + allowed["adv"]}
+            assert any(w in caption.lower() for w in options), (name, params["direction"], caption)
+
+
+def test_captions_are_one_sentence_naming_every_event_and_modifier(recipes):
+    _, rs = recipes
+    for recipe in rs:
+        check_caption(recipe, template_caption(describe(recipe), recipe.caption_seed))
+
+
+def test_captions_vary_with_the_seed_and_read_like_sentences(recipes):
+    _, rs = recipes
+    two = [r for r in rs if len(r.events) == 2][:40]
+    joiners = Counter()
+    for r in two:
+        text = template_caption(describe(r), r.caption_seed)
+        joiners.update(j for j in ("followed by", "then", "after which", "while", "as", "along with", "in the background") if f" {j} " in text)
+    assert len(joiners) >= 4  # several phrasings per relation
+    r = two[0]
+    assert len({template_caption(describe(r), s) for s in range(20)}) > 1
+
+
+def test_unknown_classes_get_a_sensible_phrase():
+    p = phrase_for("Vehicle horn, car horn, honking")
+    assert p.noun == "car horn"
+    odd = phrase_for('Weird "label",\nwith stuff')
+    assert odd.noun == 'weird "label"' and odd.verb == "is heard"
+    assert phrase_for("Footsteps").verb == "are heard"
+
+
+def test_negatives_contradict_their_recipes_and_have_the_declared_kind(recipes):
+    pool, rs = recipes
+    kinds = Counter()
+    for i, recipe in enumerate(rs[:150]):
+        for kind, negative in candidates(recipe, pool, np.random.default_rng(i)).items():
+            kinds[kind] += 1
+            assert negative.kind == kind
+            assert contradicts(recipe, negative.recipe), (kind, negative.detail)
+            a, b = recipe.events, negative.recipe.events
+            if kind == "order":
+                assert sorted(e.label for e in a) == sorted(e.label for e in b) and [e.label for e in a] != [e.label for e in b]
+            elif kind == "missing":
+                assert len(b) == len(a) - 1
+            elif kind == "extra":
+                assert len(b) == len(a) + 1 and b[-1].label not in recipe.labels
+            elif kind == "event":
+                assert len(set(e.label for e in b) - set(recipe.labels)) == 1
+            elif kind == "modifier":
+                assert recipe.modifiers() != negative.recipe.modifiers()
+            elif kind == "relation":
+                assert [e.relation for e in a] != [e.relation for e in b]
+    assert set(kinds) == {"order", "modifier", "relation", "event", "missing", "extra"}
+
+
+def test_negatives_are_offered_only_where_the_recipe_allows_them(recipes):
+    pool, rs = recipes
+    single = next(r for r in rs if len(r.events) == 1 and not r.events[0].transforms)
+    kinds = set(candidates(single, pool, np.random.default_rng(0)))
+    assert kinds == {"event", "extra"}
+    overlap_only = [r for r in rs if len(r.events) >= 2 and all(e.relation == "overlap" for e in r.events[1:])]
+    for r in overlap_only:
+        assert "order" not in candidates(r, pool, np.random.default_rng(0))
+
+
+def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
+    pool, rs = recipes
+    captioner = TemplateCaptioner()
+    for i, recipe in enumerate(rs[:120]):
+        chosen = []
+        seen = {captioner.caption(recipe)}
+        for negative in iter_negatives(recipe, pool, np.random.default_rng(i)):
+            text = captioner.caption(negative.recipe)
+            if text not in seen and len(chosen) < 3:
+                seen.add(text)
+                chosen.append(negative)
+        texts = captioner.caption_set([recipe] + [n.recipe for n in chosen])
+        assert len(set(texts)) == len(texts)
+        check_caption(recipe, texts[0])
+        for text, negative in zip(texts[1:], chosen):
+            check_caption(negative.recipe, text)
+        styles = [_styles(describe(r), recipe.caption_seed) for r in [recipe] + [n.recipe for n in chosen]]
+        levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts)}
+        assert len(levels) == 1  # one style for the whole set

@@ -1,0 +1,194 @@
+"""eval/evaluate_clap.py end to end: a tiny randomly initialised ClapModel (built here, with an
+offline tokenizer) on the tiny built dataset, plus zero-shot on a tiny audiofolder made here."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EVAL_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "evaluate_clap.py"
+
+
+@pytest.fixture(scope="module")
+def evaluate_clap():
+    """The script as a module, loaded by path (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("evaluate_clap_under_test", EVAL_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_tiny_clap(out: Path, texts: list[str]) -> Path:
+    """A ~1.6 M-parameter ClapModel (DESIGN.md's calibration config), randomly initialised, saved with a
+    byte-level BPE tokenizer trained offline on `texts` and a rand_trunc/pad feature extractor."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # RoBERTa ids 0..4: pad 1, as ClapTextConfig expects
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=500, special_tokens=specials, show_progress=False,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in json.loads(bpe.to_str())["model"]["merges"]]
+    # vocab=/merges= (not vocab_file=/merges_file=, which can silently give a 5-token vocabulary)
+    tokenizer = RobertaTokenizer(vocab=bpe.get_vocab(), merges=merges, model_max_length=64)
+    assert len(tokenizer) > 260
+    assert tokenizer.pad_token_id == 1
+    torch.manual_seed(0)
+    config = ClapConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=256, max_position_embeddings=66, projection_dim=64),
+        audio_config=dict(depths=[1, 1, 1, 1], num_attention_heads=[4, 4, 8, 8], patch_embeds_hidden_size=32,
+                          hidden_size=256, enable_fusion=False, projection_dim=64),
+        projection_dim=64,
+    )
+    model = ClapModel(config)
+    ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="pad"), tokenizer=tokenizer).save_pretrained(out)
+    model.save_pretrained(out)
+    reloaded = AutoTokenizer.from_pretrained(out)
+    assert len(reloaded) == len(tokenizer) and reloaded.model_max_length == 64
+    assert reloaded("a loud siren")["input_ids"] != reloaded("a quiet bell")["input_ids"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
+    texts = list(ds["caption"]) + [n["caption"] for row in ds["negatives"] for n in row] + ["the sound of a dog", "a dog barks"]
+    return make_tiny_clap(tmp_path_factory.mktemp("tiny-clap") / "model", texts)
+
+
+@pytest.fixture(scope="module")
+def tiny_audiofolder(tmp_path_factory) -> Path:
+    """2 classes x 3 clips in the audiofolder layout, at odd rates and lengths (one stereo, one > 10 s)."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("zero-shot")
+    (root / "audio").mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    specs = [("Dog", 16000, 1.5, 1), ("Dog", 44100, 12.0, 1), ("Dog", 22050, 0.7, 2),
+             ("Siren", 16000, 3.0, 1), ("Siren", 48000, 2.0, 2), ("Siren", 8000, 11.0, 1)]
+    for i, (label, sr, seconds, channels) in enumerate(specs):
+        t = np.arange(int(sr * seconds)) / sr
+        tone = 0.3 * np.sin(2 * np.pi * (300 if label == "Dog" else 900) * t) + 0.01 * rng.standard_normal(len(t))
+        data = np.stack([tone] * channels, axis=1) if channels > 1 else tone
+        name = f"audio/{label.lower()}-{i}.{'flac' if i % 2 else 'wav'}"
+        sf.write(root / name, data.astype(np.float32), sr)
+        rows.append({"file_name": name, "label": label, "fold": 1 + i % 2})
+    with open(root / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["file_name", "label", "fold"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+def test_fit_clip_pads_at_the_end_and_crops_centrally(evaluate_clap):
+    short = np.ones(16000, dtype=np.float32)  # 1 s at 16 kHz
+    fitted = evaluate_clap.fit_clip(short, 16000)
+    assert fitted.shape == (480000,) and fitted.dtype == np.float32
+    assert np.abs(fitted[1000:47000] - 1).max() < 0.05 and np.all(fitted[49000:] == 0)  # zero-padded, not repeated
+    ramp = np.arange(12 * 48000, dtype=np.float32)
+    cropped = evaluate_clap.fit_clip(ramp, 48000)
+    assert cropped.shape == (480000,) and cropped[0] == 48000 and cropped[-1] == 11 * 48000 - 1
+
+
+def test_negative_detail_names_the_flipped_modifier(evaluate_clap, tiny_dataset_dir):
+    import datasets
+
+    from audiosetmix_lib.transforms import MODIFIER_NAMES
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
+    seen = {"modifier": 0, "relation": 0}
+    for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
+        for negative in negatives:
+            detail = evaluate_clap.negative_detail(recipe, negative)
+            if negative["kind"] == "modifier":
+                seen["modifier"] += 1
+                assert detail.split(":")[1] in MODIFIER_NAMES.values()
+                # the negative's caption says the opposite word family of the true modifier
+                true_events = json.loads(recipe)["events"]
+                flipped = [(name, p["direction"]) for e in true_events for name, p in e["transforms"].items()
+                           if MODIFIER_NAMES[(name, p["direction"])] == detail.split(":")[1]]
+                assert flipped
+            elif negative["kind"] == "relation":
+                seen["relation"] += 1
+                assert detail in ("relation:follow", "relation:overlap")
+            else:
+                assert detail == negative["kind"]
+    assert seen["modifier"] > 0 and seen["relation"] > 0
+
+
+def test_zero_shot_ties_miss(evaluate_clap):
+    audio = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    labels = ["Dog", "Siren", "Siren"]
+    report = evaluate_clap.zero_shot_report(audio, labels, lambda texts: np.array([[1.0, 0.0], [0.0, 1.0]]), "sound_of")
+    assert report["accuracy"] == pytest.approx(2 / 3) and report["num_classes"] == 2
+    constant = evaluate_clap.zero_shot_report(audio, labels, lambda texts: np.ones((2, 2)), "lexicon")
+    assert constant["accuracy"] == 0.0
+    assert constant["by_prompt"]["lexicon"]["prompts"] == {"Dog": "a dog barks", "Siren": "a siren wails"}
+
+
+def test_evaluate_clap_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir, tiny_audiofolder):
+    """Run the script as a user would, from another directory, and check all three outputs."""
+    out = tmp_path / "eval-out"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+    cmd = [sys.executable, str(EVAL_SCRIPT), "--model", str(tiny_model_dir), "--dataset", str(tiny_dataset_dir),
+           "--split", "test", "--output_dir", str(out), "--batch_size", "3", "--bootstrap", "200",
+           "--zero_shot_dataset", str(tiny_audiofolder), "--zero_shot_where", "fold=1,2"]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["num_audio"] == 8 and metrics["meta"]["num_captions"] == 8
+    for direction in ("text_to_audio", "audio_to_text"):
+        r = metrics["retrieval"][direction]
+        assert set(r) == {"R@1", "R@5", "R@10", "mAP@10", "median_rank"}
+        assert 0 <= r["R@1"] <= r["R@5"] <= r["R@10"] == 1.0  # 8 items: everything is within the top 10
+        assert 1 <= r["median_rank"] <= 8
+        assert len(metrics["recall_curves"][direction]) == 8
+
+    import datasets
+
+    test = datasets.load_dataset(str(tiny_dataset_dir), split="test").remove_columns("audio")
+    kinds = [n["kind"] for row in test["negatives"] for n in row]
+    modifier = metrics["modifier_accuracy"]
+    assert modifier["count"] == len(kinds)
+    assert {k: v["count"] for k, v in modifier["per_kind"].items()} == {k: kinds.count(k) for k in set(kinds)}
+    for kind, entry in modifier["per_kind"].items():
+        assert entry["ci95"][0] <= entry["accuracy"] <= entry["ci95"][1]
+        assert modifier["evaluate"][f"accuracy/{kind}"] == entry["accuracy"]
+    detail = metrics["modifier_accuracy_detail"]["per_kind"]
+    assert sum(v["count"] for k, v in detail.items() if k.startswith("modifier")) == kinds.count("modifier")
+    pairs = [json.loads(line) for line in (out / "modifier_pairs.jsonl").read_text().splitlines()]
+    assert len(pairs) == len(kinds)
+    wins = np.mean([p["score_true"] > p["score_negative"] for p in pairs])
+    assert modifier["accuracy"] == pytest.approx(wins)
+
+    zero = metrics["zero_shot"]
+    assert zero["num_clips"] == 6 and zero["num_classes"] == 2 and zero["chance"] == 0.5
+    assert set(zero["by_prompt"]) == {"sound_of", "lexicon", "label"}
+    assert zero["accuracy"] == zero["by_prompt"]["sound_of"]["accuracy"]
+
+    markdown = (out / "metrics.md").read_text()
+    for heading in ("## Retrieval", "## Modifier accuracy", "## Zero-shot classification", "| text-to-audio |", "| order |"):
+        assert heading in markdown
+    for png in ("recall_at_k.png", "modifier_accuracy.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_zero_shot_where_filters(evaluate_clap, tiny_audiofolder):
+    cells, labels = evaluate_clap.load_zero_shot(str(tiny_audiofolder), "fold=2")
+    assert len(labels) == 3 and sorted(labels) == ["Dog", "Siren", "Siren"]

@@ -1,0 +1,111 @@
+"""Recipes: JSON round trip, seeded sampling, plan fitting and the realised events-per-clip distribution."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.recipe import Recipe
+from audiosetmix_lib.sampler import sample_recipe
+from audiosetmix_lib.sources import EventPool, make_source
+
+
+@pytest.fixture(scope="module")
+def synth():
+    source = make_source("synth")
+    return source, EventPool(source.events())
+
+
+def draw(synth, index, split="train", seed=0, config=None):
+    source, pool = synth
+    return sample_recipe(pool, config or MixConfig(), seed, split, index, 16000, source.spec())
+
+
+def test_json_round_trip_is_exact(synth):
+    for i in range(30):
+        recipe = draw(synth, i)
+        again = Recipe.from_json(recipe.to_json())
+        assert again == recipe
+        assert again.to_json() == recipe.to_json()
+
+
+def test_unknown_recipe_version_is_refused(synth):
+    data = draw(synth, 0).to_dict()
+    data["version"] = 999
+    with pytest.raises(ValueError, match="version"):
+        Recipe.from_dict(data)
+
+
+def test_sampling_is_a_pure_function_of_seed_split_and_index(synth):
+    assert draw(synth, 5) == draw(synth, 5)
+    assert draw(synth, 5) != draw(synth, 6)
+    assert draw(synth, 5, seed=1) != draw(synth, 5)
+    assert draw(synth, 5, split="test").events[0].event.split == "test"
+
+
+def test_realised_events_per_clip_follow_the_sampled_uniform_distribution(synth):
+    n = 600
+    counts = Counter(len(draw(synth, i).events) for i in range(n))
+    assert set(counts) == {1, 2, 3, 4, 5}
+    expected = n / 5
+    chi2 = sum((counts[k] - expected) ** 2 / expected for k in range(1, 6))
+    assert chi2 < 18.5  # p ~ 0.001 for 4 degrees of freedom
+
+
+def test_plans_fit_the_budget_and_keep_every_event(synth):
+    config = MixConfig()
+    transformed = Counter()
+    for i in range(300):
+        recipe = draw(synth, i)
+        assert 0 < recipe.duration <= config.max_duration + 1e-3
+        labels = recipe.labels
+        assert len(set(labels)) == len(labels)  # distinct classes per clip
+        onsets = [e.onset for e in recipe.events]
+        assert onsets == sorted(onsets)
+        for e in recipe.events:
+            assert 0 <= e.segment_start and e.segment_start + e.segment_duration <= e.event.duration + 1e-6
+            assert e.output_duration > 0.1
+            transformed.update(list(e.transforms))
+    events = sum(len(draw(synth, i).events) for i in range(300))
+    for name in ("volume", "pitch", "speed", "duration"):  # Bernoulli p = 0.3 per transform
+        assert transformed[name] / events == pytest.approx(0.3, abs=0.06)
+
+
+def test_config_ranges_are_respected_and_validated(synth):
+    for i in range(200):
+        for e in draw(synth, i).events:
+            t = e.transforms
+            if "volume" in t:
+                g = t["volume"]["gain_db"]
+                assert 6 <= g <= 12 or -18 <= g <= -6
+            if "pitch" in t:
+                assert 3 <= abs(t["pitch"]["semitones"]) <= 6
+            if "speed" in t:
+                assert 1.3 <= t["speed"]["tempo"] <= 1.6 or 0.6 <= t["speed"]["tempo"] <= 0.77
+    with pytest.raises(ValueError, match="half an octave"):
+        MixConfig(higher_semitones=(3.0, 9.0))
+    with pytest.raises(ValueError, match="range"):
+        MixConfig(louder_db=(12.0, 6.0))
+    with pytest.raises(ValueError, match="unknown"):
+        MixConfig.from_dict({"volume_please": 1})
+
+
+def test_overlap_probability_is_a_config_value(synth):
+    relations = lambda cfg: Counter(e.relation for i in range(200) for e in draw(synth, i, config=cfg).events[1:])  # noqa: E731
+    never = relations(MixConfig(overlap_probability=0.0, max_events=2))
+    assert never["overlap"] == 0 or never["overlap"] < 0.05 * sum(never.values())
+    always = relations(MixConfig(overlap_probability=1.0))
+    assert always["follow"] == 0
+
+
+def test_synth_instances_vary_less_than_the_smallest_modifier_step():
+    from audiosetmix_lib.sources.synth import SYNTH_CLASSES, instance_variation
+
+    for label, (_, typical) in SYNTH_CLASSES.items():
+        assert 2.0 <= typical <= 6.0
+        for k in range(30):
+            length, pitch = instance_variation(label, k)
+            assert 0.8 * typical <= length <= 1.2 * typical
+            assert abs(12 * np.log2(pitch)) <= 1.0
+    assert len(SYNTH_CLASSES) >= 12

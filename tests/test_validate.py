@@ -1,0 +1,147 @@
+"""The caption validator: the template always passes, and each kind of unfaithful caption is caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiosetmix_lib.captions.lexicon import LEXICON, MODIFIER_WORDS
+from audiosetmix_lib.captions.prompt import EXAMPLES
+from audiosetmix_lib.captions.template import template_caption, template_captions
+from audiosetmix_lib.captions.validate import (MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons,
+                                               validate)
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.describe import DescribedEvent, Description, describe
+from audiosetmix_lib.negatives import iter_negatives
+from audiosetmix_lib.sampler import sample_recipe
+from audiosetmix_lib.sources import EventPool, make_source
+
+
+def desc(*events) -> Description:
+    """events: (label, modifiers, relation, background)."""
+    return Description(tuple(DescribedEvent(label, tuple(sorted(mods)), rel, bg, 0.0, 1.0) for label, mods, rel, bg in events))
+
+
+LOUD = (("volume", "up"),)
+DOG_THEN_SIREN = desc(("Dog", LOUD, None, False), ("Siren", (), "follow", False))
+
+
+@pytest.fixture(scope="module")
+def synth():
+    source = make_source("synth")
+    return source, EventPool(source.events())
+
+
+def test_template_captions_of_sampled_recipes_and_negatives_all_pass(synth):
+    source, pool = synth
+    validator = Validator(pool.all_classes())
+    mix = MixConfig(transform_probability=0.5, overlap_probability=0.4)
+    checked = 0
+    for index in range(150):
+        recipe = sample_recipe(pool, mix, 11, "train", index, 16000, source.spec())
+        negatives = [n.recipe for _, n in zip(range(3), iter_negatives(recipe, pool, np.random.default_rng(index)))]
+        recipes = [recipe] + negatives
+        descriptions = [describe(r) for r in recipes]
+        # the single captions and the shared-style set (compact and bare styles included)
+        texts = [template_caption(d, recipe.caption_seed) for d in descriptions]
+        texts_set = template_captions(descriptions, recipe.caption_seed)
+        for d, a, b in zip(descriptions, texts, texts_set):
+            assert validator.check(a, d).ok, (a, validator.check(a, d), d.to_dict())
+            assert validator.check(b, d).ok, (b, validator.check(b, d), d.to_dict())
+            checked += 2
+    assert checked >= 600
+
+
+def test_template_bare_style_passes_for_many_modifiers():
+    many = tuple(sorted(MODIFIER_WORDS))[::2]  # one direction of each transform
+    d = desc(*[(label, many, None if i == 0 else "follow", False) for i, label in enumerate(["Dog", "Siren", "Bell", "Rain", "Wind"])])
+    for seed in range(5):
+        text = template_caption(d, seed)
+        assert Validator().check(text, d).ok, text
+
+
+def test_few_shot_examples_pass():
+    for description, answer in EXAMPLES:
+        assert validate(answer, description).ok, answer
+
+
+@pytest.mark.parametrize("caption, reason", [
+    ("A dog barks loudly and a siren wails.", "missing_relation"),
+    ("A dog barks loudly, then a siren wails.", None),
+    ("Loud barking, followed by sirens.", None),  # synonyms and plurals name the events
+    ("A dog's loud bark, then a siren.", None),  # possessive
+    ("A siren wails, then a dog barks loudly.", "order"),
+    ("A dog barks loudly, then a bell rings.", "missing_event"),
+    ("A dog barks quietly, then a siren wails.", "opposite_modifier"),
+    ("A dog barks loudly, then a high-pitched siren wails.", "invented_modifier"),
+    ("A dog barks, then a siren wails.", "missing_modifier"),
+    ("A dog barks loudly, then a siren wails while a cat meows.", "invented_class"),
+    ("A dog barks loudly, then a siren wails as rain falls.", "invented_class"),
+    ("Here is a caption: a dog barks loudly, then a siren wails.", "preamble"),
+    ("Sure! A dog barks loudly, then a siren wails.", "preamble"),
+    ("Caption: A dog barks loudly, then a siren wails.", "preamble"),
+    ("\"A dog barks loudly, then a siren wails.\"", "quotes"),
+    ("'A dog barks loudly, then a siren wails.'", "quotes"),
+    ("**A dog barks loudly, then a siren wails.**", "markdown"),
+    ("- A dog barks loudly, then a siren wails.", "markdown"),
+    ("A dog barks loudly. Then a siren wails.", "multiple_sentences"),
+    ("A dog barks loudly, then a siren wails.\nBoth sounds are named", "multiple_sentences"),
+    ("A dog barks loudly, then after a long long long long long long long long long long long long long "
+     "long long long long long while a siren wails on and on.", "too_long"),
+    ("", "empty"),
+])
+def test_reasons(caption, reason):
+    verdict = validate(caption, DOG_THEN_SIREN)
+    assert verdict.reason == reason, verdict
+
+
+def test_modifier_counts_and_opposites_with_two_events():
+    d = desc(("Dog", LOUD, None, False), ("Siren", (("volume", "down"),), "overlap", False))
+    assert validate("A loud dog barks while a quiet siren wails.", d).ok
+    assert validate("A loud dog barks while a loud siren wails.", d).reason == "missing_modifier"
+    both_loud = desc(("Dog", LOUD, None, False), ("Siren", LOUD, "overlap", False))
+    assert validate("A loud dog barks while a siren wails.", both_loud).reason == "missing_modifier"
+    assert validate("A dog barks loudly while a siren wails loudly.", both_loud).ok
+
+
+def test_background_and_extra_words():
+    d = desc(("Engine", (("pitch", "down"),), None, False), ("Rain", (), "overlap", True))
+    assert validate("A deep engine rumbles with rain falling in the background.", d).ok
+    assert validate("A low pitched engine rumbles while rain falls.", d).reason == "missing_relation"
+    assert validate("A lower-pitched engine rumbles with faint rain in the background.", d).reason == "invented_modifier"
+    long_ = desc(("Bell", (("duration", "up"),), None, False))
+    assert validate("A bell rings for a long time.", long_).ok
+    assert validate("A sustained bell rings.", long_).ok
+    assert validate("A bell rings briefly.", long_).reason == "opposite_modifier"
+
+
+def test_unknown_labels_are_named_by_their_own_words_and_not_mistaken_for_modifiers():
+    d = desc(("Motor vehicle (road)", (), None, False), ("Fast car alarm", (("volume", "down"),), "follow", False))
+    assert validate("A motor vehicle passes, then a fast car alarm sounds quietly.", d).ok
+    assert validate("A motor vehicle (road) is heard, then a quiet fast car alarm is heard.", d).ok
+    assert validate("A vehicle passes, then a fast car alarm sounds quietly.", d).reason == "missing_event"
+
+
+def test_known_classes_of_the_source_count_as_inventions():
+    d = desc(("Dog", (), None, False))
+    assert validate("A dog barks near a fountain.", d).ok
+    assert validate("A dog barks near a fountain.", d, known_classes=["Fountain"]).reason == "invented_class"
+    # a class whose name is part of a present event's name is not an invention
+    horn = desc(("Vehicle horn, car horn, honking", (), None, False))
+    assert validate("A car horn honks.", horn).ok
+
+
+def test_word_lists_are_consistent():
+    owners = {}
+    for term, key in MODIFIER_VOCABULARY:
+        assert owners.setdefault(term, key) == key
+    for key, forms in MODIFIER_WORDS.items():
+        words = allowed_words(key)
+        assert all(w in words for w in (*forms["adj"], *forms["adv"]))
+    assert set(REASONS) >= {"missing_event", "opposite_modifier", "invented_class", "preamble"}
+    assert all(label in Validator().known_classes for label in LEXICON)
+
+
+def test_form_reasons_accept_plain_sentences():
+    assert form_reasons("A dog barks loudly, then a siren wails.") == []
+    assert form_reasons("A baby's cry is heard as 2.5 seconds of rain fall") == []

@@ -1,0 +1,22 @@
+"""Train a CLAP model on AudioSetMix: captions with modifiers plus hard negatives.
+
+    accelerate launch train_clap.py --dataset output/audiosetmix-synth-small --model tiny --output_dir out/clap-tiny
+    python train_clap.py config.yaml            # the same fields from a .json / .yaml file
+
+Arguments: `audiosetmix_lib/training/args.py` (or `--help`); the loop: `audiosetmix_lib/training/loop.py`.
+"""
+
+from __future__ import annotations
+
+
+def main(argv: list[str] | None = None) -> int:
+    from audiosetmix_lib.training.args import parse_args
+    from audiosetmix_lib.training.loop import train
+
+    args = parse_args(argv)
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
