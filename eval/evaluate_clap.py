@@ -169,6 +169,9 @@ def load_model(model_path: str, tokenizer_path: str | None):
     from transformers import AutoTokenizer, ClapModel
 
     model = ClapModel.from_pretrained(model_path).eval()
+    if getattr(model.config.audio_config, "enable_fusion", False):
+        raise SystemExit("error: this script evaluates unfused CLAP models (10 s zero-padded, rand_trunc features); "
+                         f"{model_path} has enable_fusion=True")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path)
     if len(tokenizer) < 10:
         raise SystemExit(f"error: the tokenizer has only {len(tokenizer)} tokens (a broken tiny tokenizer?)")
@@ -372,7 +375,13 @@ def load_zero_shot(folder: str, where: str | None):
         labels.append(str(value))
     if not labels:
         raise SystemExit(f"error: {folder}: no clips to classify")
-    return ds[audio_col], labels
+    return _column_iter(ds, audio_col), labels
+
+
+def _column_iter(ds, column: str):
+    """The cells of one column, row by row (does not load the whole column into memory)."""
+    for row in ds.select_columns([column]):
+        yield row[column]
 
 
 def zero_shot_report(audio_emb: np.ndarray, labels: list[str], text_emb_of, headline: str) -> dict:
@@ -536,7 +545,7 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     texts, owner = captions_of(ds, args.caption_column)
 
     print(f"[eval] {len(ds)} clips, {len(texts)} captions; features: {featurizer.kind}", flush=True)
-    audio_emb = embed_audio(model, featurizer, ds[audio_col], args.batch_size)
+    audio_emb = embed_audio(model, featurizer, _column_iter(ds, audio_col), args.batch_size)
     text_emb = embed_texts(model, tokenizer, texts, args.batch_size)
 
     t2a_pos, a2t_pos = multi_caption_positives(owner, len(ds))

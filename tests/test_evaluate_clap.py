@@ -192,3 +192,23 @@ def test_evaluate_clap_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir, ti
 def test_zero_shot_where_filters(evaluate_clap, tiny_audiofolder):
     cells, labels = evaluate_clap.load_zero_shot(str(tiny_audiofolder), "fold=2")
     assert len(labels) == 3 and sorted(labels) == ["Dog", "Siren", "Siren"]
+
+
+def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_model_dir, tiny_dataset_dir):
+    """A plain (audio, captions list) dataset saved with save_to_disk: retrieval only, multi-caption protocol."""
+    import datasets
+
+    test = datasets.load_dataset(str(tiny_dataset_dir), split="test").select(range(5))
+    test = test.map(lambda row: {"captions": [row["caption"], row["caption"].lower(), "something " + row["caption"]]},
+                    remove_columns=[c for c in test.column_names if c != "audio"])
+    test.save_to_disk(str(tmp_path / "multi"))
+    out = tmp_path / "out"
+    assert evaluate_clap.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "multi"), "--split", "test",
+                               "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["num_audio"] == 5 and metrics["meta"]["num_captions"] == 15
+    assert "modifier_accuracy" not in metrics and "zero_shot" not in metrics
+    assert len(metrics["recall_curves"]["text_to_audio"]) == 5 and len(metrics["recall_curves"]["audio_to_text"]) == 15
+    # audio-to-text: 15 candidate captions, 3 relevant per clip -> R@13 must be 1 (at most 12 non-relevant ahead)
+    assert metrics["recall_curves"]["audio_to_text"][12] == 1.0
+    assert (out / "metrics.md").is_file()

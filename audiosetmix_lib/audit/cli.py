@@ -88,7 +88,7 @@ def run(args) -> int:
     page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format,
                             args.background_db)
     print(f"wrote {page} ({args.split}, seed {args.seed}); open it in a browser (no server needed): file://{page.resolve()}")
-    print(f"then: python audiosetmix.py audit --summarize <the exported .json>")
+    print("judge, press Export, then: python audiosetmix.py audit --summarize <the exported .json>")
     return 0
 
 

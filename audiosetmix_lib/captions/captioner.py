@@ -11,6 +11,7 @@ never tells the positive from the negatives.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..describe import describe
@@ -23,6 +24,14 @@ from .validate import Validator
 
 CAPTIONERS = ("template", "transformers", "openai")
 RETRY_MIN_TEMPERATURE = 0.7
+
+
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+
+
+def clean_answer(text: str) -> str:
+    """The answer without surrounding whitespace or a reasoning model's leading <think>...</think> block."""
+    return _THINK.sub("", text).strip()
 
 
 @dataclass
@@ -114,16 +123,20 @@ class LLMCaptioner:
                     item.final = item.attempts[-1]
                     failed_sets.add(item.set_index)
                     continue
+                answer = clean_answer(answer)
                 verdict = self.validator.check(answer, item.description)
                 item.attempts.append(ACCEPTED if verdict.ok else verdict.reason)
                 if verdict.ok:
-                    item.final, item.text = ACCEPTED, answer.strip()
+                    item.final, item.text = ACCEPTED, answer
                 elif attempt == self.max_retries:
                     item.final = verdict.reason
                     failed_sets.add(item.set_index)
-        return [self._finish(i, s, [it for it in items if it.set_index == i], counters[i]) for i, s in enumerate(sets)]
+        by_set: list[list[_Item]] = [[] for _ in sets]
+        for item in items:
+            by_set[item.set_index].append(item)
+        return [self._finish(s, by_set[i], counters[i]) for i, s in enumerate(sets)]
 
-    def _finish(self, index: int, caption_set: CaptionSet, items: list[_Item], counters: dict) -> CaptionedSet:
+    def _finish(self, caption_set: CaptionSet, items: list[_Item], counters: dict) -> CaptionedSet:
         for item in items:
             if item.final is None:
                 item.final = "skipped"

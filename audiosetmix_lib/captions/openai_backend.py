@@ -9,6 +9,7 @@ cannot end up in a pickle, a config, a log line or the dataset.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -99,8 +100,10 @@ class OpenAIBackend:
             if isinstance(error.reason, (TimeoutError, socket.timeout)):
                 return None, TransportFailure("timeout", f"no answer within {self.timeout} s"), None
             return None, TransportFailure("connection", str(error.reason)), None
-        except (ConnectionError, OSError) as error:  # reset, remote closed, http.client errors
+        except (ConnectionError, OSError, http.client.HTTPException) as error:  # reset, closed, truncated body
             return None, TransportFailure("connection", type(error).__name__), None
+        except ValueError as error:  # e.g. "unknown url type": every request would fail
+            raise BackendError(f"cannot send to {self.url!r}: {error}") from None
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):

@@ -47,7 +47,7 @@ def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: b
 
 def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
     phrase = phrase_for(event.label)
-    adj = ", ".join(adjectives) if len(adjectives) <= 2 else " ".join(adjectives)
+    adj = ", ".join(adjectives)
     words = ([adj] if adj else []) + [phrase.noun]
     return " ".join(with_article(phrase.article, words))
 

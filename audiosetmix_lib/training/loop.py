@@ -42,14 +42,14 @@ def train(args: TrainClapArguments) -> TrainResult:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers in forked workers
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
-        mixed_precision=_mixed_precision(args),
+        mixed_precision=resolve_mixed_precision(args),
         log_with=_trackers(args),
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     set_seed(args.seed)
 
-    tables = _tables(args)
-    tokenizer = _tokenizer(args, tables)
+    tables = load_tables(args)
+    tokenizer = resolve_tokenizer(args, tables)
     if args.tokenizer_only:
         if accelerator.is_main_process:
             tokenizer.save_pretrained(str(output_dir))
@@ -67,8 +67,8 @@ def train(args: TrainClapArguments) -> TrainResult:
     max_length = text_length_limit(clap, tokenizer, args.max_text_length)
     module = ClapTrainModule(clap)
     fe = processor.feature_extractor
-    train_loader = accelerator.prepare(_train_loader(args, tables, tokenizer, fe, max_length, accelerator.num_processes))
-    eval_loader = _eval_loader(args, tokenizer, fe, max_length)
+    train_loader = accelerator.prepare(train_dataloader(args, tables, tokenizer, fe, max_length, accelerator.num_processes))
+    eval_loader = eval_dataloader(args, tokenizer, fe, max_length)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
 
@@ -84,7 +84,7 @@ def train(args: TrainClapArguments) -> TrainResult:
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
     logmel = LogMel.from_feature_extractor(fe).to(accelerator.device)
     gather = accelerator_gather(accelerator)
-    hard_weight = args.hard_negative_weight if train_loader_negatives(args) else 0.0
+    hard_weight = args.hard_negative_weight if trains_on_negatives(args) else 0.0
 
     start_step = _resume(args, accelerator, output_dir)
     accelerator.init_trackers("train_clap", config=_tracker_config(args))
@@ -109,7 +109,7 @@ def train(args: TrainClapArguments) -> TrainResult:
             loader.set_epoch(epoch)
         started = time.perf_counter()
         for batch in loader:
-            out = _train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight)
+            out = train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight)
             step += 1
             now = time.perf_counter()
             record = {"step": step, "epoch": epoch, "time": now, "step_seconds": now - started, **out}
@@ -134,7 +134,7 @@ def train(args: TrainClapArguments) -> TrainResult:
     return result
 
 
-def _train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight) -> dict:
+def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight) -> dict:
     from audiosetmix_lib.training.loss import clap_loss
     from audiosetmix_lib.training.model import clamp_logit_scales
 
@@ -167,12 +167,12 @@ def _train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, 
     return record
 
 
-def train_loader_negatives(args: TrainClapArguments) -> bool:
+def trains_on_negatives(args: TrainClapArguments) -> bool:
     """Whether training batches carry hard negatives at all."""
     return args.caption_mode == "caption" and args.max_negatives > 0 and args.hard_negative_weight > 0
 
 
-def _tables(args: TrainClapArguments) -> list:
+def load_tables(args: TrainClapArguments) -> list:
     from audiosetmix_lib.training.data import CaptionTable, load_split
 
     def table(name, split, max_rows=None):
@@ -187,7 +187,7 @@ def _tables(args: TrainClapArguments) -> list:
     return [main] + [table(name, args.extra_split) for name in args_lib.extra_datasets(args)]
 
 
-def _tokenizer(args: TrainClapArguments, tables):
+def resolve_tokenizer(args: TrainClapArguments, tables):
     from audiosetmix_lib.training.tokenizer import load_tokenizer, train_tokenizer
 
     if args.model != "tiny":
@@ -198,7 +198,7 @@ def _tokenizer(args: TrainClapArguments, tables):
     return train_tokenizer(texts, args.tokenizer_vocab_size, args.max_text_length)
 
 
-def _train_loader(args, tables, tokenizer, fe, max_length, num_processes):
+def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
     import torch
 
     from audiosetmix_lib.training.data import AudioCaptionDataset, Collator, MixtureSampler, epoch_size
@@ -211,7 +211,7 @@ def _train_loader(args, tables, tokenizer, fe, max_length, num_processes):
         raise ValueError(f"an epoch has {samples} samples, fewer than one global batch ({global_batch})")
     sampler = MixtureSampler([len(t) for t in tables], weights, args.seed, samples)
     dataset = AudioCaptionDataset(tables, fe.sampling_rate, fe.nb_max_samples)
-    k = args.max_negatives if train_loader_negatives(args) else 0
+    k = args.max_negatives if trains_on_negatives(args) else 0
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=args.per_device_train_batch_size, sampler=sampler, drop_last=True,
         collate_fn=Collator(tokenizer, max_length, k), num_workers=args.dataloader_num_workers,
@@ -223,7 +223,7 @@ def _train_loader(args, tables, tokenizer, fe, max_length, num_processes):
     return loader
 
 
-def _eval_loader(args, tokenizer, fe, max_length):
+def eval_dataloader(args, tokenizer, fe, max_length):
     import torch
 
     from audiosetmix_lib.training.data import AudioCaptionDataset, CaptionTable, Collator, SampleKey, load_split
@@ -303,7 +303,7 @@ def _save_final(args, accelerator, module, processor, output_dir: Path, result: 
     accelerator.wait_for_everyone()
 
 
-def _mixed_precision(args) -> str:
+def resolve_mixed_precision(args) -> str:
     if args.mixed_precision != "auto":
         return args.mixed_precision
     import torch

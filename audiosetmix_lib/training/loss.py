@@ -97,7 +97,7 @@ def clap_loss(
     targets = torch.arange(all_audio.shape[0], device=audio.device)
     logits_a2t = scale_a * all_audio @ all_text.T
     logits_t2a = scale_t * all_text @ all_audio.T
-    contrastive = (F.cross_entropy(logits_a2t.float(), targets) + F.cross_entropy(logits_t2a.float(), targets)) / 2
+    contrastive = (F.cross_entropy(_fp32(logits_a2t), targets) + F.cross_entropy(_fp32(logits_t2a), targets)) / 2
     total = contrastive
 
     valid = negative_index >= 0
@@ -118,15 +118,22 @@ def clap_loss(
     )
 
 
+def _fp32(x: torch.Tensor) -> torch.Tensor:
+    """Soft-max in at least float32 (bf16 logits lose the small differences hard negatives make)."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def _hard_negative_rows(audio, text, negatives, negative_index, scale) -> torch.Tensor:
     """Per row: CE over [own caption, own valid negatives]; exactly 0 for a row without negatives."""
     batch, k = negative_index.shape
     positive = (audio * text).sum(dim=-1, keepdim=True)  # (B, 1)
     if k == 0 or negatives.shape[0] == 0:
-        return torch.zeros(batch, device=audio.device, dtype=torch.float32) + 0 * positive.sum()
+        return torch.zeros(batch, device=audio.device, dtype=_fp32(positive).dtype) + 0 * positive.sum()
     valid = negative_index >= 0
     picked = negatives[negative_index.clamp(min=0)]  # (B, K, D)
-    similarity = torch.einsum("bd,bkd->bk", audio, picked).masked_fill(~valid, float("-inf"))
-    logits = (scale * torch.cat([positive, similarity], dim=1)).float()
+    similarity = torch.einsum("bd,bkd->bk", audio, picked)
+    logits = _fp32(scale * torch.cat([positive, similarity], dim=1))
+    # mask after scaling: scale * -inf would give the scale a NaN gradient
+    logits = logits.masked_fill(torch.cat([torch.zeros_like(valid[:, :1]), ~valid], dim=1), float("-inf"))
     # log-sum-exp over [positive, negatives] minus the positive: -log softmax of the true caption
     return torch.logsumexp(logits, dim=1) - logits[:, 0]

@@ -1,0 +1,139 @@
+"""train_clap.py end to end on the tiny built dataset (CPU, offline, a few steps each)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--dataloader_num_workers", "0", "--report_to", "none", "--checkpointing_steps", "0"]
+
+
+def run(argv: list[str]):
+    """`train_clap.py` in-process (its parser and train()); the accelerate singletons reset after."""
+    from accelerate.state import AcceleratorState
+
+    from audiosetmix_lib.training.args import parse_args
+    from audiosetmix_lib.training.loop import train
+
+    try:
+        return train(parse_args(argv))
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture(scope="module")
+def shared_tokenizer(tiny_dataset_dir, tmp_path_factory) -> Path:
+    """`python train_clap.py --tokenizer_only`, run as a script: one vocabulary for several runs."""
+    out = tmp_path_factory.mktemp("tokenizer")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    cmd = [sys.executable, str(ROOT / "train_clap.py"), "--dataset", str(tiny_dataset_dir), "--output_dir", str(out), "--tokenizer_only"]
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return out
+
+
+@pytest.fixture(scope="module")
+def overfit_run(tiny_dataset_dir, shared_tokenizer, tmp_path_factory):
+    """12 steps on one fixed batch of 8 rows, higher learning rate, validation at 6 and at the end."""
+    out = tmp_path_factory.mktemp("overfit")
+    result = run([
+        "--dataset", str(tiny_dataset_dir), "--output_dir", str(out), "--tokenizer", str(shared_tokenizer),
+        "--max_train_samples", "8", "--per_device_train_batch_size", "8", "--max_steps", "12",
+        "--learning_rate", "1e-3", "--warmup_ratio", "0.25", "--seed", "0", "--eval_steps", "6", "--logging_steps", "1",
+        "--dataloader_num_workers", "0", "--checkpointing_steps", "0",
+    ])
+    return out, result
+
+
+def test_tokenizer_only_saves_just_a_tokenizer(shared_tokenizer):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(shared_tokenizer)
+    trained = json.loads((shared_tokenizer / "tokenizer.json").read_text())["model"]["vocab"]
+    assert len(tokenizer) == len(trained) > 100
+    assert tokenizer.model_max_length == 128
+    assert not (shared_tokenizer / "model.safetensors").exists()
+
+
+def test_loss_goes_down_and_everything_is_logged(overfit_run, shared_tokenizer):
+    out, result = overfit_run
+    losses = [h["train/loss"] for h in result.history]
+    assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-3:]) < losses[0], losses
+    first = result.history[0]
+    assert first["train/negatives_in_batch"] == 7  # batch 8, one process
+    assert first["train/negatives_hard_per_audio"] == 3
+    assert first["train/negatives_per_audio"] == 10
+    assert {"val/t2a/R@1", "val/t2a/R@5", "val/t2a/R@10", "val/a2t/R@1", "val/a2t/R@10", "val/negatives/accuracy"} <= set(result.eval_metrics)
+    assert json.loads((out / "eval_results.json").read_text()) == result.eval_metrics
+    assert list((out / "logs").rglob("events.out.tfevents.*")), "no TensorBoard events"
+
+    from transformers import AutoTokenizer, ClapModel, ClapProcessor
+
+    model = ClapModel.from_pretrained(out)
+    processor = ClapProcessor.from_pretrained(out)
+    assert model.config.text_config.vocab_size == len(processor.tokenizer) == len(AutoTokenizer.from_pretrained(shared_tokenizer))
+    fe = processor.feature_extractor
+    assert (fe.truncation, fe.padding, fe.sampling_rate) == ("rand_trunc", "pad", 48_000)
+
+
+def test_zero_shot_pipeline_on_the_saved_model(overfit_run, tiny_dataset_dir):
+    import datasets
+    from transformers import pipeline
+
+    from audiosetmix_lib import audio_io
+
+    out, _ = overfit_run
+    row = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(decode=False))[0]
+    samples, sr = audio_io.read_audio_bytes(row["audio"]["bytes"])
+    classify = pipeline("zero-shot-audio-classification", model=str(out))
+    labels = ["siren", "rain", "bell", "a dog barking loudly"]
+    scores = classify(audio_io.resample(samples, sr, 48_000), candidate_labels=labels)
+    assert sorted(s["label"] for s in scores) == sorted(labels)
+    assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_resume_gives_the_same_next_step_loss(tiny_dataset_dir, shared_tokenizer, tmp_path):
+    """Stop after step 2 (mid-epoch: 4 steps per epoch), resume: step 3 is the uninterrupted step 3."""
+    common = [
+        "--dataset", str(tiny_dataset_dir), "--tokenizer", str(shared_tokenizer), "--max_train_samples", "16",
+        "--per_device_train_batch_size", "4", "--max_steps", "3", "--seed", "5", "--validation_split=",
+        "--dataloader_num_workers", "0", "--report_to", "none",
+    ]
+    straight = run(common + ["--output_dir", str(tmp_path / "a"), "--checkpointing_steps", "2"])
+    assert (tmp_path / "a" / "checkpoint-2" / "train_state.json").is_file()
+    shutil.copytree(tmp_path / "a" / "checkpoint-2", tmp_path / "b" / "checkpoint-2")
+    resumed = run(common + ["--output_dir", str(tmp_path / "b"), "--checkpointing_steps", "0", "--resume_from_checkpoint", "latest"])
+    assert [h["step"] for h in resumed.history] == [3]
+    assert resumed.history[0]["train/loss"] == pytest.approx(straight.history[2]["train/loss"], rel=1e-6, abs=1e-7)
+    assert resumed.history[0]["train/learning_rate"] == pytest.approx(straight.history[2]["train/learning_rate"])
+
+
+def test_label_captions_with_an_extra_dataset(tiny_dataset_dir, shared_tokenizer, tmp_path):
+    """The label-only baseline: no modifiers, no negatives; an extra caption dataset mixed in by weight."""
+    import datasets
+
+    from audiosetmix_lib.training.data import CaptionTable
+
+    extra = datasets.load_dataset(str(tiny_dataset_dir), split="test").select_columns(["audio", "caption", "labels"])
+    extra.save_to_disk(str(tmp_path / "extra"))
+    table = CaptionTable(datasets.load_dataset(str(tiny_dataset_dir), split="train"), caption_mode="labels")
+    caption, negatives = table.text(0)
+    assert negatives == [] and caption == ", ".join(sorted({x.lower() for x in table.labels[0]}))
+
+    result = run([
+        "--dataset", str(tiny_dataset_dir), "--output_dir", str(tmp_path / "out"), "--tokenizer", str(shared_tokenizer),
+        "--caption_mode", "labels", "--extra_datasets", str(tmp_path / "extra"), "--extra_weights", "0.5",
+        "--per_device_train_batch_size", "4", "--max_steps", "2", "--validation_split=", *FAST,
+    ])
+    assert all(h["train/negatives_hard_per_audio"] == 0 and h["train/hard_negative"] == 0 for h in result.history)
+    assert json.loads((tmp_path / "out" / "train_args.json").read_text())["caption_mode"] == "labels"
+    assert (tmp_path / "out" / "model.safetensors").is_file()
