@@ -125,7 +125,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             if not maker.pool.classes(split):
                 raise SourceError(f"split {split!r} has no events in the {self.config.source!r} source; "
                                  f"set --{split} 0 or add data")
-            size = self.config.rows_per_shard
+            # work units for num_proc (and LLM batches); the written shards are fixed later by rows_per_shard
+            size = min(self.config.rows_per_shard, 50)
             chunks = [(start, min(n, start + size)) for start in range(0, n, size)]
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "chunks": chunks}))
         return generators
@@ -133,7 +134,7 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, split: str, chunks: list[tuple[int, int]]):
         maker = self.row_maker()
         for start, stop in chunks:
-            shard = start // self.config.rows_per_shard
+            shard = start // self.config.rows_per_shard  # (shard, index) keys: deterministic
             # one batch per chunk: every caption and negative of the chunk goes to the captioner at once
             for index, row in zip(range(start, stop), maker.rows(split, range(start, stop))):
                 yield Key(shard, index), row

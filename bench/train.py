@@ -46,7 +46,8 @@ def main() -> None:
         model = "tiny" if cli.size == "tiny" else save_base_model(dataset, tmp / "base")
         pipeline = pipeline_rate(dataset, model, tmp / "run", cli)
         bare = bare_rate(dataset, model, cli)
-    device = torch.cuda.get_device_name() if cli.device == "cuda" else f"CPU ({os.cpu_count()} cores visible, {cli.threads} torch thread(s))"
+    device = (torch.cuda.get_device_name() if cli.device == "cuda"
+              else f"CPU ({os.cpu_count()} cores visible, {cli.threads} torch thread(s))")
     result = {
         "device": device,
         "model": cli.size,

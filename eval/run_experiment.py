@@ -108,8 +108,11 @@ class Runner:
         self.logs = work_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.nice = nice
-        self.times: dict[str, float] = {}
-        self.commands: dict[str, str] = {}
+        # wall times and commands of every stage, kept across runs (a rerun that reuses a stage keeps its numbers)
+        self.record = work_dir / "stages.json"
+        saved = _read_json(self.record) or {}
+        self.times: dict[str, float] = saved.get("seconds", {})
+        self.commands: dict[str, str] = saved.get("commands", {})
 
     def __call__(self, name: str, cmd: list[str]) -> None:
         shown = " ".join(shlex.quote(str(c)) for c in cmd)
@@ -122,6 +125,7 @@ class Runner:
             proc = subprocess.run([str(c) for c in cmd], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None)
         self.times[name] = round(time.time() - started, 1)
+        self.record.write_text(json.dumps({"seconds": self.times, "commands": self.commands}, indent=2) + "\n")
         if proc.returncode != 0:
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
             raise SystemExit(f"[experiment] {name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
@@ -347,8 +351,7 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              f"- data: `{dataset}`; test split {meta['num_audio']} clips, "
              f"{any_metrics.get('modifier_accuracy', {}).get('count', 0)} (clip, hard negative) pairs",
              f"- machine: {m.get('gpu') or m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads)",
-             "- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) if run.times else
-             "- stage wall times: all stages reused from earlier runs", ""]
+             "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
     for arm in names:
         lines.append(f"- {ARMS[arm]['title']}: `{arm_dirs[arm]}`")
     lines += ["", "## Retrieval (test split)", "",

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,11 +29,22 @@ def run(argv: list[str]):
         AcceleratorState._reset_state(reset_partial_state=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The tiny model is too small to gain from threads, and the test machines are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def shared_tokenizer(tiny_dataset_dir, tmp_path_factory) -> Path:
     """`python train_clap.py --tokenizer_only`, run as a script: one vocabulary for several runs."""
     out = tmp_path_factory.mktemp("tokenizer")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, str(ROOT / "train_clap.py"), "--dataset", str(tiny_dataset_dir), "--output_dir", str(out), "--tokenizer_only"]
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     return out
@@ -42,15 +52,40 @@ def shared_tokenizer(tiny_dataset_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def overfit_run(tiny_dataset_dir, shared_tokenizer, tmp_path_factory):
-    """12 steps on one fixed batch of 8 rows, higher learning rate, validation at 6 and at the end."""
-    out = tmp_path_factory.mktemp("overfit")
-    result = run([
-        "--dataset", str(tiny_dataset_dir), "--output_dir", str(out), "--tokenizer", str(shared_tokenizer),
-        "--max_train_samples", "8", "--per_device_train_batch_size", "8", "--max_steps", "12",
-        "--learning_rate", "1e-3", "--warmup_ratio", "0.25", "--seed", "0", "--eval_steps", "6", "--logging_steps", "1",
-        "--dataloader_num_workers", "0", "--checkpointing_steps", "0",
+    """24 steps on one fixed batch of 4 rows (lr 1e-3 after 12 warm-up steps: the first full-size
+    Adam steps of a from-scratch model overshoot), validation at 12 and at the end; plus the same
+    run stopped before its first step, to keep the initial weights."""
+    out, initial = tmp_path_factory.mktemp("overfit"), tmp_path_factory.mktemp("initial")
+    common = [
+        "--dataset", str(tiny_dataset_dir), "--tokenizer", str(shared_tokenizer), "--seed", "1",
+        "--max_train_samples", "4", "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0",
+    ]
+    result = run(common + [
+        "--output_dir", str(out), "--max_steps", "24", "--learning_rate", "1e-3", "--warmup_ratio", "0.5",
+        "--eval_steps", "12", "--logging_steps", "1", "--checkpointing_steps", "0",
     ])
-    return out, result
+    run(common + ["--output_dir", str(initial), "--num_train_epochs", "0", "--validation_split=", "--report_to", "none"])
+    return out, result, initial
+
+
+def fixed_batch_loss(model_dir: Path, dataset_dir: Path, rows: int = 4) -> float:
+    """The training objective on the overfitted rows, in eval mode (no dropout noise)."""
+    import torch
+    from transformers import ClapModel, ClapProcessor
+
+    from audiosetmix_lib.training.data import AudioCaptionDataset, CaptionTable, Collator, SampleKey, load_split
+    from audiosetmix_lib.training.features import LogMel
+    from audiosetmix_lib.training.loss import clap_loss
+    from audiosetmix_lib.training.model import ClapTrainModule
+
+    model, processor = ClapModel.from_pretrained(model_dir).eval(), ClapProcessor.from_pretrained(model_dir)
+    fe = processor.feature_extractor
+    dataset = AudioCaptionDataset([CaptionTable(load_split(str(dataset_dir), "train"), max_rows=rows)], fe.sampling_rate, fe.nb_max_samples)
+    batch = Collator(processor.tokenizer, 128, 3)([dataset[SampleKey(0, r)] for r in range(rows)])
+    with torch.no_grad():
+        features = LogMel.from_feature_extractor(fe)(batch["waveforms"])
+        audio, text, scale_a, scale_t = ClapTrainModule(model)(features, batch["input_ids"], batch["attention_mask"])
+        return clap_loss(audio, text[:rows], text[rows:], batch["negative_index"], scale_a, scale_t).loss.item()
 
 
 def test_tokenizer_only_saves_just_a_tokenizer(shared_tokenizer):
@@ -63,16 +98,21 @@ def test_tokenizer_only_saves_just_a_tokenizer(shared_tokenizer):
     assert not (shared_tokenizer / "model.safetensors").exists()
 
 
-def test_loss_goes_down_and_everything_is_logged(overfit_run, shared_tokenizer):
-    out, result = overfit_run
+def test_loss_goes_down_and_everything_is_logged(overfit_run, tiny_dataset_dir, shared_tokenizer):
+    out, result, initial = overfit_run
     losses = [h["train/loss"] for h in result.history]
-    assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
-    assert np.mean(losses[-3:]) < losses[0], losses
+    assert len(losses) == 24 and all(math.isfinite(x) for x in losses)
+    # the logged losses carry dropout noise (about +-0.5 here): compare the objective on the
+    # overfitted batch in eval mode, before and after (measured: 2.78 -> 1.76)
+    before, after = fixed_batch_loss(initial, tiny_dataset_dir), fixed_batch_loss(out, tiny_dataset_dir)
+    assert after < 0.8 * before, (before, after, losses)
     first = result.history[0]
-    assert first["train/negatives_in_batch"] == 7  # batch 8, one process
+    assert first["train/negatives_in_batch"] == 3  # batch 4, one process
     assert first["train/negatives_hard_per_audio"] == 3
-    assert first["train/negatives_per_audio"] == 10
-    assert {"val/t2a/R@1", "val/t2a/R@5", "val/t2a/R@10", "val/a2t/R@1", "val/a2t/R@10", "val/negatives/accuracy"} <= set(result.eval_metrics)
+    assert first["train/negatives_per_audio"] == 6
+    wanted = {f"val/{d}/R@{k}" for d in ("t2a", "a2t") for k in (1, 5, 10)} | {"val/negatives/accuracy"}
+    assert wanted <= set(result.eval_metrics)
+    assert any(k.startswith("val/negatives/accuracy/") for k in result.eval_metrics)  # per negative kind
     assert json.loads((out / "eval_results.json").read_text()) == result.eval_metrics
     assert list((out / "logs").rglob("events.out.tfevents.*")), "no TensorBoard events"
 
@@ -91,7 +131,7 @@ def test_zero_shot_pipeline_on_the_saved_model(overfit_run, tiny_dataset_dir):
 
     from audiosetmix_lib import audio_io
 
-    out, _ = overfit_run
+    out = overfit_run[0]
     row = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(decode=False))[0]
     samples, sr = audio_io.read_audio_bytes(row["audio"]["bytes"])
     classify = pipeline("zero-shot-audio-classification", model=str(out))

@@ -16,7 +16,7 @@ import torch
 
 from audiosetmix_lib import audio_io
 from audiosetmix_lib.training.args import TrainClapArguments, parse_args
-from audiosetmix_lib.training.data import Collator, MixtureSampler, SampleKey, label_caption, load_waveform
+from audiosetmix_lib.training.data import Collator, MixtureSampler, label_caption, load_waveform
 from audiosetmix_lib.training.features import (
     LOGMEL_FLOOR_TOLERANCE_DB,
     LOGMEL_QUIET_DB,
@@ -48,7 +48,7 @@ def naive_loss(audio, text, negatives_per_row, log_scale_a, log_scale_t, weight,
     for i in range(n):
         if not negatives_per_row[i]:
             continue
-        logits = torch.stack([scale_a * torch.dot(audio[i], text[i])] + [scale_a * torch.dot(audio[i], neg) for neg in negatives_per_row[i]])
+        logits = torch.stack([scale_a * torch.dot(audio[i], v) for v in [text[i], *negatives_per_row[i]]])
         hard = hard - (logits[0] - torch.logsumexp(logits, 0))
         rows += 1
     return contrastive + weight * (hard / max(rows, 1))

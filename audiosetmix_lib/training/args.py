@@ -34,7 +34,9 @@ class TrainClapArguments:
     )
     max_negatives: int = _help("Use at most this many hard negatives per row (the first K).", default=3)
     extra_datasets: str | None = _help("Comma-separated extra caption datasets (audio + caption columns) to mix in.", default=None)
-    extra_weights: str | None = _help("Comma-separated sampling shares of the extra datasets (sum < 1; the main dataset gets the rest).", default=None)
+    extra_weights: str | None = _help(
+        "Comma-separated sampling shares of the extra datasets (sum < 1; the main dataset gets the rest).", default=None
+    )
     extra_split: str = _help("Split of the extra datasets.", default="train")
     max_train_samples: int | None = _help("Keep only the first N training rows (quick runs).", default=None)
     max_eval_samples: int | None = _help("Keep only the first N validation rows.", default=None)

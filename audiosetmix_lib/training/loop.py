@@ -111,9 +111,8 @@ def train(args: TrainClapArguments) -> TrainResult:
         for batch in loader:
             out = train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight)
             step += 1
-            now = time.perf_counter()
-            record = {"step": step, "epoch": epoch, "time": now, "step_seconds": now - started, **out}
-            started = now
+            # data wait + step; validation and checkpoints below are not counted
+            record = {"step": step, "epoch": epoch, "step_seconds": time.perf_counter() - started, **out}
             result.history.append(record)
             progress.update(1)
             progress.set_postfix(loss=f"{out['train/loss']:.4f}")
@@ -125,6 +124,7 @@ def train(args: TrainClapArguments) -> TrainResult:
                 _checkpoint(args, accelerator, output_dir, step, epoch)
             if step >= total_steps:
                 break
+            started = time.perf_counter()
     progress.close()
 
     if eval_loader is not None:
@@ -253,7 +253,8 @@ def _validate(module, logmel, eval_loader, accelerator, step) -> dict:
 
     metrics = evaluate(module, logmel, eval_loader, accelerator)
     accelerator.log(metrics, step=step)
-    accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics.items()) if "R@" in k or k.endswith("/accuracy")))
+    shown = {k: v for k, v in sorted(metrics.items()) if "R@" in k or k.endswith("/accuracy")}
+    accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in shown.items()))
     return metrics
 
 
