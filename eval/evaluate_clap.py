@@ -175,7 +175,6 @@ def load_model(model_path: str, tokenizer_path: str | None):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path)
     if len(tokenizer) < 10:
         raise SystemExit(f"error: the tokenizer has only {len(tokenizer)} tokens (a broken tiny tokenizer?)")
-    torch.set_grad_enabled(False)
     return model, tokenizer
 
 
