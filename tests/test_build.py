@@ -201,6 +201,10 @@ def test_unknown_mid_is_skipped_and_counted_in_an_audioset_build(tmp_path, capsy
         rows.append(f"{seg}\t0.5\t3.5\t{mid}")
         rows.append(f"{seg}\t4.0\t7.0\t{list(mids)[(i + 1) % 3]}")
     rows.append("vid00_0\t1.0\t4.0\t/m/not_a_class")
+    truncated = clips / "vid99_0.wav"  # a header that promises 8 s, and half of the data
+    write_tone(truncated, 500, seconds=8.0)
+    truncated.write_bytes(truncated.read_bytes()[: 44 + 1000])
+    rows.append("vid99_0\t0.5\t3.5\t/m/dog")
     (tmp_path / "strong.tsv").write_text("\n".join(rows) + "\n")
     (tmp_path / "mid.tsv").write_text("".join(f"{m}\t{n}\n" for m, n in mids.items()))
     out = tmp_path / "out"
@@ -208,7 +212,7 @@ def test_unknown_mid_is_skipped_and_counted_in_an_audioset_build(tmp_path, capsy
                  "--audioset_mid_to_name", str(tmp_path / "mid.tsv"), "--audioset_audio_dir", str(clips),
                  "--train", "4", "--validation", "0", "--test", "0"])
     printed = capsys.readouterr().out
-    assert code == 0 and "/m/not_a_class" in printed and "skipped inputs: 1" in printed
+    assert code == 0 and "/m/not_a_class" in printed and "vid99_0" in printed and "skipped inputs: 2" in printed
 
 
 def test_unknown_config_is_a_clear_error(tmp_path):

@@ -22,7 +22,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from .. import audio_io
 from ..events import Event, Skip, hash_split
@@ -155,15 +154,15 @@ def read_strong_tsv(path: Path) -> list[tuple[int, str, float, float, str]]:
 
 
 def probe_clip(path: Path) -> float:
-    """Duration in seconds of a usable clip; AudioReadError for a missing, empty or corrupt one."""
+    """Duration in seconds of a usable clip; AudioReadError for a missing, empty or corrupt one.
+
+    The clip is decoded in full, not just its header: a truncated file must be skipped and
+    counted here, not crash the build when a recipe first uses it.
+    """
     if path.stat().st_size == 0:
         raise audio_io.AudioReadError(f"{path}: empty file")
-    try:
-        info = sf.info(str(path))
-        frames, sr = info.frames, info.samplerate
-    except Exception:  # noqa: BLE001 - not a libsndfile format (m4a...): decode with FFmpeg
-        samples, sr = audio_io.read_audio(path)
-        frames = len(samples)
+    samples, sr = audio_io.read_audio(path)
+    frames = len(samples)
     if frames <= 0 or sr <= 0:
         raise audio_io.AudioReadError(f"{path}: no audio samples")
     return frames / sr
