@@ -118,3 +118,26 @@ def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
         styles = [_styles(describe(r), recipe.caption_seed) for r in [recipe] + [n.recipe for n in chosen]]
         levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts)}
         assert len(levels) == 1  # one style for the whole set
+
+
+def test_a_negative_keeps_the_wording_of_everything_it_did_not_change(recipes):
+    """Hard negatives differ from the caption only where the recipe was perturbed."""
+    pool, rs = recipes
+    captioner = TemplateCaptioner()
+    checked = Counter()
+    for i, recipe in enumerate(rs[:200]):
+        caption = captioner.caption(recipe)
+        for kind, negative in candidates(recipe, pool, np.random.default_rng(i)).items():
+            text = captioner.caption(negative.recipe)
+            if word_count(caption) > 24 or word_count(text) > 24:
+                continue  # near the limit the whole set may switch to the compact style
+            backgrounds = lambda r: [e.background for e in describe(r).events]  # noqa: E731
+            if kind == "modifier" and backgrounds(recipe) == backgrounds(negative.recipe):
+                words = {w for (t, d), forms in MODIFIER_WORDS.items() for w in forms["adj"] + forms["adv"]}
+                strip = lambda t: re.sub("|".join(sorted(map(re.escape, words), key=len, reverse=True)), "_", t.lower())  # noqa: E731
+                assert strip(caption) == strip(text) and caption != text, (caption, text)
+                checked[kind] += 1
+            if kind == "extra" and negative.recipe.events[-1].relation == "follow":
+                assert text.startswith(caption[:-1]), (caption, text)
+                checked[kind] += 1
+    assert checked["modifier"] > 20 and checked["extra"] > 10

@@ -7,6 +7,8 @@ most 30 words. Phrasing choices come from the recipe's caption seed only.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from ..describe import DescribedEvent, Description
@@ -22,13 +24,18 @@ COMPACT_JOINERS = {"follow": ", then {np}", "overlap": " with {np}", "background
 
 
 class _Choices:
-    """Seeded choices, drawn in a fixed order so the same recipe always reads the same."""
+    """Seeded choices; every call consumes exactly one draw, whatever the number of options.
 
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
+    Each event draws from its own stream keyed by (caption seed, class name), and the joiners
+    from another, so a negative that swaps, drops, adds or flips something keeps the wording
+    of everything it did not change.
+    """
+
+    def __init__(self, seed: int, key: str = "") -> None:
+        self.rng = np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
 
     def pick(self, options):
-        return options[int(self.rng.integers(len(options)))]
+        return options[min(len(options) - 1, int(self.rng.random() * len(options)))]
 
     def coin(self, p: float = 0.5) -> bool:
         return bool(self.rng.random() < p)
@@ -38,10 +45,9 @@ def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: b
     adjectives, adverbs = [], []
     for modifier in event.modifiers:
         words = MODIFIER_WORDS[modifier]
-        if words["adv"] and not adjectives_only and choices.coin():
-            adverbs.append(choices.pick(words["adv"]))
-        else:
-            adjectives.append(choices.pick(words["adj"]))
+        as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
+        options = words["adv"] if words["adv"] and not adjectives_only and as_adverb else words["adj"]
+        (adverbs if options is words["adv"] else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
     return adjectives, adverbs
 
 
@@ -85,8 +91,8 @@ def word_count(text: str) -> int:
 
 def _styles(description: Description, seed: int) -> list[str]:
     """The caption in each style, most fluent first: full clauses, compact noun phrases, no articles."""
-    choices = _Choices(seed)
-    forms = [realise_event(e, choices) for e in description.events]
+    forms = [realise_event(e, _Choices(seed, "event:" + e.label)) for e in description.events]
+    choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
     for event, form in zip(description.events[1:], forms[1:]):
         if event.relation == "overlap":
