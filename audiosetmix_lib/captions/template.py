@@ -41,13 +41,18 @@ class _Choices:
         return bool(self.rng.random() < p)
 
 
+ADVERBIAL = ("speed", "duration")  # "a fast baby" and "a short dog" name the wrong thing: say how it sounds
+
+
 def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: bool) -> tuple[list[str], list[str]]:
+    """Words for the event's modifiers: speed and duration as adverbs, volume either way, pitch as an adjective."""
     adjectives, adverbs = [], []
     for modifier in event.modifiers:
         words = MODIFIER_WORDS[modifier]
         as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
-        options = words["adv"] if words["adv"] and not adjectives_only and as_adverb else words["adj"]
-        (adverbs if options is words["adv"] else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
+        adverbial = words["adv"] and not adjectives_only and (modifier[0] in ADVERBIAL or as_adverb)
+        options = words["adv"] if adverbial else words["adj"]
+        (adverbs if adverbial else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
     return adjectives, adverbs
 
 
@@ -58,6 +63,15 @@ def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
     return " ".join(with_article(phrase.article, words))
 
 
+def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True) -> str:
+    """Compact: the sound itself as a noun phrase, e.g. "brief, loud dog barking", "rapid knocking"."""
+    phrase = phrase_for(event.label)
+    words = ([", ".join(adjectives)] if adjectives else []) + [phrase.noun]
+    if with_gerund and phrase.gerund:
+        words.append(phrase.gerund)
+    return " ".join(words)
+
+
 def _adverbs(adverbs: list[str]) -> str:
     if not adverbs:
         return ""
@@ -65,19 +79,19 @@ def _adverbs(adverbs: list[str]) -> str:
 
 
 def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
-    """The event as a clause, a gerund phrase and a compact noun phrase."""
+    """The event as a clause, a gerund phrase, a compact sound phrase and a bare noun phrase."""
     phrase = phrase_for(event.label)
-    passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: use adjectives
+    passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: "rapid knocking is heard"
     adjectives, adverbs = _modifier_forms(event, choices, adjectives_only=passive)
     np_ = _noun_phrase(event, adjectives)
     clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
+    all_adjectives, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
     if phrase.gerund:
         ing = f"{np_} {phrase.gerund}{_adverbs(adverbs)}"
     else:  # no gerund: fold the adverbs back into adjectives
-        all_adj, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
-        ing = _noun_phrase(event, all_adj)
-    compact_adj, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
-    return {"clause": clause, "ing": ing, "np": _noun_phrase(event, compact_adj)}
+        ing = _noun_phrase(event, all_adjectives)
+    return {"clause": clause, "ing": ing, "np": _sound_phrase(event, all_adjectives),
+            "bare": _sound_phrase(event, all_adjectives, with_gerund=False)}
 
 
 def _finish(text: str) -> str:
@@ -90,7 +104,7 @@ def word_count(text: str) -> int:
 
 
 def _styles(description: Description, seed: int) -> list[str]:
-    """The caption in each style, most fluent first: full clauses, compact noun phrases, no articles."""
+    """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns."""
     forms = [realise_event(e, _Choices(seed, "event:" + e.label)) for e in description.events]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
@@ -100,12 +114,14 @@ def _styles(description: Description, seed: int) -> list[str]:
         else:
             joiner = choices.pick(FOLLOW_JOINERS)
         parts.append(joiner.format(**form))
-    compact = [forms[0]["np"]]
-    for event, form in zip(description.events[1:], forms[1:]):
-        kind = "background" if event.background else (event.relation or "follow")
-        compact.append(COMPACT_JOINERS[kind].format(np=form["np"]))
-    bare = " ".join(w for w in "".join(compact).split(" ") if w not in ("a", "an"))
-    return [_finish("".join(parts)), _finish("".join(compact)), _finish(bare)]
+    def joined(key: str) -> str:
+        out = [forms[0][key]]
+        for event, form in zip(description.events[1:], forms[1:]):
+            kind = "background" if event.background else (event.relation or "follow")
+            out.append(COMPACT_JOINERS[kind].format(np=form[key]))
+        return _finish("".join(out))
+
+    return [_finish("".join(parts)), joined("np"), joined("bare")]
 
 
 def template_captions(descriptions: list[Description], seed: int) -> list[str]:

@@ -203,7 +203,8 @@ class FolderSource(Source):
                 try:
                     split = normalise_split_name(value)
                 except ValueError as error:
-                    raise SourceError(f"{at}: column {self.split_column!r}: {error}") from None
+                    raise SourceError(f"{at}: column {self.split_column!r}: {error}; map its values with "
+                                      f"split_map (CLI: --split_map '{{\"1\": \"train\", ...}}')") from None
         if len(labels) > 1:
             return Skip(item=file_name, reason=f"several labels ({', '.join(labels)}) at {at}")
         recording_id = cell.get("recording_id", "").strip() or file_name
