@@ -119,9 +119,10 @@ def fit_clip(samples: np.ndarray, sr: int, target_sr: int = TARGET_SR, seconds: 
 class Featurizer:
     """Waveforms (48 kHz, 10 s) -> the model's input features, (batch, 1, frames, mels)."""
 
-    def __init__(self, model_path: str, mode: str = "auto") -> None:
+    def __init__(self, model_path: str, mode: str = "auto", time_channel: bool = False) -> None:
         from transformers import ClapFeatureExtractor
 
+        self.time_channel = time_channel  # [log-mel, time] inputs (audiosetmix_lib.training.features)
         try:
             extractor = ClapFeatureExtractor.from_pretrained(model_path)
         except (OSError, ValueError):
@@ -144,9 +145,15 @@ class Featurizer:
 
         if self.logmel is not None:
             with torch.inference_mode():
-                return {"input_features": self.logmel(torch.from_numpy(np.stack(waveforms).astype(np.float32)))}
-        out = self.extractor(waveforms, sampling_rate=TARGET_SR, truncation="rand_trunc", padding="pad", return_tensors="pt")
-        return {"input_features": out["input_features"]}
+                features = self.logmel(torch.from_numpy(np.stack(waveforms).astype(np.float32)))
+        else:
+            out = self.extractor(waveforms, sampling_rate=TARGET_SR, truncation="rand_trunc", padding="pad", return_tensors="pt")
+            features = out["input_features"]
+        if self.time_channel:
+            from audiosetmix_lib.training.features import add_time_channel
+
+            features = add_time_channel(features)
+        return {"input_features": features}
 
 
 def _torch_logmel(extractor):
@@ -526,13 +533,14 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     import torch
 
     from audiosetmix_lib.retrieval import multi_caption_positives
+    from audiosetmix_lib.training.features import uses_time_channel
 
     started = time.time()
     torch.manual_seed(args.seed)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(args.model, args.tokenizer)
-    featurizer = Featurizer(args.model, args.features)
+    featurizer = Featurizer(args.model, args.features, uses_time_channel(model.config.audio_config))
 
     ds = load_split(args.dataset, args.split, args.dataset_config)
     if args.max_rows is not None:

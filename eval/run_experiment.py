@@ -66,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--seed", type=int, default=42, help="training seed (data order, init), the same for every arm")
     g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the hard-negative term in arm (c)")
     g.add_argument("--learning_rate", type=float, help="default: train_clap.py's (5e-4 for the tiny model)")
+    g.add_argument("--audio_time_channel", action=argparse.BooleanOptionalAction, default=True,
+                   help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
+                        "the encoder cannot tell 'A then B' from 'B then A' (docs/experiment.md)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="use this built dataset as is (skip the build)")
     g.add_argument("--source", choices=["synth", "folder"], default="synth")
@@ -208,6 +211,8 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, arm: str, run: R
            "--save_total_limit", 1, "--report_to", "none", "--logging_steps", max(1, min(50, args.steps // 20))]
     if args.learning_rate is not None:
         cmd += ["--learning_rate", args.learning_rate]
+    if args.audio_time_channel:
+        cmd += ["--audio_time_channel"]
     if args.num_workers is not None:
         cmd += ["--dataloader_num_workers", args.num_workers]
     stamp = {"command": [str(c) for c in cmd[2:]], "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json")}

@@ -17,18 +17,23 @@ import pytest
 EVAL_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "evaluate_clap.py"
 
 
-@pytest.fixture(scope="module")
-def evaluate_clap():
-    """The script as a module, loaded by path (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("evaluate_clap_under_test", EVAL_SCRIPT)
+def load_script(path: Path):
+    """A script of eval/ as a module, loaded by path (scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_under_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def make_tiny_clap(out: Path, texts: list[str]) -> Path:
+@pytest.fixture(scope="module")
+def evaluate_clap():
+    return load_script(EVAL_SCRIPT)
+
+
+def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False) -> Path:
     """A ~1.6 M-parameter ClapModel (DESIGN.md's calibration config), randomly initialised, saved with a
-    byte-level BPE tokenizer trained offline on `texts` and a rand_trunc/pad feature extractor."""
+    byte-level BPE tokenizer trained offline on `texts` and a rand_trunc/pad feature extractor.
+    `time_channel`: the audio encoder takes [log-mel, time] (train_clap.py --audio_time_channel)."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import AutoTokenizer, ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
@@ -48,7 +53,8 @@ def make_tiny_clap(out: Path, texts: list[str]) -> Path:
         text_config=dict(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
                          intermediate_size=256, max_position_embeddings=66, projection_dim=64),
         audio_config=dict(depths=[1, 1, 1, 1], num_attention_heads=[4, 4, 8, 8], patch_embeds_hidden_size=32,
-                          hidden_size=256, enable_fusion=False, projection_dim=64),
+                          hidden_size=256, enable_fusion=False, projection_dim=64,
+                          patch_embed_input_channels=2 if time_channel else 1),
         projection_dim=64,
     )
     model = ClapModel(config)
@@ -212,3 +218,86 @@ def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_m
     # audio-to-text: 15 candidate captions, 3 relevant per clip -> R@13 must be 1 (at most 12 non-relevant ahead)
     assert metrics["recall_curves"]["audio_to_text"][12] == 1.0
     assert (out / "metrics.md").is_file()
+
+
+@pytest.fixture(scope="module")
+def tiny_time_model_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
+    import datasets
+
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
+    texts = list(ds["caption"]) + [n["caption"] for row in ds["negatives"] for n in row]
+    return make_tiny_clap(tmp_path_factory.mktemp("tiny-time-clap") / "model", texts, time_channel=True)
+
+
+def test_a_time_channel_model_gets_its_time_channel(tmp_path, evaluate_clap, tiny_time_model_dir, tiny_dataset_dir):
+    """A model trained with --audio_time_channel has 2 input channels; the script adds the ramp itself."""
+    import torch
+    from transformers import ClapModel
+
+    model = ClapModel.from_pretrained(tiny_time_model_dir).eval()
+    featurizer = evaluate_clap.Featurizer(str(tiny_time_model_dir), "auto", time_channel=True)
+    features = featurizer([np.zeros(480000, dtype=np.float32)])["input_features"]
+    assert features.shape == (1, 2, 1001, 64)
+    with pytest.raises(RuntimeError):  # the stock 1-channel features do not fit this model
+        with torch.no_grad():
+            model.get_audio_features(input_features=features[:, :1])
+    out = tmp_path / "out"
+    assert evaluate_clap.main(["--model", str(tiny_time_model_dir), "--dataset", str(tiny_dataset_dir), "--split", "test",
+                               "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["num_audio"] == 8 and "modifier_accuracy" in metrics
+
+
+PROBE_SCRIPT = EVAL_SCRIPT.parent / "probe_counterfactual.py"
+
+
+@pytest.fixture(scope="module")
+def probe_counterfactual():
+    return load_script(PROBE_SCRIPT)
+
+
+def test_counterfactual_of_a_rows_own_recipe_is_its_stored_audio(probe_counterfactual, tiny_dataset_dir):
+    """The counterfactual is rendered and quantised exactly as the build stored the row itself."""
+    import datasets
+
+    from audiosetmix_lib.audio_io import read_audio_bytes
+
+    row = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(decode=False))[0]
+    stored, sr = read_audio_bytes(row["audio"]["bytes"])
+    rendered, rendered_sr = probe_counterfactual.counterfactual_audio(row["recipe"])
+    assert rendered_sr == sr and np.array_equal(rendered, stored)
+
+
+def test_probe_summary_on_hand_made_embeddings(probe_counterfactual):
+    """Pair 0: both encoders see the change. Pair 1: the audio encoder is blind (x' == x), so every
+    audio comparison ties, and ties miss."""
+    e = np.eye(4, dtype=np.float32)
+    audio, audio_cf = np.stack([e[0], e[2]]), np.stack([e[1], e[2]])
+    caption, negative = np.stack([e[0], e[2]]), np.stack([e[1], e[3]])
+    scores = probe_counterfactual.probe_scores(audio, audio_cf, caption, negative)
+    report = probe_counterfactual.summarize(scores, ["order", "modifier"], audio_scale=0.5, text_scale=1.0)
+    assert report["order"] == {"count": 1, "text_accuracy": 1.0, "audio_accuracy": 1.0, "counterfactual_text_accuracy": 1.0,
+                               "audio_change": 2.0, "text_change": 1.0}
+    assert report["modifier"]["audio_accuracy"] == 0.0 and report["modifier"]["audio_change"] == 0.0
+    assert report["modifier"]["text_accuracy"] == 1.0 and report["modifier"]["counterfactual_text_accuracy"] == 0.0
+
+
+def test_probe_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir):
+    import datasets
+
+    out = tmp_path / "probe"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    cmd = [sys.executable, str(PROBE_SCRIPT), "--model", str(tiny_model_dir), "--dataset", str(tiny_dataset_dir),
+           "--split", "test", "--output_dir", str(out), "--kinds", "order,modifier,relation,event", "--max_pairs", "3"]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((out / "probe.json").read_text())
+    test = datasets.load_dataset(str(tiny_dataset_dir), split="test").remove_columns("audio")
+    kinds = [n["kind"] for row in test["negatives"] for n in row if n["kind"] in ("order", "modifier", "relation", "event")]
+    assert {k: v["count"] for k, v in result["kinds"].items()} == {k: min(3, kinds.count(k)) for k in set(kinds)}
+    for entry in result["kinds"].values():
+        for name in ("text_accuracy", "audio_accuracy", "counterfactual_text_accuracy"):
+            assert 0.0 <= entry[name] <= 1.0
+        assert entry["audio_change"] >= 0.0 and entry["text_change"] >= 0.0
+    assert result["meta"]["unrelated_audio_distance"] > 0
+    assert "| kind |" in (out / "probe.md").read_text() and "| kind |" in run.stdout

@@ -177,3 +177,16 @@ def test_label_captions_with_an_extra_dataset(tiny_dataset_dir, shared_tokenizer
     assert all(h["train/negatives_hard_per_audio"] == 0 and h["train/hard_negative"] == 0 for h in result.history)
     assert json.loads((tmp_path / "out" / "train_args.json").read_text())["caption_mode"] == "labels"
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir, shared_tokenizer, tmp_path):
+    from transformers import ClapModel
+
+    result = run([
+        "--dataset", str(tiny_dataset_dir), "--output_dir", str(tmp_path / "out"), "--tokenizer", str(shared_tokenizer),
+        "--audio_time_channel", "--per_device_train_batch_size", "4", "--max_steps", "2", "--validation_split=", *FAST,
+    ])
+    assert len(result.history) == 2 and all(math.isfinite(h["train/loss"]) for h in result.history)
+    model = ClapModel.from_pretrained(tmp_path / "out")
+    assert model.config.audio_config.patch_embed_input_channels == 2
+    assert json.loads((tmp_path / "out" / "train_args.json").read_text())["audio_time_channel"] is True

@@ -342,3 +342,32 @@ def test_arguments_from_command_line_json_and_yaml(tmp_path):
         parse_args(["--dataset", "d", "--output_dir", "o", "--extra_datasets", "x", "--extra_weights", "1.2"])
     with pytest.raises(ValueError, match="tiny"):
         parse_args(["--dataset", "d", "--output_dir", "o", "--model", "laion/clap-htsat-unfused", "--tokenizer", "t"])
+
+
+def test_time_channel_is_a_ramp_beside_the_unchanged_logmel():
+    import torch
+    from transformers import ClapConfig
+
+    from audiosetmix_lib.training.features import TIME_CHANNEL_RANGE_DB, LogMel, clap_feature_extractor, uses_time_channel
+
+    fe = clap_feature_extractor()
+    waves = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, (2, 48000)).astype(np.float32))
+    plain = LogMel.from_feature_extractor(fe)(waves)
+    timed = LogMel.from_feature_extractor(fe, time_channel=True)(waves)
+    assert plain.shape == (2, 1, 101, 64) and timed.shape == (2, 2, 101, 64)
+    assert torch.equal(timed[:, :1], plain)
+    ramp = timed[:, 1]
+    assert torch.equal(ramp, ramp[:1, :, :1].expand_as(ramp))  # the same for every clip and mel bin
+    assert ramp[0, 0, 0] == TIME_CHANNEL_RANGE_DB[0] and ramp[0, -1, 0] == TIME_CHANNEL_RANGE_DB[1]
+    assert bool((ramp[0, 1:, 0] > ramp[0, :-1, 0]).all())
+    assert not uses_time_channel(ClapConfig().audio_config)
+    assert uses_time_channel(ClapConfig(audio_config={"patch_embed_input_channels": 2}).audio_config)
+
+
+def test_time_channel_is_for_the_tiny_model_only():
+    from audiosetmix_lib.training.args import parse_args
+
+    base = ["--dataset", "d", "--output_dir", "o", "--audio_time_channel"]
+    assert parse_args(base).audio_time_channel
+    with pytest.raises(ValueError, match="--audio_time_channel"):
+        parse_args(base + ["--model", "laion/clap-htsat-unfused"])

@@ -45,6 +45,11 @@ class TrainClapArguments:
     # --- model
     model: str = _help("'tiny' (from scratch, for CPU), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
     tokenizer: str | None = _help("A saved tokenizer to reuse with --model tiny (see --tokenizer_only).", default=None)
+    audio_time_channel: bool = _help(
+        "Tiny model only: give the audio encoder a second input channel holding each frame's time, so it can tell "
+        "'A then B' from 'B then A' (HTSAT has no absolute time position; see docs/experiment.md).",
+        default=False,
+    )
     tokenizer_only: bool = _help("Train the tiny tokenizer on the dataset, save it to --output_dir and stop.", default=False)
     tokenizer_vocab_size: int = _help("Vocabulary size of a newly trained tiny tokenizer (an upper bound).", default=1000)
     max_text_length: int = _help("Token limit of captions (also the tiny tokenizer's model_max_length).", default=128)
@@ -92,6 +97,8 @@ def validate(args: TrainClapArguments) -> None:
     """Fail before any model or data is loaded."""
     if args.tokenizer is not None and args.model != "tiny":
         raise ValueError("--tokenizer only applies to --model tiny (a pretrained model brings its own tokenizer)")
+    if args.audio_time_channel and args.model != "tiny":
+        raise ValueError("--audio_time_channel builds a new tiny audio encoder: use it with --model tiny")
     if args.tokenizer_only and (args.model != "tiny" or args.tokenizer is not None):
         raise ValueError("--tokenizer_only trains a new tiny tokenizer: use it with --model tiny and without --tokenizer")
     if args.per_device_train_batch_size < 2:

@@ -25,6 +25,14 @@ LOGMEL_TOLERANCE_DB = 0.01
 LOGMEL_FLOOR_TOLERANCE_DB = 0.25
 LOGMEL_QUIET_DB = -60.0
 
+# The optional time channel (`--audio_time_channel`): HTSAT has no absolute position and
+# average-pools its last feature map, so on its own it maps "A then B" and "B then A" to
+# nearly the same embedding (eval/probe_counterfactual.py measures it; docs/experiment.md).
+# A second input channel holding each frame's time gives every patch its position. The ramp
+# spans the log-mel's own range (floor to 0 dB) because the encoder's BatchNorm pools both
+# channels per mel bin.
+TIME_CHANNEL_RANGE_DB = (-100.0, 0.0)
+
 
 def clap_feature_extractor(base=None):
     """A `ClapFeatureExtractor` with the settings above (a fresh default one, or `base` adjusted)."""
@@ -36,11 +44,27 @@ def clap_feature_extractor(base=None):
     return fe
 
 
-class LogMel(torch.nn.Module):
-    """(batch, samples) waveforms at the extractor's rate -> (batch, 1, frames, mels) log-mel in dB."""
+def uses_time_channel(audio_config) -> bool:
+    """Whether a CLAP audio encoder expects [log-mel, time] inputs (2 input channels, unfused)."""
+    return int(getattr(audio_config, "patch_embed_input_channels", 1)) == 2 and not getattr(audio_config, "enable_fusion", False)
 
-    def __init__(self, mel_filters, n_fft: int, hop_length: int, floor: float = 1e-10):
+
+def add_time_channel(features: torch.Tensor) -> torch.Tensor:
+    """(batch, 1, frames, mels) -> (batch, 2, frames, mels): channel 1 is the frame's time as a ramp."""
+    batch, _, frames, mels = features.shape
+    ramp = torch.linspace(*TIME_CHANNEL_RANGE_DB, frames, device=features.device, dtype=features.dtype)
+    return torch.cat([features, ramp.view(1, 1, frames, 1).expand(batch, 1, frames, mels)], dim=1)
+
+
+class LogMel(torch.nn.Module):
+    """(batch, samples) waveforms at the extractor's rate -> (batch, 1, frames, mels) log-mel in dB.
+
+    With `time_channel`, (batch, 2, frames, mels): the log-mel plus `add_time_channel`'s ramp.
+    """
+
+    def __init__(self, mel_filters, n_fft: int, hop_length: int, floor: float = 1e-10, time_channel: bool = False):
         super().__init__()
+        self.time_channel = bool(time_channel)
         self.n_fft = int(n_fft)
         self.hop_length = int(hop_length)
         self.floor = float(floor)
@@ -52,11 +76,11 @@ class LogMel(torch.nn.Module):
         self.register_buffer("mel_filters", filters[self.bins].contiguous(), persistent=False)
 
     @classmethod
-    def from_feature_extractor(cls, fe) -> "LogMel":
+    def from_feature_extractor(cls, fe, time_channel: bool = False) -> "LogMel":
         """Same filter bank and STFT as `fe` with `truncation="rand_trunc"` (Slaney filters)."""
         if fe.truncation != "rand_trunc":
             raise ValueError(f"LogMel reproduces truncation='rand_trunc' only; the extractor has {fe.truncation!r}")
-        return cls(fe.mel_filters_slaney, fe.fft_window_size, fe.hop_length)
+        return cls(fe.mel_filters_slaney, fe.fft_window_size, fe.hop_length, time_channel=time_channel)
 
     @torch.no_grad()
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
@@ -68,4 +92,5 @@ class LogMel(torch.nn.Module):
             spec = spec[:, self.bins]
             power = spec.real.square() + spec.imag.square()  # (batch, freq, frames)
             mel = torch.matmul(power.transpose(1, 2), self.mel_filters)  # (batch, frames, mels)
-            return (10.0 * torch.log10(mel.clamp_min(self.floor))).unsqueeze(1)
+            features = (10.0 * torch.log10(mel.clamp_min(self.floor))).unsqueeze(1)
+            return add_time_channel(features) if self.time_channel else features

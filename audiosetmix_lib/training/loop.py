@@ -58,11 +58,11 @@ def train(args: TrainClapArguments) -> TrainResult:
 
     from transformers import get_cosine_schedule_with_warmup
 
-    from audiosetmix_lib.training.features import LogMel
+    from audiosetmix_lib.training.features import LogMel, uses_time_channel
     from audiosetmix_lib.training.loss import accelerator_gather
     from audiosetmix_lib.training.model import ClapTrainModule, build_model, count_parameters, parameter_groups, text_length_limit
 
-    clap, processor = build_model(args.model, tokenizer, args.max_text_length)
+    clap, processor = build_model(args.model, tokenizer, args.max_text_length, args.audio_time_channel)
     tokenizer = processor.tokenizer
     max_length = text_length_limit(clap, tokenizer, args.max_text_length)
     module = ClapTrainModule(clap)
@@ -82,7 +82,7 @@ def train(args: TrainClapArguments) -> TrainResult:
         num_training_steps=total_steps * accelerator.num_processes,
     )
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
-    logmel = LogMel.from_feature_extractor(fe).to(accelerator.device)
+    logmel = LogMel.from_feature_extractor(fe, uses_time_channel(clap.config.audio_config)).to(accelerator.device)
     gather = accelerator_gather(accelerator)
     hard_weight = args.hard_negative_weight if trains_on_negatives(args) else 0.0
 

@@ -24,8 +24,11 @@ TINY_TEXT = {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 
 TINY_PROJECTION = 64
 
 
-def tiny_config(tokenizer, max_text_length: int):
-    """A ClapConfig sized for CPU, its text side fitted to `tokenizer`."""
+def tiny_config(tokenizer, max_text_length: int, time_channel: bool = False):
+    """A ClapConfig sized for CPU, its text side fitted to `tokenizer`.
+
+    `time_channel`: the audio encoder takes [log-mel, time] (features.add_time_channel).
+    """
     from transformers import ClapConfig
 
     text = dict(
@@ -38,21 +41,22 @@ def tiny_config(tokenizer, max_text_length: int):
         eos_token_id=tokenizer.eos_token_id,
         projection_dim=TINY_PROJECTION,
     )
-    audio = dict(TINY_AUDIO, projection_dim=TINY_PROJECTION)
+    audio = dict(TINY_AUDIO, projection_dim=TINY_PROJECTION, patch_embed_input_channels=2 if time_channel else 1)
     return ClapConfig(text_config=text, audio_config=audio, projection_dim=TINY_PROJECTION)
 
 
-def build_model(model_name: str, tokenizer=None, max_text_length: int = 128):
-    """(ClapModel, ClapProcessor); `tokenizer` is required for (and only used by) 'tiny'.
+def build_model(model_name: str, tokenizer=None, max_text_length: int = 128, time_channel: bool = False):
+    """(ClapModel, ClapProcessor); `tokenizer` and `time_channel` are for (and only used by) 'tiny'.
 
-    The processor's feature extractor always uses rand_trunc + pad (features.py).
+    The processor's feature extractor always uses rand_trunc + pad (features.py); it makes the
+    log-mel only, so a time-channel model gets its second channel from `LogMel(time_channel=True)`.
     """
     from transformers import ClapModel, ClapProcessor
 
     if model_name == "tiny":
         if tokenizer is None:
             raise ValueError("the tiny model needs a tokenizer")
-        model = ClapModel(tiny_config(tokenizer, max_text_length))
+        model = ClapModel(tiny_config(tokenizer, max_text_length, time_channel))
         processor = ClapProcessor(feature_extractor=clap_feature_extractor(), tokenizer=tokenizer)
         return model, processor
     model = ClapModel.from_pretrained(model_name)
