@@ -14,6 +14,8 @@ One command, five stages, each reused when its output already exists with the sa
    (a) `labels`              --caption_mode labels  --hard_negative_weight 0
    (b) `captions`            --caption_mode caption --hard_negative_weight 0
    (c) `captions+negatives`  --caption_mode caption --hard_negative_weight W (default 1)
+   every arm with --audio_time_channel (the tiny audio encoder sees each frame's time;
+   --no-audio_time_channel for the stock encoder);
 4. evaluate each on the same test split with `eval/evaluate_clap.py` (retrieval both ways,
    modifier accuracy per negative kind with bootstrap CIs, zero-shot when asked);
 5. write `results.json` and `results.md` in --work_dir: the three arms side by side, plus the
@@ -355,6 +357,8 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              f"training seed {args.seed}, build seed {args.data_seed}, bootstrap seed 0 ({args.bootstrap} resamples)",
              f"- data: `{dataset}`; test split {meta['num_audio']} clips, "
              f"{any_metrics.get('modifier_accuracy', {}).get('count', 0)} (clip, hard negative) pairs",
+             f"- model: tiny CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; "
+             f"hard-negative weight {args.hard_negative_weight} in arm (c)",
              f"- machine: {m.get('gpu') or m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads)",
              "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
     for arm in names:
