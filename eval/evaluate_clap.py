@@ -117,7 +117,8 @@ def fit_clip(samples: np.ndarray, sr: int, target_sr: int = TARGET_SR, seconds: 
 
 
 class Featurizer:
-    """Waveforms (48 kHz, 10 s) -> the model's input features, (batch, 1, frames, mels)."""
+    """Waveforms (48 kHz, 10 s) -> the model's input features, (batch, 1, frames, mels);
+    (batch, 2, frames, mels) with the time channel of a `--audio_time_channel` model."""
 
     def __init__(self, model_path: str, mode: str = "auto", time_channel: bool = False) -> None:
         from transformers import ClapFeatureExtractor

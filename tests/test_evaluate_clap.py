@@ -68,11 +68,15 @@ def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False) -> P
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
+    return make_tiny_clap(tmp_path_factory.mktemp("tiny-clap") / "model", tokenizer_texts(tiny_dataset_dir))
+
+
+def tokenizer_texts(dataset_dir: Path) -> list[str]:
+    """The training split's captions and negatives, plus the zero-shot prompts the tests use."""
     import datasets
 
-    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
-    texts = list(ds["caption"]) + [n["caption"] for row in ds["negatives"] for n in row] + ["the sound of a dog", "a dog barks"]
-    return make_tiny_clap(tmp_path_factory.mktemp("tiny-clap") / "model", texts)
+    ds = datasets.load_dataset(str(dataset_dir), split="train").remove_columns("audio")
+    return list(ds["caption"]) + [n["caption"] for row in ds["negatives"] for n in row] + ["the sound of a dog", "a dog barks"]
 
 
 @pytest.fixture(scope="module")
@@ -222,11 +226,7 @@ def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_m
 
 @pytest.fixture(scope="module")
 def tiny_time_model_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
-    import datasets
-
-    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
-    texts = list(ds["caption"]) + [n["caption"] for row in ds["negatives"] for n in row]
-    return make_tiny_clap(tmp_path_factory.mktemp("tiny-time-clap") / "model", texts, time_channel=True)
+    return make_tiny_clap(tmp_path_factory.mktemp("tiny-time-clap") / "model", tokenizer_texts(tiny_dataset_dir), time_channel=True)
 
 
 def test_a_time_channel_model_gets_its_time_channel(tmp_path, evaluate_clap, tiny_time_model_dir, tiny_dataset_dir):

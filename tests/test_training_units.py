@@ -345,7 +345,6 @@ def test_arguments_from_command_line_json_and_yaml(tmp_path):
 
 
 def test_time_channel_is_a_ramp_beside_the_unchanged_logmel():
-    import torch
     from transformers import ClapConfig
 
     from audiosetmix_lib.training.features import TIME_CHANNEL_RANGE_DB, LogMel, clap_feature_extractor, uses_time_channel
@@ -365,8 +364,6 @@ def test_time_channel_is_a_ramp_beside_the_unchanged_logmel():
 
 
 def test_time_channel_is_for_the_tiny_model_only():
-    from audiosetmix_lib.training.args import parse_args
-
     base = ["--dataset", "d", "--output_dir", "o", "--audio_time_channel"]
     assert parse_args(base).audio_time_channel
     with pytest.raises(ValueError, match="--audio_time_channel"):
