@@ -10,6 +10,9 @@ s(x, n), s(x', c), s(x', n) separate the two encoders:
 
 - `text_accuracy`   s(x, c) > s(x, n)   the usual pairwise accuracy (pick the caption)
 - `audio_accuracy`  s(x, c) > s(x', c)  given the caption, pick the audio
+- `unrelated_prefers_caption`  over the *other* clips y of the split, how often s(y, c) > s(y, n)
+  (a tie counts half): 0.5 when the preference for the caption comes from the audio; far from
+  0.5, the text encoder ranks caption over negative whatever the clip (a text-only cue)
 - `audio_change`    1 - cos(a(x), a(x')), and `text_change` 1 - cos(t(c), t(n)), each divided
   by the same distance between unrelated items (other rows of the split), so 0 means the
   encoder maps the two to the same point and 1 means as far apart as two unrelated items.
@@ -109,12 +112,25 @@ def probe_scores(audio, audio_cf, caption, negative) -> dict[str, np.ndarray]:
     }
 
 
+def unrelated_preference(audio_rows: np.ndarray, pair_rows: np.ndarray, caption: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """Per pair: the share of the other rows' clips y with s(y, c) > s(y, n), ties counting half."""
+    diff = audio_rows @ caption.T - audio_rows @ negative.T  # (rows, pairs)
+    votes = (diff > 0) + 0.5 * (diff == 0)
+    others = np.ones_like(diff, dtype=bool)
+    others[pair_rows, np.arange(len(pair_rows))] = False
+    with np.errstate(invalid="ignore"):
+        return np.where(others.sum(axis=0) > 0, (votes * others).sum(axis=0) / others.sum(axis=0), np.nan)
+
+
 def summarize(scores: dict[str, np.ndarray], kinds: list[str], audio_scale: float, text_scale: float) -> dict:
-    """Per kind: accuracies (ties miss) and relative changes."""
+    """Per kind: accuracies (ties miss), relative changes and, when scored, the unrelated-clip preference."""
     kinds_arr = np.array(kinds)
     report = {}
     for kind in sorted(set(kinds)):
         m = kinds_arr == kind
+        extra = {}
+        if "unrelated_prefers_caption" in scores:
+            extra["unrelated_prefers_caption"] = float(np.nanmean(scores["unrelated_prefers_caption"][m]))
         report[kind] = {
             "count": int(m.sum()),
             "text_accuracy": float(np.mean(scores["s_x_c"][m] > scores["s_x_n"][m])),
@@ -122,6 +138,7 @@ def summarize(scores: dict[str, np.ndarray], kinds: list[str], audio_scale: floa
             "counterfactual_text_accuracy": float(np.mean(scores["s_xcf_n"][m] > scores["s_xcf_c"][m])),
             "audio_change": float(np.mean(scores["audio_change"][m]) / audio_scale),
             "text_change": float(np.mean(scores["text_change"][m]) / text_scale),
+            **extra,
         }
     return report
 
@@ -133,12 +150,14 @@ def write_markdown(path: Path, report: dict, meta: dict) -> None:
         f"Dataset `{meta['dataset']}` split `{meta['split']}`. Changes are relative to unrelated items "
         f"(audio {meta['unrelated_audio_distance']:.4f}, text {meta['unrelated_text_distance']:.4f} mean 1 - cos).",
         "",
-        "| kind | n | text acc. s(x,c)>s(x,n) | audio acc. s(x,c)>s(x',c) | s(x',n)>s(x',c) | audio change | text change |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| kind | n | text acc. s(x,c)>s(x,n) | audio acc. s(x,c)>s(x',c) | s(x',n)>s(x',c) | audio change | text change "
+        "| other clips y: s(y,c)>s(y,n) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, r in report.items():
         lines.append(f"| {kind} | {r['count']} | {r['text_accuracy']:.3f} | {r['audio_accuracy']:.3f} | "
-                     f"{r['counterfactual_text_accuracy']:.3f} | {r['audio_change']:.3f} | {r['text_change']:.3f} |")
+                     f"{r['counterfactual_text_accuracy']:.3f} | {r['audio_change']:.3f} | {r['text_change']:.3f} | "
+                     f"{r.get('unrelated_prefers_caption', float('nan')):.3f} |")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -174,6 +193,7 @@ def probe(args: argparse.Namespace) -> dict:
     negatives = ev.embed_texts(model, tokenizer, [n["caption"] for _, n in pairs], args.batch_size)
     index = np.array([position[i] for i, _ in pairs])
     scores = probe_scores(audio[index], audio_cf, captions[index], negatives)
+    scores["unrelated_prefers_caption"] = unrelated_preference(audio, index, captions[index], negatives)
     audio_scale, text_scale = unrelated_distance(audio), unrelated_distance(captions)
     report = summarize(scores, [n["kind"] for _, n in pairs], audio_scale, text_scale)
     meta = {"model": args.model, "dataset": args.dataset, "split": args.split, "pairs": len(pairs),

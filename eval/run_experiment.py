@@ -13,7 +13,10 @@ One command, five stages, each reused when its output already exists with the sa
 3. train the tiny CLAP three ways, same audio, same seed, same steps x batch:
    (a) `labels`              --caption_mode labels  --hard_negative_weight 0
    (b) `captions`            --caption_mode caption --hard_negative_weight 0
-   (c) `captions+negatives`  --caption_mode caption --hard_negative_weight W (default 1)
+   (c) `captions+negatives`  --caption_mode caption --hard_negative_weight W (default 1),
+                             off for the first half of the steps, ramped in over the next 10 %
+                             (--hard_negative_start 0.5 --hard_negative_ramp 0.1: from step 0 the
+                             term stalls training, docs/experiment.md);
    every arm with --audio_time_channel (the tiny audio encoder sees each frame's time;
    --no-audio_time_channel for the stock encoder);
 4. evaluate each on the same test split with `eval/evaluate_clap.py` (retrieval both ways,
@@ -67,6 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--batch_size", type=int, default=32, help="training batch (in-batch negatives)")
     g.add_argument("--seed", type=int, default=42, help="training seed (data order, init), the same for every arm")
     g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the hard-negative term in arm (c)")
+    g.add_argument("--hard_negative_start", type=float, default=0.5,
+                   help="arm (c): share of the steps before the hard-negative term switches on (train_clap.py); "
+                        "0 = from the first step, which stalls the tiny model (docs/experiment.md)")
+    g.add_argument("--hard_negative_ramp", type=float, default=0.1,
+                   help="arm (c): share of the steps over which the term then rises to its weight")
     g.add_argument("--learning_rate", type=float, help="default: train_clap.py's (5e-4 for the tiny model)")
     g.add_argument("--audio_time_channel", action=argparse.BooleanOptionalAction, default=True,
                    help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
@@ -100,6 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--source folder needs --source_path")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
+    if not (0 <= args.hard_negative_start < 1 and args.hard_negative_ramp >= 0
+            and args.hard_negative_start + args.hard_negative_ramp <= 1):
+        p.error("--hard_negative_start must be in [0, 1), --hard_negative_ramp >= 0, and the two must sum to <= 1")
     return args
 
 
@@ -211,6 +222,8 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, arm: str, run: R
            "--max_steps", args.steps, "--per_device_train_batch_size", args.batch_size, "--seed", args.seed,
            "--validation_split", "", "--eval_steps", 0, "--checkpointing_steps", max(100, args.steps // 4),
            "--save_total_limit", 1, "--report_to", "none", "--logging_steps", max(1, min(50, args.steps // 20))]
+    if spec["negatives"]:
+        cmd += ["--hard_negative_start", args.hard_negative_start, "--hard_negative_ramp", args.hard_negative_ramp]
     if args.learning_rate is not None:
         cmd += ["--learning_rate", args.learning_rate]
     if args.audio_time_channel:
@@ -358,7 +371,8 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              f"- data: `{dataset}`; test split {meta['num_audio']} clips, "
              f"{any_metrics.get('modifier_accuracy', {}).get('count', 0)} (clip, hard negative) pairs",
              f"- model: tiny CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; "
-             f"hard-negative weight {args.hard_negative_weight} in arm (c)",
+             f"hard-negative weight {args.hard_negative_weight} in arm (c), off for the first "
+             f"{args.hard_negative_start:.0%} of the steps, then ramped in over {args.hard_negative_ramp:.0%}",
              f"- machine: {m.get('gpu') or m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads)",
              "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
     for arm in names:

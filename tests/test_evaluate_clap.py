@@ -282,6 +282,16 @@ def test_probe_summary_on_hand_made_embeddings(probe_counterfactual):
     assert report["modifier"]["text_accuracy"] == 1.0 and report["modifier"]["counterfactual_text_accuracy"] == 0.0
 
 
+def test_unrelated_clips_preference_counts_ties_half_and_skips_the_own_clip(probe_counterfactual):
+    """Pair 0 (row 0): both other clips score its caption above its negative -> 1.0, although its
+    own clip does not. Pair 1 (row 1): clip 0 ties (0.5), clip 2 prefers the negative (0) -> 0.25."""
+    e = np.eye(4, dtype=np.float32)
+    audio = np.stack([e[0], (e[1] + e[3]) / np.sqrt(2), (e[2] + e[3]) / np.sqrt(2)])
+    caption, negative = np.stack([e[3], e[1]]), np.stack([e[0], e[2]])
+    preference = probe_counterfactual.unrelated_preference(audio, np.array([0, 1]), caption, negative)
+    assert preference.tolist() == [1.0, 0.25]
+
+
 def test_probe_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir):
     import datasets
 
@@ -299,5 +309,33 @@ def test_probe_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir):
         for name in ("text_accuracy", "audio_accuracy", "counterfactual_text_accuracy"):
             assert 0.0 <= entry[name] <= 1.0
         assert entry["audio_change"] >= 0.0 and entry["text_change"] >= 0.0
+        assert 0.0 <= entry["unrelated_prefers_caption"] <= 1.0
     assert result["meta"]["unrelated_audio_distance"] > 0
     assert "| kind |" in (out / "probe.md").read_text() and "| kind |" in run.stdout
+
+
+OBJECTIVE_SCRIPT = EVAL_SCRIPT.parent / "objective_terms.py"
+
+
+def test_objective_terms_of_two_models_on_the_same_batches(tmp_path, tiny_model_dir, tiny_time_model_dir, tiny_dataset_dir):
+    """The script's J is the training loss: contrastive + w * hard, with the terms recomputed by
+    train_clap.py's own clap_loss; a model listed twice is scored once."""
+    out = tmp_path / "terms.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(OBJECTIVE_SCRIPT), "--dataset", str(tiny_dataset_dir), "--models", str(tiny_model_dir),
+           str(tiny_time_model_dir), str(tiny_model_dir), "--batches", "2", "--batch_size", "4", "--weight", "0.5",
+           "--output", str(out)]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = json.loads(out.read_text())["models"]
+    assert len(rows) == 2  # a model listed twice is one row
+    plain, timed = rows[str(tiny_model_dir)], rows[str(tiny_time_model_dir)]
+    for r in (plain, timed):
+        assert r["J"] == pytest.approx(r["contrastive"] + 0.5 * r["hard"], rel=1e-6)
+        assert r["contrastive"] > 0 and r["hard"] > 0 and r["grad_norm/contrastive"] > 0 and r["grad_norm/hard"] > 0
+        assert -1 <= r["grad_cosine"] <= 1
+        assert any(k.startswith("pairwise/") for k in r) and all(v > 0 for k, v in r.items() if k.startswith("pairwise/"))
+        kinds = {k.split("/")[1] for k in r if k.startswith("pairwise/")}
+        assert all(-2 <= r[f"margin/{kind}"] <= 2 and r[f"pairwise_margin_x2/{kind}"] > 0 for kind in kinds)
+    assert plain != timed
+    assert "| model |" in run.stdout and str(tiny_time_model_dir) in run.stdout

@@ -27,6 +27,9 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     assert all("--audio_time_channel" in commands[f"train-{arm}"] for arm in results["arms"])
     assert "--caption_mode labels --hard_negative_weight 0" in commands["train-labels"]
     assert "--hard_negative_weight 1.0" in commands["train-captions+negatives"]
+    # the hard-negative term of arm (c) starts after half the steps; arms (a) and (b) have no term to schedule
+    assert "--hard_negative_start 0.5 --hard_negative_ramp 0.1" in commands["train-captions+negatives"]
+    assert not any("--hard_negative_start" in commands[f"train-{arm}"] for arm in ("labels", "captions"))
     pairs = results["arms"]["labels"]["metrics"]["modifier_accuracy"]["count"]
     diff = results["paired_differences"]["c_minus_a"]
     assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both arms
@@ -36,8 +39,15 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
         config = json.loads((work / "arms" / arm / "config.json").read_text())
         assert config["audio_config"]["patch_embed_input_channels"] == 2
     markdown = (work / "results.md").read_text()
-    assert "audio time channel on" in markdown and "| order |" in markdown and "(c) − (a)" in markdown
+    assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown and "(c) − (a)" in markdown
 
     # a rerun with the same settings reuses every stage
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.count("reusing") == 7, again.stdout[-2000:]
+
+
+def test_a_bad_hard_negative_schedule_stops_before_any_stage(tmp_path):
+    cmd = [sys.executable, str(RUN_SCRIPT), "--work_dir", str(tmp_path / "w"), "--hard_negative_start", "0.95", "--hard_negative_ramp", "0.1"]
+    run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "--hard_negative_start must be in [0, 1)" in run.stderr
+    assert not (tmp_path / "w").exists()

@@ -59,6 +59,7 @@ def overfit_run(tiny_dataset_dir, shared_tokenizer, tmp_path_factory):
     common = [
         "--dataset", str(tiny_dataset_dir), "--tokenizer", str(shared_tokenizer), "--seed", "1",
         "--max_train_samples", "4", "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0",
+        "--hard_negative_start", "0", "--hard_negative_ramp", "0",  # the full objective from the first step
     ]
     result = run(common + [
         "--output_dir", str(out), "--max_steps", "24", "--learning_rate", "1e-3", "--warmup_ratio", "0.5",
@@ -190,3 +191,18 @@ def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir
     model = ClapModel.from_pretrained(tmp_path / "out")
     assert model.config.audio_config.patch_embed_input_channels == 2
     assert json.loads((tmp_path / "out" / "train_args.json").read_text())["audio_time_channel"] is True
+
+
+def test_hard_negative_term_switches_on_at_its_start(tiny_dataset_dir, shared_tokenizer, tmp_path):
+    """--hard_negative_start 0.5 of 4 steps: steps 1-2 train on the in-batch term alone, steps 3-4 add the hard term."""
+    result = run([
+        "--dataset", str(tiny_dataset_dir), "--output_dir", str(tmp_path / "out"), "--tokenizer", str(shared_tokenizer),
+        "--per_device_train_batch_size", "4", "--max_steps", "4", "--hard_negative_start", "0.5", "--hard_negative_ramp", "0",
+        "--validation_split=", *FAST,
+    ])
+    weights = [h["train/hard_negative_weight"] for h in result.history]
+    assert weights == [0.0, 0.0, 1.0, 1.0]
+    # the term is logged before it counts (so a delayed start can be watched), and counted after
+    assert all(h["train/hard_negative"] > 0 and h["train/negatives_hard_per_audio"] > 0 for h in result.history)
+    assert all(h["train/loss"] == pytest.approx(h["train/contrastive"] + h["train/hard_negative_weight"] * h["train/hard_negative"], rel=1e-5)
+               for h in result.history)

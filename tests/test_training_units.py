@@ -95,8 +95,9 @@ def test_loss_matches_naive_reference(weight):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
     assert out.negatives_in_batch == len(audio) - 1
     assert out.negatives_hard == pytest.approx(12 / 8)
-    if weight == 0:
-        assert out.hard.item() == 0
+    # the hard term is reported at weight 0 too (a delayed term is logged before it switches on)
+    naive_hard = naive_loss(audio, text, [list(r) for r in rows], log_a, log_t, 1.0) - naive_loss(audio, text, [list(r) for r in rows], log_a, log_t, 0.0)
+    assert out.hard.item() == pytest.approx(naive_hard.item(), rel=1e-10)
 
 
 def test_logit_scale_is_clamped():
@@ -368,3 +369,23 @@ def test_time_channel_is_for_the_tiny_model_only():
     assert parse_args(base).audio_time_channel
     with pytest.raises(ValueError, match="--audio_time_channel"):
         parse_args(base + ["--model", "laion/clap-htsat-unfused"])
+
+
+def test_hard_negative_schedule_is_off_then_ramps_to_the_weight():
+    from audiosetmix_lib.training.args import hard_negative_weight_at
+
+    args = parse_args(["--dataset", "d", "--output_dir", "o", "--hard_negative_weight", "0.8",
+                       "--hard_negative_start", "0.5", "--hard_negative_ramp", "0.2"])
+    weights = [hard_negative_weight_at(args, step, 10) for step in range(10)]
+    assert weights == pytest.approx([0, 0, 0, 0, 0, 0, 0.4, 0.8, 0.8, 0.8])
+    pretrained = parse_args(["--dataset", "d", "--output_dir", "o", "--hard_negative_weight", "0.8", "--model", "laion/clap-htsat-unfused"])
+    assert {hard_negative_weight_at(pretrained, step, 10) for step in range(10)} == {0.8}  # on from the first step
+    tiny = parse_args(["--dataset", "d", "--output_dir", "o"])  # from scratch: off for half the steps, ramp over 10 %
+    assert [hard_negative_weight_at(tiny, step, 20) for step in (9, 10, 11, 12, 19)] == pytest.approx([0, 0, 0.5, 1, 1])
+
+
+@pytest.mark.parametrize("bad", [["--hard_negative_start", "1"], ["--hard_negative_start", "-0.1"],
+                                 ["--hard_negative_ramp", "-1"], ["--hard_negative_start", "0.6", "--hard_negative_ramp", "0.5"]])
+def test_hard_negative_schedule_is_validated(bad):
+    with pytest.raises(ValueError, match="--hard_negative_start"):
+        parse_args(["--dataset", "d", "--output_dir", "o", *bad])

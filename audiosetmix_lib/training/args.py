@@ -65,6 +65,13 @@ class TrainClapArguments:
     warmup_ratio: float = _help("Share of the steps spent in linear warm-up before the cosine decay.", default=0.05)
     max_grad_norm: float = _help("Gradient clipping norm; 0 disables.", default=1.0)
     hard_negative_weight: float = _help("Weight of the hard-negative term; 0 disables it.", default=1.0)
+    hard_negative_start: float | None = _help(
+        "Share of the steps trained without the hard-negative term, so the in-batch term shapes the "
+        "embedding space first; default 0.5 for tiny (from scratch the term stalls training from step 0: "
+        "docs/experiment.md), 0 for a pretrained model.", default=None)
+    hard_negative_ramp: float | None = _help(
+        "Share of the steps over which the term then rises linearly from 0 to --hard_negative_weight; "
+        "default 0.1 for tiny, 0 for a pretrained model.", default=None)
     logit_scale_max: float = _help("Clamp of the learnable logit scales.", default=100.0)
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = _help("'auto': bf16 on a GPU that supports it, else fp32.", default="auto")
 
@@ -105,6 +112,9 @@ def validate(args: TrainClapArguments) -> None:
         raise ValueError("--per_device_train_batch_size must be >= 2 for in-batch negatives")
     if args.hard_negative_weight < 0 or args.max_negatives < 0:
         raise ValueError("--hard_negative_weight and --max_negatives must be >= 0")
+    start, ramp = hard_negative_schedule(args)
+    if not (0 <= start < 1 and 0 <= ramp and start + ramp <= 1):
+        raise ValueError("--hard_negative_start must be in [0, 1), --hard_negative_ramp >= 0, and the two must sum to <= 1")
     if bool(args.extra_datasets) != bool(args.extra_weights):
         raise ValueError("--extra_datasets and --extra_weights go together")
     if args.extra_datasets and len(extra_datasets(args)) != len(extra_weights(args)):
@@ -125,3 +135,22 @@ def learning_rate(args: TrainClapArguments) -> float:
     if args.learning_rate is not None:
         return args.learning_rate
     return 5e-4 if args.model == "tiny" else 1e-5
+
+
+def hard_negative_schedule(args: TrainClapArguments) -> tuple[float, float]:
+    """(start, ramp) as shares of the steps: the given values, else the defaults for the model."""
+    tiny = args.model == "tiny"
+    start = args.hard_negative_start if args.hard_negative_start is not None else (0.5 if tiny else 0.0)
+    ramp = args.hard_negative_ramp if args.hard_negative_ramp is not None else (0.1 if tiny else 0.0)
+    return start, ramp
+
+
+def hard_negative_weight_at(args: TrainClapArguments, step: int, total_steps: int) -> float:
+    """The hard-negative weight for optimizer step `step` (0-based): 0 before the start, then a linear ramp."""
+    start, ramp = hard_negative_schedule(args)
+    progress = step / max(1, total_steps)
+    if progress < start:
+        return 0.0
+    if ramp <= 0:
+        return args.hard_negative_weight
+    return args.hard_negative_weight * min(1.0, (progress - start) / ramp)

@@ -84,7 +84,7 @@ def train(args: TrainClapArguments) -> TrainResult:
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
     logmel = LogMel.from_feature_extractor(fe, uses_time_channel(clap.config.audio_config)).to(accelerator.device)
     gather = accelerator_gather(accelerator)
-    hard_weight = args.hard_negative_weight if trains_on_negatives(args) else 0.0
+    with_negatives = trains_on_negatives(args)
 
     start_step = _resume(args, accelerator, output_dir)
     accelerator.init_trackers("train_clap", config=_tracker_config(args))
@@ -93,6 +93,10 @@ def train(args: TrainClapArguments) -> TrainResult:
         f"{total_steps} steps, global batch {args.per_device_train_batch_size * accelerator.num_processes}, "
         f"mixed precision {accelerator.mixed_precision}"
     )
+    if with_negatives:
+        start, ramp = args_lib.hard_negative_schedule(args)
+        accelerator.print(f"hard-negative term: weight {args.hard_negative_weight}, off before step {math.ceil(start * total_steps)}, "
+                          f"full from step {math.ceil((start + ramp) * total_steps)}")
 
     result = TrainResult(str(output_dir))
     progress = _progress(total_steps, start_step, accelerator)
@@ -109,6 +113,7 @@ def train(args: TrainClapArguments) -> TrainResult:
             loader.set_epoch(epoch)
         started = time.perf_counter()
         for batch in loader:
+            hard_weight = args_lib.hard_negative_weight_at(args, step, total_steps) if with_negatives else 0.0
             out = train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight)
             step += 1
             # data wait + step; validation and checkpoints below are not counted
@@ -156,6 +161,7 @@ def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, g
         "train/loss": float(out.loss.detach()),
         "train/contrastive": float(out.contrastive),
         "train/hard_negative": float(out.hard),
+        "train/hard_negative_weight": hard_weight,
         "train/negatives_in_batch": out.negatives_in_batch,
         "train/negatives_hard_per_audio": out.negatives_hard,
         "train/negatives_per_audio": out.negatives_in_batch + (out.negatives_hard if hard_weight > 0 else 0.0),

@@ -63,7 +63,7 @@ def accelerator_gather(accelerator) -> Callable[[torch.Tensor], torch.Tensor]:
 class LossOutput:
     loss: torch.Tensor  # J, to backpropagate (same value on every process)
     contrastive: torch.Tensor  # detached
-    hard: torch.Tensor  # detached; 0 when no row has negatives
+    hard: torch.Tensor  # detached; the term's value even at weight 0; 0 when no row has negatives
     negatives_in_batch: int  # captions each audio is contrasted with, besides its own
     negatives_hard: float  # mean valid hard negatives per audio, global
 
@@ -103,12 +103,15 @@ def clap_loss(
     valid = negative_index >= 0
     hard = torch.zeros((), device=audio.device)
     counts = gather(valid.sum(dim=1, keepdim=True).float())  # (G, 1) valid negatives per row
-    if hard_negative_weight > 0:
-        rows = _hard_negative_rows(audio, text, negatives, negative_index, scale_a)
-        all_rows = gather(rows)
-        with_negatives = (counts[:, 0] > 0).float()
-        hard = all_rows.sum() / with_negatives.sum().clamp(min=1)
-        total = total + hard_negative_weight * hard
+    if negative_index.shape[1] > 0:
+        # computed (without gradient) even at weight 0, so a run with a delayed hard term logs it throughout
+        with torch.set_grad_enabled(torch.is_grad_enabled() and hard_negative_weight > 0):
+            rows = _hard_negative_rows(audio, text, negatives, negative_index, scale_a)
+            all_rows = gather(rows)
+            with_negatives = (counts[:, 0] > 0).float()
+            hard = all_rows.sum() / with_negatives.sum().clamp(min=1)
+        if hard_negative_weight > 0:
+            total = total + hard_negative_weight * hard
     return LossOutput(
         loss=total,
         contrastive=contrastive.detach(),
