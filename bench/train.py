@@ -114,7 +114,7 @@ def bare_rate(dataset: str, model: str, cli) -> float:
     tables = load_tables(args)
     tokenizer = resolve_tokenizer(args, tables)
     clap, processor = build_model(args.model, tokenizer, args.max_text_length)
-    max_length = text_length_limit(clap, processor.tokenizer, args.max_text_length)
+    max_length = text_length_limit(clap.config, processor.tokenizer, args.max_text_length)
     real = next(iter(train_dataloader(args, tables, processor.tokenizer, processor.feature_extractor, max_length, 1)))
     device = torch.device(cli.device)
     g = torch.Generator().manual_seed(0)

@@ -57,8 +57,7 @@ def training_batches(args, model_dir: str) -> list[dict]:
         per_device_train_batch_size=args.batch_size, seed=args.seed, dataloader_num_workers=0,
     )
     processor = ClapProcessor.from_pretrained(model_dir)
-    config = ClapConfig.from_pretrained(model_dir)
-    max_length = text_length_limit(type("Model", (), {"config": config})(), processor.tokenizer, train_args.max_text_length)
+    max_length = text_length_limit(ClapConfig.from_pretrained(model_dir), processor.tokenizer, train_args.max_text_length)
     loader = loop.train_dataloader(train_args, loop.load_tables(train_args), processor.tokenizer,
                                    processor.feature_extractor, max_length, 1)
     return list(itertools.islice(iter(loader), args.batches))
@@ -84,7 +83,7 @@ def objective_terms(model_dir: str, batches: list[dict], weight: float) -> dict:
     counts: dict[str, int] = {}
 
     def add(key, value):
-        sums[key] = sums.get(key, 0.0) + float(value.detach() if hasattr(value, "detach") else value)
+        sums[key] = sums.get(key, 0.0) + value.item()
         counts[key] = counts.get(key, 0) + 1
 
     for batch in batches:

@@ -108,9 +108,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--source folder needs --source_path")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
-    if not (0 <= args.hard_negative_start < 1 and args.hard_negative_ramp >= 0
-            and args.hard_negative_start + args.hard_negative_ramp <= 1):
-        p.error("--hard_negative_start must be in [0, 1), --hard_negative_ramp >= 0, and the two must sum to <= 1")
+    from audiosetmix_lib.training.args import check_hard_negative_schedule
+
+    try:
+        check_hard_negative_schedule(args.hard_negative_start, args.hard_negative_ramp)
+    except ValueError as error:
+        p.error(str(error))
     return args
 
 

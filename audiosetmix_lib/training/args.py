@@ -112,9 +112,7 @@ def validate(args: TrainClapArguments) -> None:
         raise ValueError("--per_device_train_batch_size must be >= 2 for in-batch negatives")
     if args.hard_negative_weight < 0 or args.max_negatives < 0:
         raise ValueError("--hard_negative_weight and --max_negatives must be >= 0")
-    start, ramp = hard_negative_schedule(args)
-    if not (0 <= start < 1 and 0 <= ramp and start + ramp <= 1):
-        raise ValueError("--hard_negative_start must be in [0, 1), --hard_negative_ramp >= 0, and the two must sum to <= 1")
+    check_hard_negative_schedule(*hard_negative_schedule(args))
     if bool(args.extra_datasets) != bool(args.extra_weights):
         raise ValueError("--extra_datasets and --extra_weights go together")
     if args.extra_datasets and len(extra_datasets(args)) != len(extra_weights(args)):
@@ -143,6 +141,11 @@ def hard_negative_schedule(args: TrainClapArguments) -> tuple[float, float]:
     start = args.hard_negative_start if args.hard_negative_start is not None else (0.5 if tiny else 0.0)
     ramp = args.hard_negative_ramp if args.hard_negative_ramp is not None else (0.1 if tiny else 0.0)
     return start, ramp
+
+
+def check_hard_negative_schedule(start: float, ramp: float) -> None:
+    if not (0 <= start < 1 and 0 <= ramp and start + ramp <= 1):
+        raise ValueError("--hard_negative_start must be in [0, 1), --hard_negative_ramp >= 0, and the two must sum to <= 1")
 
 
 def hard_negative_weight_at(args: TrainClapArguments, step: int, total_steps: int) -> float:

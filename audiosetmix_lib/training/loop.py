@@ -64,7 +64,7 @@ def train(args: TrainClapArguments) -> TrainResult:
 
     clap, processor = build_model(args.model, tokenizer, args.max_text_length, args.audio_time_channel)
     tokenizer = processor.tokenizer
-    max_length = text_length_limit(clap, tokenizer, args.max_text_length)
+    max_length = text_length_limit(clap.config, tokenizer, args.max_text_length)
     module = ClapTrainModule(clap)
     fe = processor.feature_extractor
     train_loader = accelerator.prepare(train_dataloader(args, tables, tokenizer, fe, max_length, accelerator.num_processes))

@@ -67,9 +67,9 @@ def build_model(model_name: str, tokenizer=None, max_text_length: int = 128, tim
     return model, processor
 
 
-def text_length_limit(model, tokenizer, requested: int) -> int:
-    """Longest caption (in tokens, specials included) the text encoder accepts."""
-    positions = model.config.text_config.max_position_embeddings - 2
+def text_length_limit(config, tokenizer, requested: int) -> int:
+    """Longest caption (in tokens, specials included) the text encoder of a `ClapConfig` accepts."""
+    positions = config.text_config.max_position_embeddings - 2
     return max(8, min(requested, positions, int(tokenizer.model_max_length)))
 
 
