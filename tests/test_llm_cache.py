@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 from audiosetmix_lib.captions.cache import AnswerCache, cache_key
 
@@ -53,3 +57,46 @@ def test_processes_share_one_file(tmp_path):
     cache = AnswerCache(path)
     found = cache.get_many([f"k{i}" for i in range(150)])
     assert len(found) == 150 and len(cache) == 150
+
+
+def test_opening_waits_for_a_writer_instead_of_failing(tmp_path):
+    """Switching to WAL while another connection holds the write lock: SQLite says "locked" at once
+    (its busy handler would risk a deadlock), so opening must retry until the lock is released."""
+    path = tmp_path / "c.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    cache = AnswerCache(path)
+    assert cache.put("a", "first", "openai", "m", "p", 0) == "first"
+    release.join()
+    assert time.monotonic() - started >= 0.25
+    assert cache.connection().execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+    writer.close()
+
+
+def _open_and_write(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        cache = AnswerCache(path)
+        results.put(cache.put("k", "v", "openai", "m", "p", 0))
+    except Exception as error:  # reported to the parent, which names it
+        results.put(repr(error))
+
+
+def test_many_processes_opening_a_new_file_at_once(tmp_path):
+    """The `--num_proc` start: every worker opens the not-yet-WAL file in the same instant."""
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for trial in range(30):
+        path, workers = str(tmp_path / f"fresh{trial}.sqlite"), 8
+        barrier, results = context.Barrier(workers), context.Queue()
+        procs = [context.Process(target=_open_and_write, args=(path, barrier, results)) for _ in range(workers)]
+        for proc in procs:
+            proc.start()
+        outcomes += [results.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=60)
+    assert outcomes == ["v"] * len(outcomes)

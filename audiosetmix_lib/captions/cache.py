@@ -6,6 +6,10 @@ parameters, attempt number), so a rebuild with the same configuration sends no r
 prompt already answered, and a retry (attempt 1, 2, ...) has its own entry. Transport
 failures are never stored. WAL mode and a busy timeout let `--num_proc` workers and parallel
 builds share the file; on a race the first stored answer wins and every process uses it.
+
+Switching a file to WAL needs an exclusive lock, and SQLite answers "database is locked" at once
+rather than wait in the busy handler when several connections open a new file together (waiting
+could deadlock), so opening retries that step itself until the same timeout.
 """
 
 from __future__ import annotations
@@ -39,6 +43,20 @@ def cache_key(backend: str, model: str, prompt_version: str, prompt: str, sampli
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _execute_retrying_lock(conn: sqlite3.Connection, statement: str, deadline: float) -> None:
+    """Run a set-up statement, retrying with backoff while another process holds the lock."""
+    delay = 0.005
+    while True:
+        try:
+            conn.execute(statement)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class SQLiteStore:
     """A lazily opened connection per process (the object pickles to its path only)."""
 
@@ -61,9 +79,10 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            _execute_retrying_lock(conn, "PRAGMA journal_mode = WAL", deadline)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(self.schema)
+            _execute_retrying_lock(conn, self.schema, deadline)
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
