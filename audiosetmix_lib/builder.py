@@ -1,15 +1,13 @@
-"""AudioSetMix: the `datasets` builder and the command line.
+"""The `datasets` builder: a config (source, sizes, MixConfig, LLMConfig, seed) -> rows.
 
-Use it through the `datasets` API (import it; `datasets` >= 4 no longer runs loading scripts):
+Use it through the `datasets` API (`datasets` >= 4 no longer runs loading scripts):
 
-    from audiosetmix import AudioSetMix
+    from audiosetmix import AudioSetMix        # or: from audiosetmix_lib.builder import AudioSetMix
     builder = AudioSetMix(config_name="synth-small", train=100)
     builder.download_and_prepare()
     ds = builder.as_dataset()
 
-or build the Hub layout (fixed shards, dataset card) from the shell:
-
-    python audiosetmix.py build --output_dir output/audiosetmix-synth-small
+The Hub layout (fixed shards, dataset card) comes from the CLI: `audiosetmix build --output_dir DIR`.
 """
 
 from __future__ import annotations
@@ -19,10 +17,13 @@ from dataclasses import dataclass, field
 import datasets
 from datasets.builder import Key
 
-from audiosetmix_lib import __version__
-from audiosetmix_lib.config import MixConfig
-from audiosetmix_lib.events import SPLITS
-from audiosetmix_lib.sources.base import SourceError
+from . import __version__
+from .captions.captioner import make_captioner
+from .config import LLMConfig, MixConfig
+from .events import SPLITS
+from .rows import RowMaker
+from .sources import EventPool, make_source
+from .sources.base import SourceError
 
 _DESCRIPTION = "Audio-caption pairs with modifiers (volume, pitch, speed, duration, order, overlap) and hard negatives."
 _CITATION = """@article{xu2024audiosetmix,
@@ -34,7 +35,7 @@ _CITATION = """@article{xu2024audiosetmix,
 
 
 def features(sample_rate: int) -> datasets.Features:
-    """The row schema of DESIGN.md (plus `prompt_version`)."""
+    """The row schema (docs/design.md, "Rows")."""
     return datasets.Features(
         {
             "id": datasets.Value("string"),
@@ -66,15 +67,22 @@ class AudioSetMixConfig(datasets.BuilderConfig):
     seed: int = 0
     num_negatives: int = 3
     rows_per_shard: int = 500
-    mix: dict = field(default_factory=dict)  # MixConfig overrides
+    mix: MixConfig | dict = field(default_factory=MixConfig)  # a dict is checked into a MixConfig
     captioner: str = "template"  # template (offline) | transformers | openai
-    llm: dict = field(default_factory=dict)  # LLM captioner settings (captions.captioner.make_captioner)
+    llm: LLMConfig | dict = field(default_factory=LLMConfig)  # a dict is checked into an LLMConfig
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.mix, MixConfig):
+            self.mix = MixConfig.from_dict(self.mix)
+        if not isinstance(self.llm, LLMConfig):
+            self.llm = LLMConfig.from_dict(self.llm)
 
     def num_examples(self) -> dict[str, int]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
     def mix_config(self) -> MixConfig:
-        return MixConfig.from_dict(self.mix)
+        return self.mix
 
 
 class AudioSetMix(datasets.GeneratorBasedBuilder):
@@ -102,14 +110,9 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
     def row_maker(self):
         """Scan the source once (bad metadata raises here, before any rendering)."""
         if getattr(self, "_row_maker", None) is None:
-            from audiosetmix_lib.rows import RowMaker
-            from audiosetmix_lib.sources import EventPool, make_source
-
             source = make_source(self.config.source, **self.config.source_options)
             pool = EventPool(source.events())
-            from audiosetmix_lib.captions.captioner import make_captioner
-
-            mix = self.config.mix_config()
+            mix = self.config.mix
             captioner = make_captioner(self.config.captioner, self.config.llm, mix.background_db, pool.all_classes())
             self._row_maker = RowMaker(source, pool, mix, self.config.seed,
                                        self.config.sample_rate, self.config.num_negatives, captioner)
@@ -139,12 +142,3 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             for index, row in zip(range(start, stop), maker.rows(split, range(start, stop))):
                 yield Key(shard, index), row
 
-
-def main(argv: list[str] | None = None) -> int:
-    from audiosetmix_lib.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

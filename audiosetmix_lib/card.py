@@ -15,10 +15,7 @@ CARD_TEMPLATE_NAME = "dataset_card.md"
 
 
 def card_template() -> str:
-    """The template shipped at the repository root (editable install) or inside the package."""
-    root = Path(__file__).resolve().parents[1] / CARD_TEMPLATE_NAME
-    if root.exists():
-        return root.read_text(encoding="utf-8")
+    """The template shipped inside the package (package data: found from a wheel or a checkout alike)."""
     return resources.files("audiosetmix_lib").joinpath(CARD_TEMPLATE_NAME).read_text(encoding="utf-8")
 
 

@@ -63,3 +63,54 @@ class MixConfig:
         if unknown:
             raise ValueError(f"unknown MixConfig fields: {sorted(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """How an LLM captioner is set up: every default in one place (the CLI flags map onto these fields).
+
+    `model` is the transformers model id/path or the server's model name; `base_url` ... `backoff`
+    apply to `openai`, `device` ... `batch_size` to `transformers`; `cache` and `report` are SQLite
+    files (the answer cache, shared by processes; the per-build report store).
+    """
+
+    model: str = ""
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_new_tokens: int = 64
+    max_retries: int = 2
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 60.0
+    http_retries: int = 5
+    backoff: float = 0.5
+    device: str | None = None
+    dtype: str = "auto"
+    batch_size: int = 8
+    cache: str | None = None
+    report: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.temperature:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        for name in ("max_new_tokens", "concurrency", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_retries", "http_retries"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LLMConfig":
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown LLMConfig fields: {sorted(unknown)}")
+        return cls(**data)

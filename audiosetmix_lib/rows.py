@@ -7,37 +7,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .audio_io import encode_flac, quantize
-from .captions.captioner import CaptionedSet, CaptionSet
-from .captions.template import TEMPLATE_VERSION, template_caption, template_captions
+from .captions.sets import Captioner, CaptionedSet, CaptionSet
+from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
-from .describe import describe
 from .events import SPLITS
 from .negatives import iter_negatives
 from .recipe import Recipe
 from .render import render
 from .sampler import sample_recipe
+from .sources import from_spec
 from .sources.base import EventPool, Source
-
-
-class TemplateCaptioner:
-    """The default offline captioner: deterministic given the recipe's caption seed."""
-
-    source_name = "template"
-    prompt_version = TEMPLATE_VERSION
-
-    def __init__(self, background_db: float = 6.0) -> None:
-        self.background_db = background_db
-
-    def caption(self, recipe: Recipe) -> str:
-        return template_caption(describe(recipe, self.background_db), recipe.caption_seed)
-
-    def caption_set(self, recipes: list[Recipe]) -> list[str]:
-        """A caption and its negatives in one shared style (see `template_captions`)."""
-        return template_captions([describe(r, self.background_db) for r in recipes], recipes[0].caption_seed)
-
-    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
-        """The batch interface LLM captioners share: the template texts are the sets' own fallback texts."""
-        return [CaptionedSet(list(s.fallback), self.source_name, self.prompt_version) for s in sets]
 
 
 @dataclass
@@ -50,7 +29,7 @@ class RowMaker:
     seed: int
     sample_rate: int
     num_negatives: int = 3
-    captioner: TemplateCaptioner | None = None
+    captioner: Captioner | None = None
 
     def __post_init__(self) -> None:
         self._template = TemplateCaptioner(self.mix.background_db)
@@ -114,8 +93,6 @@ class RowMaker:
 
 def rerender_pcm(recipe_json: str, source: Source | None = None) -> tuple[np.ndarray, int]:
     """Re-render a stored recipe to the stored PCM integers (what `render` CLI writes)."""
-    from .sources import from_spec
-
     recipe = Recipe.from_json(recipe_json)
     source = source or from_spec(recipe.source)
     return quantize(render(recipe, source).samples), recipe.sample_rate

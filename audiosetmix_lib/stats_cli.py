@@ -1,4 +1,4 @@
-"""`audiosetmix.py stats`: read a built dataset (no audio decoding), write stats.json, stats.md and plots.
+"""`audiosetmix stats`: read a built dataset (no audio decoding), write stats.json, stats.md and plots.
 
 Also the build's hook: `card_statistics(prepared)` is the Markdown the dataset card carries
 under its `Statistics` heading.
@@ -14,6 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .events import SPLITS
+from .stats import caption_stats, dataset_stats, stats_markdown
+from .stats_plots import write_plots
+
+class DatasetError(ValueError):
+    """A folder that is not a readable built dataset, or an input file without what it needs."""
+
 
 ROW_COLUMNS = ("id", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration")
 CAPTION_REPORT = "caption_report.json"
@@ -55,18 +61,16 @@ def read_reference_captions(paths: list[str]) -> list[str]:
         with open(name, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames or "caption" not in reader.fieldnames:
-                raise SystemExit(f"error: {name} has no 'caption' column (columns: {reader.fieldnames})")
+                raise DatasetError(f"{name} has no 'caption' column (columns: {reader.fieldnames})")
             captions.extend(row["caption"] for row in reader if row.get("caption"))
     return captions
 
 
 def compute(dataset_dir: Path, reference_paths: list[str] | None = None, reference_name: str | None = None,
             background_db: float = 6.0) -> dict:
-    from .stats import caption_stats, dataset_stats
-
     splits = dataset_splits(dataset_dir)
     if not splits:
-        raise SystemExit(f"error: no data/*.parquet in {dataset_dir} (is it a built AudioSetMix dataset?)")
+        raise DatasetError(f"no data/*.parquet in {dataset_dir} (is it a built AudioSetMix dataset?)")
     reference = None
     if reference_paths:
         reference = caption_stats(read_reference_captions(reference_paths))
@@ -78,8 +82,6 @@ def compute(dataset_dir: Path, reference_paths: list[str] | None = None, referen
 
 
 def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Path]:
-    from .stats import stats_markdown
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # key order carries meaning (splits in order, classes by frequency): not sorted
@@ -87,8 +89,6 @@ def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Pat
     title = f"AudioSetMix statistics: {Path(stats.get('dataset_dir', '')).name or 'dataset'}"
     plot_paths: list[Path] = []
     if plots:
-        from .stats_plots import write_plots
-
         plot_paths = write_plots(stats, output_dir)
     text = stats_markdown(stats, level=2, title=title)
     if plot_paths:
@@ -98,8 +98,6 @@ def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Pat
 
 
 def run(args) -> int:
-    from .stats import stats_markdown
-
     stats = compute(Path(args.dataset_dir), args.reference_captions, args.reference_name, args.background_db)
     if args.output_dir:
         written = write_outputs(stats, Path(args.output_dir), plots=not args.no_plots)
@@ -111,8 +109,6 @@ def run(args) -> int:
 
 def card_statistics(prepared, background_db: float = 6.0) -> str:
     """The card's Statistics section body, from a prepared DatasetDict (audio column not read)."""
-    from .stats import dataset_stats, stats_markdown
-
     def rows(ds):
         yield from ds.select_columns([c for c in ROW_COLUMNS if c in ds.column_names])
 

@@ -11,7 +11,7 @@ from audiosetmix_lib.captions.template import MAX_WORDS, _styles, template_capti
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.negatives import candidates, contradicts, iter_negatives
-from audiosetmix_lib.rows import TemplateCaptioner
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
 

@@ -1,10 +1,9 @@
-"""eval/evaluate_clap.py end to end: a tiny randomly initialised ClapModel (built here, with an
+"""eval/evaluate_clap.py (audiosetmix_lib.evaluation) end to end: a tiny randomly initialised ClapModel (built here, with an
 offline tokenizer) on the tiny built dataset, plus zero-shot on a tiny audiofolder made here."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,21 +16,15 @@ import pytest
 EVAL_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "evaluate_clap.py"
 
 
-def load_script(path: Path):
-    """A script of eval/ as a module, loaded by path (scripts are not part of the package)."""
-    spec = importlib.util.spec_from_file_location(f"{path.stem}_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def evaluate_clap():
-    return load_script(EVAL_SCRIPT)
+    from audiosetmix_lib.evaluation import evaluate_clap
+
+    return evaluate_clap
 
 
 def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False) -> Path:
-    """A ~1.6 M-parameter ClapModel (DESIGN.md's calibration config), randomly initialised, saved with a
+    """A ~1.6 M-parameter ClapModel (training.model's tiny config), randomly initialised, saved with a
     byte-level BPE tokenizer trained offline on `texts` and a rand_trunc/pad feature extractor.
     `time_channel`: the audio encoder takes [log-mel, time] (train_clap.py --audio_time_channel)."""
     import torch
@@ -253,7 +246,9 @@ PROBE_SCRIPT = EVAL_SCRIPT.parent / "probe_counterfactual.py"
 
 @pytest.fixture(scope="module")
 def probe_counterfactual():
-    return load_script(PROBE_SCRIPT)
+    from audiosetmix_lib.evaluation import probe_counterfactual
+
+    return probe_counterfactual
 
 
 def test_counterfactual_of_a_rows_own_recipe_is_its_stored_audio(probe_counterfactual, tiny_dataset_dir):

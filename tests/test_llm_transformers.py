@@ -15,7 +15,7 @@ from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages
 from audiosetmix_lib.captions.transformers_backend import TransformersBackend
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.recipe import Recipe
-from audiosetmix_lib.rows import TemplateCaptioner
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 
 from conftest import build_dataset
 

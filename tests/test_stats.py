@@ -255,3 +255,14 @@ def test_card_carries_the_statistics_and_hub_metadata(tiny_dataset_dir):
         assert later in statistics
     assert "2405.11093" in card and "| seed | 7 |" in card
     assert not (tiny_dataset_dir / "stats.json").exists()
+
+
+def test_stats_of_a_folder_without_shards_raises_and_the_cli_says_why(tmp_path, capsys):
+    """`compute` is called by other code: it raises; only the CLI prints `error:` and exits non-zero."""
+    from audiosetmix_lib.cli import main
+    from audiosetmix_lib.stats_cli import DatasetError, compute
+
+    with pytest.raises(DatasetError, match="no data/"):
+        compute(tmp_path)
+    assert main(["stats", "--dataset_dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: no data/*.parquet")

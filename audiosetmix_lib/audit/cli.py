@@ -1,8 +1,8 @@
-"""`audiosetmix.py audit`: write the audit page for a seeded sample, or summarize an exported judgement file.
+"""`audiosetmix audit`: write the audit page for a seeded sample, or summarize an exported judgement file.
 
-    python audiosetmix.py audit --dataset_dir DIR --split test --n 100 --seed 0 --output_dir audit/
+    audiosetmix audit --dataset_dir DIR --split test --n 100 --seed 0 --output_dir audit/
     # open audit/index.html, judge, press Export
-    python audiosetmix.py audit --summarize audit-...-seed0.json [--output_dir audit/]
+    audiosetmix audit --summarize audit-...-seed0.json [--output_dir audit/]
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import json
 import sys
 from pathlib import Path
 
+from ..hub_layout import write_json
+from ..stats_cli import DatasetError, dataset_splits
+from .page import render_page, row_view, sample_indices
+from .spectrogram import write_spectrogram
+from .summary import summarize, summary_markdown
+
 AUDIO_DIR = "audio"
 IMAGE_DIR = "spectrograms"
 
@@ -21,13 +27,10 @@ def read_sample(dataset_dir: Path, split: str, n: int, seed: int) -> list[dict]:
     """The seeded sample of a split's rows (with audio bytes), in dataset order."""
     import pyarrow.parquet as pq
 
-    from ..stats_cli import dataset_splits
-    from .page import sample_indices
-
     shards = dataset_splits(dataset_dir).get(split)
     if not shards:
         available = ", ".join(dataset_splits(dataset_dir)) or "none"
-        raise SystemExit(f"error: no split {split!r} in {dataset_dir}/data (splits: {available})")
+        raise DatasetError(f"no split {split!r} in {dataset_dir}/data (splits: {available})")
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
     wanted = set(sample_indices(total, n, seed))
     rows, position = [], 0
@@ -57,9 +60,6 @@ def write_audio(directory: Path, row: dict, audio_format: str):
 
 def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_dir: Path, audio_format: str = "flac",
                      background_db: float = 6.0) -> Path:
-    from .page import render_page, row_view
-    from .spectrogram import write_spectrogram
-
     rows = read_sample(dataset_dir, split, n, seed)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / AUDIO_DIR).mkdir(exist_ok=True)
@@ -88,14 +88,11 @@ def run(args) -> int:
     page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format,
                             args.background_db)
     print(f"wrote {page} ({args.split}, seed {args.seed}); open it in a browser (no server needed): file://{page.resolve()}")
-    print("judge, press Export, then: python audiosetmix.py audit --summarize <the exported .json>")
+    print("judge, press Export, then: audiosetmix audit --summarize <the exported .json>")
     return 0
 
 
 def summarize_cmd(args) -> int:
-    from ..hub_layout import write_json
-    from .summary import summarize, summary_markdown
-
     try:
         export = json.loads(Path(args.summarize).read_text(encoding="utf-8"))
         summary = summarize(export)

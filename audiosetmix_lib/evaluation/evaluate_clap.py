@@ -26,7 +26,7 @@ training code's torch log-mel when `audiosetmix_lib.training.features` provides 
 normalised `get_audio_features` / `get_text_features` pooler outputs; similarity is their
 dot product.
 
-The metric modules are loaded with `evaluate.load` from `eval/metrics/` next to this file, so
+The metric modules are loaded with `evaluate.load` from the repository's `eval/metrics/`, so
 the script runs from any directory.
 """
 
@@ -42,8 +42,15 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-METRICS_DIR = HERE / "metrics"
+from ..audio_io import read_audio, read_audio_bytes, resample
+from ..captions.lexicon import _clean_name, phrase_for, with_article
+from ..retrieval import bootstrap_ci, first_relevant_ranks, multi_caption_positives, pair_wins
+from ..training.features import LogMel, add_time_channel, uses_time_channel
+from ..transforms import MODIFIER_NAMES
+from .errors import EvaluationError
+
+# the `evaluate` metric modules stay in the repository's eval/metrics/<name>/<name>.py
+METRICS_DIR = Path(__file__).resolve().parents[2] / "eval" / "metrics"
 TARGET_SR = 48000
 CLIP_SECONDS = 10.0
 K_VALUES = (1, 5, 10)
@@ -90,7 +97,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def decode_audio(cell) -> tuple[np.ndarray, int]:
     """A `datasets` Audio cell (decode=False: {bytes, path}, or decoded {array, sampling_rate}) -> mono float32, rate."""
-    from audiosetmix_lib.audio_io import read_audio, read_audio_bytes
 
     if isinstance(cell, dict) and cell.get("bytes"):
         return read_audio_bytes(cell["bytes"])
@@ -106,7 +112,6 @@ def decode_audio(cell) -> tuple[np.ndarray, int]:
 
 def fit_clip(samples: np.ndarray, sr: int, target_sr: int = TARGET_SR, seconds: float = CLIP_SECONDS) -> np.ndarray:
     """Resample to `target_sr`, then crop the central `seconds` or zero-pad at the end (no repeat-padding)."""
-    from audiosetmix_lib.audio_io import resample
 
     samples = resample(np.asarray(samples, dtype=np.float32), int(sr), target_sr)
     n = int(round(seconds * target_sr))
@@ -128,16 +133,16 @@ class Featurizer:
             extractor = ClapFeatureExtractor.from_pretrained(model_path)
         except (OSError, ValueError):
             extractor = ClapFeatureExtractor()
-        # the only settings that keep "A then B" intact on an unfused model (DESIGN.md)
+        # the only settings that keep "A then B" intact on an unfused model (docs/design.md)
         extractor.truncation, extractor.padding = "rand_trunc", "pad"
         if extractor.sampling_rate != TARGET_SR:
-            raise SystemExit(f"error: the model's feature extractor expects {extractor.sampling_rate} Hz; CLAP uses {TARGET_SR}")
+            raise EvaluationError(f"the model's feature extractor expects {extractor.sampling_rate} Hz; CLAP uses {TARGET_SR}")
         self.extractor = extractor
         self.logmel = None
         if mode in ("auto", "torch"):
             self.logmel = _torch_logmel(extractor)
             if self.logmel is None and mode == "torch":
-                raise SystemExit("error: --features torch, but audiosetmix_lib.training.features.LogMel is not available")
+                raise EvaluationError("--features torch, but audiosetmix_lib.training.features.LogMel is not available")
         self.kind = ("torch LogMel (audiosetmix_lib.training.features)" if self.logmel is not None
                      else "ClapFeatureExtractor(truncation='rand_trunc', padding='pad')")
 
@@ -151,18 +156,13 @@ class Featurizer:
             out = self.extractor(waveforms, sampling_rate=TARGET_SR, truncation="rand_trunc", padding="pad", return_tensors="pt")
             features = out["input_features"]
         if self.time_channel:
-            from audiosetmix_lib.training.features import add_time_channel
 
             features = add_time_channel(features)
         return {"input_features": features}
 
 
 def _torch_logmel(extractor):
-    """The training code's torch log-mel built from `extractor` (same filters and STFT), if that module exists."""
-    try:
-        from audiosetmix_lib.training.features import LogMel
-    except ImportError:
-        return None
+    """The training code's torch log-mel built from `extractor` (same filters and STFT), if it can be built."""
     try:
         return LogMel.from_feature_extractor(extractor).eval()
     except (AttributeError, TypeError, ValueError):
@@ -178,11 +178,11 @@ def load_model(model_path: str, tokenizer_path: str | None):
 
     model = ClapModel.from_pretrained(model_path).eval()
     if getattr(model.config.audio_config, "enable_fusion", False):
-        raise SystemExit("error: this script evaluates unfused CLAP models (10 s zero-padded, rand_trunc features); "
+        raise EvaluationError("this script evaluates unfused CLAP models (10 s zero-padded, rand_trunc features); "
                          f"{model_path} has enable_fusion=True")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path)
     if len(tokenizer) < 10:
-        raise SystemExit(f"error: the tokenizer has only {len(tokenizer)} tokens (a broken tiny tokenizer?)")
+        raise EvaluationError(f"the tokenizer has only {len(tokenizer)} tokens (a broken tiny tokenizer?)")
     return model, tokenizer
 
 
@@ -250,14 +250,14 @@ def audio_column_of(ds, name: str | None) -> str:
 
     if name:
         if name not in ds.column_names:
-            raise SystemExit(f"error: no column {name!r} (columns: {ds.column_names})")
+            raise EvaluationError(f"no column {name!r} (columns: {ds.column_names})")
         return name
     audio = [c for c, f in ds.features.items() if isinstance(f, datasets.Audio)]
     if audio:
         return audio[0]
     if "audio" in ds.column_names:
         return "audio"
-    raise SystemExit(f"error: no audio column (columns: {ds.column_names}); pass --audio_column")
+    raise EvaluationError(f"no audio column (columns: {ds.column_names}); pass --audio_column")
 
 
 def captions_of(ds, name: str | None) -> tuple[list[str], list[int]]:
@@ -265,15 +265,15 @@ def captions_of(ds, name: str | None) -> tuple[list[str], list[int]]:
     if name is None:
         name = "caption" if "caption" in ds.column_names else "captions" if "captions" in ds.column_names else None
         if name is None:
-            raise SystemExit(f"error: no 'caption' or 'captions' column (columns: {ds.column_names}); pass --caption_column")
+            raise EvaluationError(f"no 'caption' or 'captions' column (columns: {ds.column_names}); pass --caption_column")
     elif name not in ds.column_names:
-        raise SystemExit(f"error: no column {name!r} (columns: {ds.column_names})")
+        raise EvaluationError(f"no column {name!r} (columns: {ds.column_names})")
     texts, owner = [], []
     for i, value in enumerate(ds[name]):
         values = [value] if isinstance(value, str) else list(value or [])
         values = [v for v in values if isinstance(v, str) and v.strip()]
         if not values:
-            raise SystemExit(f"error: row {i} has no caption in column {name!r}")
+            raise EvaluationError(f"row {i} has no caption in column {name!r}")
         texts.extend(values)
         owner.extend([i] * len(values))
     return texts, owner
@@ -287,7 +287,6 @@ def negative_detail(row_recipe: str | None, negative: dict) -> str:
     kind = negative["kind"]
     if kind not in ("modifier", "relation") or not row_recipe or not negative.get("recipe"):
         return kind
-    from audiosetmix_lib.transforms import MODIFIER_NAMES
 
     try:
         true_events = json.loads(row_recipe)["events"]
@@ -318,7 +317,6 @@ def load_metric(name: str):
 
 def modifier_report(pairs: np.ndarray, kinds: list[str], metric, n_resamples: int, seed: int) -> dict:
     """`evaluate` output plus, per kind, {accuracy, count, ci95} (seeded percentile bootstrap)."""
-    from audiosetmix_lib.retrieval import bootstrap_ci, pair_wins
 
     raw = metric.compute(predictions=pairs.tolist(), references=kinds)
     wins = pair_wins(pairs)
@@ -333,7 +331,6 @@ def modifier_report(pairs: np.ndarray, kinds: list[str], metric, n_resamples: in
 
 
 def recall_curve(scores: np.ndarray, positives: list[list[int]], max_k: int) -> list[float]:
-    from audiosetmix_lib.retrieval import first_relevant_ranks
 
     ranks, _ = first_relevant_ranks(scores, positives)
     return [float(np.mean(ranks <= k)) for k in range(1, max_k + 1)]
@@ -343,7 +340,6 @@ def recall_curve(scores: np.ndarray, positives: list[list[int]], max_k: int) -> 
 
 
 def zero_shot_prompts(label: str) -> dict[str, str]:
-    from audiosetmix_lib.captions.lexicon import _clean_name, phrase_for, with_article
 
     name = _clean_name(label)
     phrase = phrase_for(label)
@@ -357,7 +353,7 @@ def load_zero_shot(folder: str, where: str | None):
 
     root = Path(folder)
     if not root.is_dir():
-        raise SystemExit(f"error: --zero_shot_dataset {folder}: not a folder")
+        raise EvaluationError(f"--zero_shot_dataset {folder}: not a folder")
     dd = datasets.load_dataset("audiofolder", data_dir=str(root))
     parts = [dd[s] for s in sorted(dd)]
     ds = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
@@ -365,12 +361,12 @@ def load_zero_shot(folder: str, where: str | None):
     ds = ds.cast_column(audio_col, datasets.Audio(decode=False))
     label_col = "label" if "label" in ds.column_names else "labels" if "labels" in ds.column_names else None
     if label_col is None:
-        raise SystemExit(f"error: {folder}: no label column (columns: {ds.column_names})")
+        raise EvaluationError(f"{folder}: no label column (columns: {ds.column_names})")
     feature = ds.features[label_col]
     if where:
         column, _, values = where.partition("=")
         if column not in ds.column_names or not values:
-            raise SystemExit(f"error: --zero_shot_where {where!r}: expected COLUMN=VALUE[,VALUE] with a column of {ds.column_names}")
+            raise EvaluationError(f"--zero_shot_where {where!r}: expected COLUMN=VALUE[,VALUE] with a column of {ds.column_names}")
         keep = {v.strip() for v in values.split(",")}
         ds = ds.filter(lambda v: str(v) in keep, input_columns=column)
     labels = []
@@ -381,7 +377,7 @@ def load_zero_shot(folder: str, where: str | None):
             value = value[0] if value else ""
         labels.append(str(value))
     if not labels:
-        raise SystemExit(f"error: {folder}: no clips to classify")
+        raise EvaluationError(f"{folder}: no clips to classify")
     return _column_iter(ds, audio_col), labels
 
 
@@ -533,8 +529,6 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     import datasets
     import torch
 
-    from audiosetmix_lib.retrieval import multi_caption_positives
-    from audiosetmix_lib.training.features import uses_time_channel
 
     started = time.time()
     torch.manual_seed(args.seed)
@@ -547,7 +541,7 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     if args.max_rows is not None:
         ds = ds.select(range(min(args.max_rows, len(ds))))
     if len(ds) == 0:
-        raise SystemExit(f"error: split {args.split!r} of {args.dataset} is empty")
+        raise EvaluationError(f"split {args.split!r} of {args.dataset} is empty")
     audio_col = audio_column_of(ds, args.audio_column)
     ds = ds.cast_column(audio_col, datasets.Audio(decode=False))
     texts, owner = captions_of(ds, args.caption_column)
@@ -623,7 +617,11 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    metrics = evaluate_clap(args)
+    try:
+        metrics = evaluate_clap(args)
+    except EvaluationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     r = metrics["retrieval"]
     line = (f"[eval] text-to-audio R@1 {r['text_to_audio']['R@1']:.3f}, audio-to-text R@1 {r['audio_to_text']['R@1']:.3f}")
     if "modifier_accuracy" in metrics:
@@ -633,6 +631,3 @@ def main(argv=None) -> int:
     print(line + f"\n[eval] wrote {Path(args.output_dir) / 'metrics.json'}, metrics.md and plots ({metrics['meta']['seconds']} s)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,6 +26,14 @@ import math
 import sys
 from pathlib import Path
 
+from ..negatives import NEGATIVE_KINDS
+from ..training import loop
+from ..training.args import TrainClapArguments
+from ..training.features import LogMel, uses_time_channel
+from ..training.loss import clap_loss
+from ..training.model import ClapTrainModule, text_length_limit
+from .errors import EvaluationError
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -47,9 +55,6 @@ def training_batches(args, model_dir: str) -> list[dict]:
     """`--batches` batches exactly as train_clap.py draws them (captions + hard negatives), seeded."""
     from transformers import ClapConfig, ClapProcessor
 
-    from audiosetmix_lib.training import loop
-    from audiosetmix_lib.training.args import TrainClapArguments
-    from audiosetmix_lib.training.model import text_length_limit
 
     train_args = TrainClapArguments(
         dataset=args.dataset, dataset_config=args.dataset_config, train_split=args.split, output_dir="unused",
@@ -69,10 +74,6 @@ def objective_terms(model_dir: str, batches: list[dict], weight: float) -> dict:
     import torch.nn.functional as F
     from transformers import ClapModel, ClapProcessor
 
-    from audiosetmix_lib.negatives import NEGATIVE_KINDS
-    from audiosetmix_lib.training.features import LogMel, uses_time_channel
-    from audiosetmix_lib.training.loss import clap_loss
-    from audiosetmix_lib.training.model import ClapTrainModule
 
     model = ClapModel.from_pretrained(model_dir).eval()
     fe = ClapProcessor.from_pretrained(model_dir).feature_extractor
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     batches = training_batches(args, args.models[0])
     if not batches:
-        raise SystemExit(f"error: split {args.split!r} of {args.dataset} gave no batch of {args.batch_size}")
+        raise EvaluationError(f"split {args.split!r} of {args.dataset} gave no batch of {args.batch_size}")
     rows = {model: objective_terms(model, batches, args.weight) for model in dict.fromkeys(args.models)}
     table = write_table(rows)
     print(f"{len(batches)} batches of {args.batch_size} from {args.dataset} ({args.split}), seed {args.seed}, w = {args.weight}\n")
@@ -143,6 +144,3 @@ def main(argv=None) -> int:
         Path(args.output).write_text(json.dumps({"args": vars(args), "models": rows}, indent=2) + "\n")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

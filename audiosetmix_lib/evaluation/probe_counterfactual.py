@@ -25,7 +25,6 @@ available (the embedded synth source always is).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -34,16 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+from ..audio_io import PCM_MAX
+from ..rows import rerender_pcm
+from ..sources import from_spec
+from ..training.features import uses_time_channel
+from . import evaluate_clap as ev
+from .errors import EvaluationError
+
 DEFAULT_KINDS = ("order", "modifier", "relation")
-
-
-def _evaluate_clap():
-    """evaluate_clap.py (a script beside this one) as a module, for its model, feature and data helpers."""
-    spec = importlib.util.spec_from_file_location("audiosetmix_evaluate_clap", HERE / "evaluate_clap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,9 +77,6 @@ def counterfactual_audio(recipe_json: str, sources: dict | None = None) -> tuple
 
     `sources` caches the rebuilt source per spec: a fresh source per clip made rendering ~7x slower.
     """
-    from audiosetmix_lib.audio_io import PCM_MAX
-    from audiosetmix_lib.rows import rerender_pcm
-    from audiosetmix_lib.sources import from_spec
 
     spec = json.loads(recipe_json)["source"]
     key = json.dumps(spec, sort_keys=True)
@@ -165,9 +159,7 @@ def probe(args: argparse.Namespace) -> dict:
     import datasets
     from tqdm.auto import tqdm
 
-    from audiosetmix_lib.training.features import uses_time_channel
 
-    ev = _evaluate_clap()
     started = time.time()
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     output_dir = Path(args.output_dir)
@@ -176,12 +168,12 @@ def probe(args: argparse.Namespace) -> dict:
     featurizer = ev.Featurizer(args.model, args.features, uses_time_channel(model.config.audio_config))
     ds = ev.load_split(args.dataset, args.split, args.dataset_config)
     if "negatives" not in ds.column_names:
-        raise SystemExit(f"error: split {args.split!r} of {args.dataset} has no negatives column")
+        raise EvaluationError(f"split {args.split!r} of {args.dataset} has no negatives column")
     audio_col = ev.audio_column_of(ds, None)
     ds = ds.cast_column(audio_col, datasets.Audio(decode=False))
     pairs = select_pairs(ds, kinds, args.max_pairs)
     if not pairs:
-        raise SystemExit(f"error: no negatives of kinds {list(kinds)} with a recipe in split {args.split!r}")
+        raise EvaluationError(f"no negatives of kinds {list(kinds)} with a recipe in split {args.split!r}")
     rows = sorted({i for i, _ in pairs})
     position = {r: j for j, r in enumerate(rows)}
     subset = ds.select(rows)
@@ -211,6 +203,3 @@ def main(argv=None) -> int:
     print((Path(args.output_dir) / "probe.md").read_text())
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

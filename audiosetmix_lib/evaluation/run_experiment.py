@@ -44,9 +44,12 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-EVAL_SCRIPT = HERE / "evaluate_clap.py"
+from ..retrieval import paired_bootstrap_ci
+from ..training.args import check_hard_negative_schedule
+from .errors import EvaluationError
+
+REPO = Path(__file__).resolve().parents[2]  # the experiment runs the repository's scripts
+EVAL_SCRIPT = REPO / "eval" / "evaluate_clap.py"
 TRAIN_SCRIPT = REPO / "train_clap.py"
 BUILD_SCRIPT = REPO / "audiosetmix.py"
 ESC_SPLIT_MAP = {"1": "train", "2": "train", "3": "train", "4": "validation", "5": "test"}
@@ -108,7 +111,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--source folder needs --source_path")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
-    from audiosetmix_lib.training.args import check_hard_negative_schedule
 
     try:
         check_hard_negative_schedule(args.hard_negative_start, args.hard_negative_ramp)
@@ -147,7 +149,7 @@ class Runner:
         self.record.write_text(json.dumps({"seconds": self.times, "commands": self.commands}, indent=2) + "\n")
         if proc.returncode != 0:
             tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
-            raise SystemExit(f"[experiment] {name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+            raise EvaluationError(f"[experiment] {name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
         print(f"[experiment] {name}: done in {self.times[name]:.0f} s (log {log_path})", flush=True)
 
 
@@ -290,7 +292,6 @@ def _pairs(model_dir: Path) -> dict[tuple[str, str, str], bool]:
 
 def paired_differences(arm_dirs: dict[str, Path], base: str, other: str, n_resamples: int, seed: int) -> dict:
     """Per kind (and detail): accuracy(other) - accuracy(base) with a paired bootstrap 95% CI over the shared pairs."""
-    from audiosetmix_lib.retrieval import paired_bootstrap_ci
 
     a, b = _pairs(arm_dirs[base]), _pairs(arm_dirs[other])
     keys = sorted(set(a) & set(b))
@@ -437,7 +438,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if not TRAIN_SCRIPT.is_file():
-        raise SystemExit(f"error: {TRAIN_SCRIPT} is missing")
+        raise EvaluationError(f"{TRAIN_SCRIPT} is missing")
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     _folder_defaults(args)
@@ -454,6 +455,3 @@ def main(argv=None) -> int:
     print((work / "results.md").read_text())
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
