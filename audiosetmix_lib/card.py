@@ -9,6 +9,7 @@ from pathlib import Path
 from string import Template
 
 from . import __version__
+from .hub_layout import configs_yaml, dataset_info_yaml
 from .recipe import RECIPE_VERSION
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
@@ -23,8 +24,6 @@ LICENSES = {"synth": "cc-by-4.0", "audioset": "cc-by-4.0", "folder": "other", "h
 
 
 def yaml_header(builder, split_sizes: dict[str, int]) -> str:
-    from .hub_layout import configs_yaml, dataset_info_yaml
-
     config = builder.config
     lines = [
         f"license: {LICENSES.get(config.source, 'other')}",

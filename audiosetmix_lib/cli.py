@@ -160,7 +160,6 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-    import datasets
 
 
     ds = _load_split_with_id(args.dataset_dir, args.id)

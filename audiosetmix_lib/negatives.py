@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .describe import describe
 from .recipe import EventSpec, Recipe
 from .sources.base import EventPool
 
@@ -146,8 +147,6 @@ def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, ro
 
 def contradicts(original: Recipe, negative: Recipe) -> bool:
     """True when the negative's description differs from the original's (labels, order, modifiers, relations)."""
-    from .describe import describe
-
     a, b = describe(original), describe(negative)
     key = lambda d: [(e.label, e.modifiers, e.relation, e.background) for e in d.events]  # noqa: E731
     return key(a) != key(b)

@@ -17,6 +17,7 @@ from .events import SPLITS
 from .stats import caption_stats, dataset_stats, stats_markdown
 from .stats_plots import write_plots
 
+
 class DatasetError(ValueError):
     """A folder that is not a readable built dataset, or an input file without what it needs."""
 

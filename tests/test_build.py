@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
-from conftest import build_dataset
 
 COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration"]
 
@@ -181,7 +181,7 @@ def test_folder_build_skips_and_counts_corrupt_empty_and_missing_files(tmp_path,
 def test_bad_metadata_stops_the_build_before_any_work(tmp_path, capsys):
     src = tmp_path / "src"
     lines = folder_fixture(src)
-    (src / "metadata.csv").write_text("\n".join(["path,category"] + [l.split(",", 1)[1] for l in lines[1:]]) + "\n")
+    (src / "metadata.csv").write_text("\n".join(["path,category"] + [line.split(",", 1)[1] for line in lines[1:]]) + "\n")
     out = tmp_path / "out"
     code = main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "4"])
     err = capsys.readouterr().err

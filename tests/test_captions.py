@@ -8,10 +8,10 @@ import pytest
 
 from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS, phrase_for
 from audiosetmix_lib.captions.template import MAX_WORDS, _styles, template_caption, word_count
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.negatives import candidates, contradicts, iter_negatives
-from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
 

@@ -6,18 +6,17 @@ import threading
 from collections import Counter
 
 from audiosetmix_lib.captions.backend import Sampling
-from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.cache import AnswerCache
-from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
+from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
-from audiosetmix_lib.captions.prompt import (DATA_CLOSE, DATA_OPEN, EXAMPLES, PROMPT_VERSION, SYSTEM, build_messages,
-                                             parse_data_block)
+from audiosetmix_lib.captions.prompt import DATA_CLOSE, DATA_OPEN, EXAMPLES, PROMPT_VERSION, SYSTEM, build_messages, parse_data_block
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.events import Event
 from audiosetmix_lib.recipe import EventSpec, Recipe, layout
-from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.sampler import render_settings
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
 
 LOUD = {"volume": {"direction": "up", "gain_db": 8.0}}
 QUIET = {"volume": {"direction": "down", "gain_db": -12.0}}

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import SR, ArraySource, active_span, dominant_frequency, onsets, pulses, recipe_of, tone
 
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.render import active_rms_db, limit, render
-from helpers import SR, ArraySource, active_span, dominant_frequency, onsets, pulses, recipe_of, tone
 
 
 @pytest.fixture(scope="module")

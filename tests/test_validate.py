@@ -8,8 +8,7 @@ import pytest
 from audiosetmix_lib.captions.lexicon import LEXICON, MODIFIER_WORDS
 from audiosetmix_lib.captions.prompt import EXAMPLES
 from audiosetmix_lib.captions.template import template_caption, template_captions
-from audiosetmix_lib.captions.validate import (MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons,
-                                               validate)
+from audiosetmix_lib.captions.validate import MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons, validate
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import DescribedEvent, Description, describe
 from audiosetmix_lib.negatives import iter_negatives

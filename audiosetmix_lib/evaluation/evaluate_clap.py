@@ -37,7 +37,6 @@ import json
 import math
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +172,6 @@ def _torch_logmel(extractor):
 
 
 def load_model(model_path: str, tokenizer_path: str | None):
-    import torch
     from transformers import AutoTokenizer, ClapModel
 
     model = ClapModel.from_pretrained(model_path).eval()

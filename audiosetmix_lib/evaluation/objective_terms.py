@@ -23,7 +23,6 @@ import argparse
 import itertools
 import json
 import math
-import sys
 from pathlib import Path
 
 from ..negatives import NEGATIVE_KINDS

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -199,7 +198,7 @@ def probe(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    result = probe(args)
+    probe(args)
     print((Path(args.output_dir) / "probe.md").read_text())
     return 0
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from .audioset import AudioSetSource
 from .base import EventPool, Source, SourceError
+from .folder import FolderSource
+from .hf import HFSource
+from .synth import SynthSource
 
 SOURCE_NAMES = ("synth", "folder", "audioset", "hf")
 
@@ -10,20 +14,12 @@ SOURCE_NAMES = ("synth", "folder", "audioset", "hf")
 def make_source(name: str, **options) -> Source:
     """Build a source by name; options are the source's constructor arguments."""
     if name == "synth":
-        from .synth import SynthSource
-
         return SynthSource(**options)
     if name == "folder":
-        from .folder import FolderSource
-
         return FolderSource(**options)
     if name == "audioset":
-        from .audioset import AudioSetSource
-
         return AudioSetSource(**options)
     if name == "hf":
-        from .hf import HFSource
-
         return HFSource(**options)
     raise SourceError(f"unknown source {name!r}: expected one of {', '.join(SOURCE_NAMES)}")
 
