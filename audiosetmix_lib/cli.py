@@ -258,3 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SourceError, DatasetError) as error:  # bad user input: a clear message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
