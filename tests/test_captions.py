@@ -36,7 +36,9 @@ def check_caption(recipe, caption):
         for name, params in spec.transforms.items():
             allowed = MODIFIER_WORDS[(name, params["direction"])]
             options = {w for w in allowed["adj"] + allowed["adv"]}
-            assert any(w in caption.lower() for w in options), (name, params["direction"], caption)
+            # whole words only: "long" must not be found in "along"
+            assert any(re.search(rf"(?<![a-z-]){re.escape(w)}(?![a-z-])", caption.lower()) for w in options), \
+                (name, params["direction"], caption)
 
 
 def test_captions_are_one_sentence_naming_every_event_and_modifier(recipes):

@@ -8,7 +8,7 @@ import pytest
 from audiosetmix_lib.captions.lexicon import LEXICON, MODIFIER_WORDS
 from audiosetmix_lib.captions.prompt import EXAMPLES
 from audiosetmix_lib.captions.template import template_caption, template_captions
-from audiosetmix_lib.captions.validate import MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons, validate
+from audiosetmix_lib.captions.validate import REASONS, Validator, form_reasons, validate
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import DescribedEvent, Description, describe
 from audiosetmix_lib.negatives import iter_negatives
@@ -130,13 +130,31 @@ def test_known_classes_of_the_source_count_as_inventions():
     assert validate("A car horn honks.", horn).ok
 
 
-def test_word_lists_are_consistent():
-    owners = {}
-    for term, key in MODIFIER_VOCABULARY:
-        assert owners.setdefault(term, key) == key
-    for key, forms in MODIFIER_WORDS.items():
-        words = allowed_words(key)
-        assert all(w in words for w in (*forms["adj"], *forms["adv"]))
+# What an English reader takes each word to say, written here and not read from the code: the
+# validator must accept it for that modifier and reject it as the opposite of the other direction.
+READER = {
+    ("volume", "up"): ("A loud dog barks.", "A dog barks loudly."),
+    ("volume", "down"): ("A quiet dog barks.", "A dog barks faintly."),
+    ("pitch", "up"): ("A high-pitched dog barks.",),
+    ("pitch", "down"): ("A low-pitched dog barks.", "A deep dog barks."),
+    ("speed", "up"): ("A fast dog barks.", "A dog barks quickly."),
+    ("speed", "down"): ("A slow dog barks.", "A dog barks slowly."),
+    ("duration", "up"): ("A prolonged dog barks.", "A dog barks continuously."),
+    ("duration", "down"): ("A brief dog barks.", "A dog barks briefly."),
+}
+
+
+@pytest.mark.parametrize("key", sorted(READER))
+def test_each_modifier_word_is_accepted_for_its_direction_and_rejected_for_the_other(key):
+    name, direction = key
+    opposite = (name, "down" if direction == "up" else "up")
+    for text in READER[key]:
+        assert validate(text, desc(("Dog", (key,), None, False))).ok, text
+        assert validate(text, desc(("Dog", (opposite,), None, False))).reason == "opposite_modifier", text
+        assert not validate(text, desc(("Dog", (), None, False))).ok, text  # a modifier the clip does not have
+
+
+def test_the_validator_knows_every_lexicon_class_and_its_reasons():
     assert set(REASONS) >= {"missing_event", "opposite_modifier", "invented_class", "preamble"}
     assert all(label in Validator().known_classes for label in LEXICON)
 

@@ -527,7 +527,6 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     import datasets
     import torch
 
-
     started = time.time()
     torch.manual_seed(args.seed)
     output_dir = Path(args.output_dir)

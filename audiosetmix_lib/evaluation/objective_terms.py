@@ -54,7 +54,6 @@ def training_batches(args, model_dir: str) -> list[dict]:
     """`--batches` batches exactly as train_clap.py draws them (captions + hard negatives), seeded."""
     from transformers import ClapConfig, ClapProcessor
 
-
     train_args = TrainClapArguments(
         dataset=args.dataset, dataset_config=args.dataset_config, train_split=args.split, output_dir="unused",
         caption_mode="caption", max_negatives=args.max_negatives, hard_negative_weight=1.0,
@@ -72,7 +71,6 @@ def objective_terms(model_dir: str, batches: list[dict], weight: float) -> dict:
     import torch
     import torch.nn.functional as F
     from transformers import ClapModel, ClapProcessor
-
 
     model = ClapModel.from_pretrained(model_dir).eval()
     fe = ClapProcessor.from_pretrained(model_dir).feature_extractor

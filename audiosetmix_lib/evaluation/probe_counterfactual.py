@@ -158,7 +158,6 @@ def probe(args: argparse.Namespace) -> dict:
     import datasets
     from tqdm.auto import tqdm
 
-
     started = time.time()
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     output_dir = Path(args.output_dir)
