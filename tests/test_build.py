@@ -2,6 +2,9 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +82,14 @@ def test_splits_are_disjoint_by_recording(tiny_dataset_dir):
     assert not (recordings["validation"] & recordings["test"])
 
 
-def test_same_seed_gives_byte_identical_files_for_any_num_proc(tmp_path):
+def test_same_seed_gives_byte_identical_files_for_any_num_proc_and_process(tmp_path):
+    """One build in a fresh interpreter (its own hash seed), one here with two worker processes."""
     args = ["--train", "9", "--validation", "3", "--test", "3", "--rows_per_shard", "4", "--seed", "11"]
-    one = build_dataset(tmp_path / "one" / "ds", *args, "--num_proc", "1")
+    one = tmp_path / "one" / "ds"
+    env = dict(os.environ, PYTHONHASHSEED="12345", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    fresh = subprocess.run([sys.executable, "-m", "audiosetmix_lib.cli", "build", "--output_dir", str(one), *args,
+                            "--num_proc", "1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
     two = build_dataset(tmp_path / "two" / "ds", *args, "--num_proc", "2")
     a, b = files_of(one), files_of(two)
     assert list(a) == list(b) and len(a) == 6

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS, phrase_for
-from audiosetmix_lib.captions.template import MAX_WORDS, _styles, template_caption, word_count
+from audiosetmix_lib.captions.template import _styles, template_caption, word_count
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
-from audiosetmix_lib.negatives import candidates, contradicts, iter_negatives
+from audiosetmix_lib.negatives import candidates, contradicts
+from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
 
@@ -28,7 +29,7 @@ def words_of(text):
 
 
 def check_caption(recipe, caption):
-    assert word_count(caption) <= MAX_WORDS, caption
+    assert word_count(caption) <= 30, caption  # the design's limit: one sentence of at most 30 words
     assert caption[0].isupper() and caption.endswith(".") and caption.count(".") == 1, caption
     words = words_of(caption)
     for spec in recipe.events:
@@ -103,16 +104,11 @@ def test_negatives_are_offered_only_where_the_recipe_allows_them(recipes):
 
 def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
     pool, rs = recipes
-    captioner = TemplateCaptioner()
-    for i, recipe in enumerate(rs[:120]):
-        chosen = []
-        seen = {captioner.caption(recipe)}
-        for negative in iter_negatives(recipe, pool, np.random.default_rng(i)):
-            text = captioner.caption(negative.recipe)
-            if text not in seen and len(chosen) < 3:
-                seen.add(text)
-                chosen.append(negative)
-        texts = captioner.caption_set([recipe] + [n.recipe for n in chosen])
+    maker = RowMaker(make_source("synth"), pool, MixConfig(), 3, 16000, num_negatives=3)
+    for i in range(120):
+        recipe, chosen, caption_set = maker.plan("train", i)  # what a build writes for train-i
+        assert recipe == rs[i]
+        texts = caption_set.fallback
         assert len(set(texts)) == len(texts)
         check_caption(recipe, texts[0])
         for text, negative in zip(texts[1:], chosen):

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
+
 EVAL_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "evaluate_clap.py"
 
 

@@ -461,6 +461,7 @@ def test_hf_audiofolder(hf_cache: Path) -> None:
 # -- a real dataset, when present -----------------------------------------------------------
 
 
+@pytest.mark.esc10
 def test_esc10_folder() -> None:
     if not (ESC10 / "metadata.csv").is_file():
         pytest.skip(f"{ESC10} not present")

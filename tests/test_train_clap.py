@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--dataloader_num_workers", "0", "--report_to", "none", "--checkpointing_steps", "0"]
 
