@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass(frozen=True)
 class MixConfig:
-    """How recipes are drawn. DESIGN.md "Transforms" and "Composition" give the ranges."""
+    """How recipes are drawn. docs/design.md describes them; every default is written here once."""
 
     min_events: int = 1
     max_events: int = 5

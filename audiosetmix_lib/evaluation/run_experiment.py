@@ -24,7 +24,7 @@ One command, five stages, each reused when its output already exists with the sa
 5. write `results.json` and `results.md` in --work_dir: the three arms side by side, plus the
    paired bootstrap CI of (c) - (a) per kind (the same test pairs score in every arm).
 
-The budget is steps x batch (default 1250 x 32 = 40,000 samples per arm: DESIGN.md's
+The budget is steps x batch (default 1250 x 32 = 40,000 samples per arm: docs/training.md's
 calibration), never wall time. With `--source folder` and a folder whose metadata.csv has a
 `fold` column, the split defaults to the ESC-50 protocol (folds 1-3 train, 4 validation,
 5 test) and zero-shot classification runs on fold 5 of the same folder.

@@ -5,7 +5,7 @@ steps (log-mel on the device, loss, clip, step, cosine schedule) with logging, v
 save_state checkpoints -> save_pretrained of model + processor at the root of output_dir.
 
 No gradient accumulation on purpose: accumulating contrastive micro-batches without a feature
-cache silently shrinks the number of in-batch negatives (DESIGN.md). Scale the batch with
+cache silently shrinks the number of in-batch negatives (docs/training.md). Scale the batch with
 more processes instead; negatives are gathered across them.
 """
 
