@@ -99,6 +99,16 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "synth-small"
 
+    # `datasets` names a builder after its module (`builder`); the dataset's name is fixed here, so
+    # cache folders and `info.builder_name` read `audiosetmix` wherever the class lives
+    @property
+    def name(self) -> str:
+        return "audiosetmix"
+
+    @name.setter
+    def name(self, _module_name: str) -> None:
+        pass
+
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
