@@ -71,12 +71,13 @@ class AudioSetMixConfig(datasets.BuilderConfig):
     captioner: str = "template"  # template (offline) | transformers | openai
     llm: LLMConfig | dict = field(default_factory=LLMConfig)  # a dict is checked into an LLMConfig
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.mix, MixConfig):
-            self.mix = MixConfig.from_dict(self.mix)
-        if not isinstance(self.llm, LLMConfig):
-            self.llm = LLMConfig.from_dict(self.llm)
+    def __setattr__(self, name: str, value) -> None:
+        # `datasets` sets config overrides with setattr after construction: check them here too
+        if name == "mix" and not isinstance(value, MixConfig):
+            value = MixConfig.from_dict(value)
+        elif name == "llm" and not isinstance(value, LLMConfig):
+            value = LLMConfig.from_dict(value)
+        super().__setattr__(name, value)
 
     def num_examples(self) -> dict[str, int]:
         return {"train": self.train, "validation": self.validation, "test": self.test}

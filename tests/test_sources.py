@@ -23,7 +23,7 @@ from audiosetmix_lib.sources.folder import FolderSource
 from audiosetmix_lib.sources.hf import HFSource
 
 SR = 16000
-ESC10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc10"
+ESC10 = Path(os.environ.get("AUDIOSETMIX_ESC10") or Path(__file__).resolve().parents[2] / "shared" / "data" / "esc10")
 CAN_WRITE_MP3 = "MP3" in sf.available_formats()
 
 
