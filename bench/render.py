@@ -21,7 +21,6 @@ def naive_render(recipe, source):
     from audiomentations import Compose, Gain, PitchShift, TimeStretch
 
     from audiosetmix_lib.render import limit, to_reference_level
-    from audiosetmix_lib.sampler import segment_bounds
     from audiosetmix_lib.transforms import apply_duration, fade
 
     sr = recipe.sample_rate
@@ -29,7 +28,7 @@ def naive_render(recipe, source):
     parts = []
     for spec in recipe.events:
         raw = source.load(spec.event, sr)
-        begin, end = segment_bounds(spec, sr)
+        begin, end = spec.segment_bounds(sr)
         segment = raw[begin:end]
         if begin > 0 or end < len(raw):
             segment = fade(segment, sr, settings["fade_seconds"])

@@ -66,15 +66,13 @@ class LLMCaptioner:
     prompt_version = PROMPT_VERSION
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
-                 cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=()) -> None:
         self.backend = backend
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
         self.cache = cache
         self.report = report
-        self.background_db = background_db
         self.validator = Validator(known_classes)
         self.records: list[dict] = []  # this process's records when there is no report store
 
@@ -109,7 +107,7 @@ class LLMCaptioner:
         items: list[_Item] = []
         for s_index, caption_set in enumerate(sets):
             for recipe in caption_set.recipes:
-                description = describe(recipe, self.background_db)
+                description = describe(recipe)
                 items.append(_Item(s_index, build_messages(description), description))
         failed_sets: set[int] = set()
         counters = [{"requests": 0, "cache_hits": 0} for _ in sets]
@@ -168,13 +166,13 @@ class LLMCaptioner:
         return summarise(records, self.meta())
 
 
-def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, known_classes=()):
+def make_captioner(name: str, llm: dict | None, known_classes=()):
     """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` dict."""
     llm = dict(llm or {})
     if name == "template":
         from ..rows import TemplateCaptioner
 
-        return TemplateCaptioner(background_db)
+        return TemplateCaptioner()
     if name == "openai":
         from .openai_backend import OpenAIBackend
 
@@ -193,5 +191,4 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
                         max_new_tokens=int(llm.get("max_new_tokens", 64)))
     cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
     report = ReportStore(llm["report"]) if llm.get("report") else None
-    return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes)
+    return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report, known_classes)
