@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiosetmix_lib.captions.lexicon import LEXICON, MODIFIER_WORDS
+from audiosetmix_lib.captions.lexicon import LEXICON
 from audiosetmix_lib.captions.prompt import EXAMPLES
 from audiosetmix_lib.captions.template import template_caption, template_captions
 from audiosetmix_lib.captions.validate import (MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons,
@@ -15,6 +15,7 @@ from audiosetmix_lib.describe import DescribedEvent, Description, describe
 from audiosetmix_lib.negatives import iter_negatives
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, words
 
 
 def desc(*events) -> Description:
@@ -35,7 +36,7 @@ def synth():
 def test_template_captions_of_sampled_recipes_and_negatives_all_pass(synth):
     source, pool = synth
     validator = Validator(pool.all_classes())
-    mix = MixConfig(transform_probability=0.5, overlap_probability=0.4)
+    mix = MixConfig(transforms={name: {"probability": 0.4} for name in TRANSFORM_NAMES}, overlap_probability=0.4)  # 2 modifiers per event
     checked = 0
     for index in range(150):
         recipe = sample_recipe(pool, mix, 11, "train", index, 16000, source.spec())
@@ -53,8 +54,8 @@ def test_template_captions_of_sampled_recipes_and_negatives_all_pass(synth):
 
 
 def test_template_bare_style_passes_for_many_modifiers():
-    many = tuple(sorted(MODIFIER_WORDS))[::2]  # one direction of each transform
-    d = desc(*[(label, many, None if i == 0 else "follow", False) for i, label in enumerate(["Dog", "Siren", "Bell", "Rain", "Wind"])])
+    many = tuple(sorted(MODIFIER_KEYS))[::2]  # one direction of each transform
+    d = desc(*[(label, many, None if i == 0 else "follow", False) for i, label in enumerate(["Dog", "Siren", "Bell", "Rain"])])  # 4 x (5 + 1) + 3 words
     for seed in range(5):
         text = template_caption(d, seed)
         assert Validator().check(text, d).ok, text
@@ -135,9 +136,9 @@ def test_word_lists_are_consistent():
     owners = {}
     for term, key in MODIFIER_VOCABULARY:
         assert owners.setdefault(term, key) == key
-    for key, forms in MODIFIER_WORDS.items():
-        words = allowed_words(key)
-        assert all(w in words for w in (*forms["adj"], *forms["adv"]))
+    for key in MODIFIER_KEYS:
+        allowed = allowed_words(key)
+        assert all(w in allowed for w in (*words(key).adj, *words(key).adv))
     assert set(REASONS) >= {"missing_event", "opposite_modifier", "invented_class", "preamble"}
     assert all(label in Validator().known_classes for label in LEXICON)
 
