@@ -32,7 +32,7 @@ def sample_indices(num_rows: int, n: int, seed: int) -> list[int]:
 
 
 def modifier_text(name: str, params: dict) -> str:
-    """'louder (+9.2 dB)', 'slower (tempo x0.61)', 'muffled (low-pass 410 Hz, 0.31x centroid)' ..."""
+    """'louder (+9.2 dB)', 'slower (tempo x0.61)' ... (the transform module writes the amount)."""
     return detail(name, params)
 
 

@@ -1,7 +1,7 @@
 """The offline template captioner: a seeded grammar over the recipe's description.
 
-Captions read like AudioCaps ("A loud siren wails, followed by a bell ringing briefly."):
-every event is named, every modifier expressed, events in onset order, one sentence of at
+Captions read like AudioCaps ("A siren wails, followed by a bell ringing", each modifier said
+with its transform module's words): every event is named, every modifier expressed, events in onset order, one sentence of at
 most 30 words. Phrasing choices come from the recipe's caption seed only.
 """
 
@@ -63,7 +63,7 @@ def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
 
 
 def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True) -> str:
-    """Compact: the sound itself as a noun phrase, e.g. "brief, loud dog barking", "rapid knocking"."""
+    """Compact: the sound itself as a noun phrase, e.g. "<adjectives> dog barking"."""
     phrase = phrase_for(event.label)
     words = ([", ".join(adjectives)] if adjectives else []) + [phrase.noun]
     if with_gerund and phrase.gerund:

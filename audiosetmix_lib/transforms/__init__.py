@@ -27,7 +27,7 @@ def words(key: tuple[str, str]) -> Words:
 
 
 def quality(key: tuple[str, str]) -> str:
-    """The one word that names a modifier in a prompt or a description ("loud", "muffled")."""
+    """The one word that names a modifier in a prompt or a description ("loud", "quiet")."""
     return words(key).adj[0]
 
 
@@ -72,7 +72,7 @@ def flip(name: str, params: dict) -> dict:
 
 
 def detail(name: str, params: dict) -> str:
-    """'louder (+9.2 dB)', 'muffled (low-pass 410 Hz, 0.31x centroid)' ..."""
+    """'louder (+9.2 dB)', 'slower (tempo x0.61)': the modifier name and its amount."""
     return f"{MODIFIER_NAMES[(name, params['direction'])]} ({TRANSFORMS[name].detail(params)})"
 
 
