@@ -159,8 +159,6 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-    import datasets
-
     from audiosetmix_lib.audio_io import write_wav
     from audiosetmix_lib.rows import rerender_pcm
 

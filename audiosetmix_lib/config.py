@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-
 # Flat keys of recipe version 1 and where their values live now (the error names the new form).
 MOVED_FIELDS = {
     "transform_probability": '"transforms": {"<name>": {"probability": p}} (each transform has its own)',

@@ -1,8 +1,8 @@
 """The offline template captioner: a seeded grammar over the recipe's description.
 
 Captions read like AudioCaps ("A siren wails, followed by a bell ringing", each modifier said
-with its transform module's words): every event is named, every modifier expressed, events in onset order, one sentence of at
-most 30 words. Phrasing choices come from the recipe's caption seed only.
+with its transform module's words): every event is named, every modifier expressed, events in
+onset order, one sentence of at most 30 words. Phrasing choices come from the recipe's caption seed only.
 """
 
 from __future__ import annotations

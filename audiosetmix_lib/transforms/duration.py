@@ -13,10 +13,12 @@ MODIFIERS = {"up": "longer", "down": "shorter"}
 WORDS = {
     "up": Words(adj=("prolonged", "long", "continuous"), adv=("continuously", "for a long time"),
                 extra=("longer", "lengthy", "extended", "sustained", "lingering", "drawn-out", "at length")),
-    "down": Words(adj=("brief", "short"), adv=("briefly",), extra=("shorter", "momentary", "momentarily", "short-lived", "for a moment")),
+    "down": Words(adj=("brief", "short"), adv=("briefly",),
+                  extra=("shorter", "momentary", "momentarily", "short-lived", "for a moment")),
 }
 ADVERBIAL = True  # "a short dog" names the wrong thing
-STATS_WORDS = ("brief", "briefly", "short", "long", "longer", "prolonged", "continuous", "continuously")  # as the AudioCaps reference
+# What the statistics count (the AudioCaps reference rate was measured with these).
+STATS_WORDS = ("brief", "briefly", "short", "long", "longer", "prolonged", "continuous", "continuously")
 
 
 @dataclass(frozen=True)

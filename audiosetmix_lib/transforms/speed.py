@@ -14,7 +14,8 @@ MODIFIERS = {"up": "faster", "down": "slower"}
 WORDS = {
     "up": Words(adj=("fast", "rapid"), adv=("quickly", "rapidly"),
                 extra=("quick", "faster", "swift", "swiftly", "hurried", "hurriedly", "sped-up", "speedy")),
-    "down": Words(adj=("slow",), adv=("slowly",), extra=("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down")),
+    "down": Words(adj=("slow",), adv=("slowly",),
+                  extra=("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down")),
 }
 ADVERBIAL = True  # "a fast baby" names the wrong thing: say how it sounds
 STATS_WORDS = ("fast", "faster", "rapid", "rapidly", "quickly", "slow", "slowly", "slower")  # as the AudioCaps reference
