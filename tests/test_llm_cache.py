@@ -13,7 +13,7 @@ import time
 
 from audiosetmix_lib.captions.cache import AnswerCache, cache_key
 
-BASE = dict(backend="openai", model="m", prompt_version="prompt-v2", prompt="[...]",
+BASE = dict(backend="openai", model="m", prompt_version="prompt-v1", prompt="[...]",
             sampling={"temperature": 0.7, "top_p": 0.95, "max_new_tokens": 64, "seed": 0}, attempt=0)
 
 
