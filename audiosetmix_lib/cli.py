@@ -133,7 +133,7 @@ def build(args) -> int:
             write_shards(prepared[split], split, data_dir, builder.config.rows_per_shard)
             sizes[split] = len(prepared[split])
         elapsed = time.time() - started
-        card_extra = {"statistics": card_statistics(prepared, builder.config.mix_config().background_db)}
+        card_extra = {"statistics": card_statistics(prepared)}
         captions, card_extra["caption_report"] = caption_report(builder, output_dir)
         write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
         del prepared
@@ -166,7 +166,15 @@ def render_cmd(args) -> int:
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
         raise SystemExit(f"error: no row with id {args.id!r} in {args.dataset_dir}")
-    pcm, sr = rerender_pcm(row[0]["recipe"])
+    from audiosetmix_lib.recipe import Recipe
+    from audiosetmix_lib.sources import SourceError
+
+    for name, (built, here) in Recipe.from_json(row[0]["recipe"]).version_differences().items():
+        print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
+    try:
+        pcm, sr = rerender_pcm(row[0]["recipe"], source_root=args.source_root)
+    except SourceError as error:
+        raise SystemExit(f"error: {error}") from None
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
     return 0
@@ -233,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset_dir", required=True)
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
+    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
     s.add_argument("--dataset_dir", required=True)

@@ -17,6 +17,7 @@ from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
 from .sources.base import EventPool, Source
+from .transforms import resolve_settings
 
 
 @dataclass
@@ -32,12 +33,14 @@ class RowMaker:
     captioner: Captioner | None = None
 
     def __post_init__(self) -> None:
-        self._template = TemplateCaptioner(self.mix.background_db)
+        self.transform_settings = resolve_settings(self.mix.transforms)  # validates the overrides before any rendering
+        self._template = TemplateCaptioner()
         if self.captioner is None:
             self.captioner = self._template
 
     def recipe(self, split: str, index: int) -> Recipe:
-        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec())
+        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
+                             self.transform_settings)
 
     def negatives_rng(self, split: str, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(split), index, 1]))
@@ -73,7 +76,7 @@ class RowMaker:
 
     def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
         rendered = render(recipe, self.source)
-        recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
+        recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
         negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(others, chosen)]
@@ -91,8 +94,12 @@ class RowMaker:
         }
 
 
-def rerender_pcm(recipe_json: str, source: Source | None = None) -> tuple[np.ndarray, int]:
-    """Re-render a stored recipe to the stored PCM integers (what `render` CLI writes)."""
+def rerender_pcm(recipe_json: str, source: Source | None = None, source_root=None) -> tuple[np.ndarray, int]:
+    """Re-render a stored recipe to the stored PCM integers (what `render` CLI writes).
+
+    `source_root`: where the source's files are on this machine (the recipe names them relative
+    to `<source_root>`).
+    """
     recipe = Recipe.from_json(recipe_json)
-    source = source or from_spec(recipe.source)
+    source = source or from_spec(recipe.source, source_root)
     return quantize(render(recipe, source).samples), recipe.sample_rate

@@ -67,8 +67,7 @@ def read_reference_captions(paths: list[str]) -> list[str]:
     return captions
 
 
-def compute(dataset_dir: Path, reference_paths: list[str] | None = None, reference_name: str | None = None,
-            background_db: float = 6.0) -> dict:
+def compute(dataset_dir: Path, reference_paths: list[str] | None = None, reference_name: str | None = None) -> dict:
     splits = dataset_splits(dataset_dir)
     if not splits:
         raise DatasetError(f"no data/*.parquet in {dataset_dir} (is it a built AudioSetMix dataset?)")
@@ -76,7 +75,7 @@ def compute(dataset_dir: Path, reference_paths: list[str] | None = None, referen
     if reference_paths:
         reference = caption_stats(read_reference_captions(reference_paths))
         reference_name = reference_name or " + ".join(Path(p).name for p in reference_paths)
-    stats = dataset_stats({s: iter_rows(paths) for s, paths in splits.items()}, background_db=background_db,
+    stats = dataset_stats({s: iter_rows(paths) for s, paths in splits.items()},
                           caption_report=read_caption_report(dataset_dir), reference=reference, reference_name=reference_name)
     stats["dataset_dir"] = str(Path(dataset_dir).resolve())
     return stats
@@ -99,7 +98,7 @@ def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Pat
 
 
 def run(args) -> int:
-    stats = compute(Path(args.dataset_dir), args.reference_captions, args.reference_name, args.background_db)
+    stats = compute(Path(args.dataset_dir), args.reference_captions, args.reference_name)
     if args.output_dir:
         written = write_outputs(stats, Path(args.output_dir), plots=not args.no_plots)
         print(f"wrote {len(written)} files to {Path(args.output_dir).resolve()}: " + ", ".join(p.name for p in written))
@@ -108,12 +107,12 @@ def run(args) -> int:
     return 0
 
 
-def card_statistics(prepared, background_db: float = 6.0) -> str:
+def card_statistics(prepared) -> str:
     """The card's Statistics section body, from a prepared DatasetDict (audio column not read)."""
     def rows(ds):
         yield from ds.select_columns([c for c in ROW_COLUMNS if c in ds.column_names])
 
-    stats = dataset_stats({split: rows(prepared[split]) for split in prepared}, background_db=background_db)
+    stats = dataset_stats({split: rows(prepared[split]) for split in prepared})
     return stats_markdown(stats, level=3, max_classes=30)
 
 
@@ -126,8 +125,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="CSV file(s) with a 'caption' column (e.g. AudioCaps train/val/test.csv)")
     p.add_argument("--reference_name", help="name of the reference in tables (default: the file names)")
     p.add_argument("--output_dir", help="write stats.json, stats.md and PNG plots here (default: print the Markdown)")
-    p.add_argument("--background_db", type=float, default=6.0,
-                   help="an overlapping event this many dB below the other counts as background (the build's MixConfig value)")
     p.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=run)
     return p

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS, phrase_for
+from audiosetmix_lib.captions.lexicon import phrase_for
 from audiosetmix_lib.captions.template import _styles, template_caption, word_count
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
@@ -15,6 +15,8 @@ from audiosetmix_lib.negatives import candidates, contradicts
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import MODIFIER_KEYS
+from audiosetmix_lib.transforms import words as modifier_words
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +37,8 @@ def check_caption(recipe, caption):
     for spec in recipe.events:
         assert phrase_for(spec.label).noun.split()[-1] in words, (spec.label, caption)
         for name, params in spec.transforms.items():
-            allowed = MODIFIER_WORDS[(name, params["direction"])]
-            options = {w for w in allowed["adj"] + allowed["adv"]}
+            allowed = modifier_words((name, params["direction"]))
+            options = {w for w in allowed.adj + allowed.adv}
             # whole words only: "long" must not be found in "along"
             assert any(re.search(rf"(?<![a-z-]){re.escape(w)}(?![a-z-])", caption.lower()) for w in options), \
                 (name, params["direction"], caption)
@@ -131,7 +133,7 @@ def test_a_negative_keeps_the_wording_of_everything_it_did_not_change(recipes):
                 continue  # near the limit the whole set may switch to the compact style
             backgrounds = lambda r: [e.background for e in describe(r).events]  # noqa: E731
             if kind == "modifier" and backgrounds(recipe) == backgrounds(negative.recipe):
-                words = {w for (t, d), forms in MODIFIER_WORDS.items() for w in forms["adj"] + forms["adv"]}
+                words = {w for key in MODIFIER_KEYS for w in modifier_words(key).adj + modifier_words(key).adv}
                 strip = lambda t: re.sub("|".join(sorted(map(re.escape, words), key=len, reverse=True)), "_", t.lower())  # noqa: E731
                 assert strip(caption) == strip(text) and caption != text, (caption, text)
                 checked[kind] += 1

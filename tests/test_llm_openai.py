@@ -242,7 +242,7 @@ def test_flaky_server_build_rates_fallbacks_and_cached_rebuild(tmp_path, monkeyp
         reason = f"transport:{transport[0]}" if transport else "missing_event" if "bad_always" in categories else None
         texts = [row["caption"]] + [n["caption"] for n in row["negatives"]]
         if reason is None:
-            assert row["caption_source"] == "llm:mock" and row["prompt_version"] == "prompt-v1"
+            assert row["caption_source"] == "llm:mock" and row["prompt_version"] == "prompt-v2"
             assert all(validator.check(t, describe(r)).ok for t, r in zip(texts, recipes))
         else:
             expected_fallback[reason] += 1

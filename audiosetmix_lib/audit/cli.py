@@ -58,8 +58,7 @@ def write_audio(directory: Path, row: dict, audio_format: str):
     return f"{AUDIO_DIR}/{name}", samples, sample_rate
 
 
-def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_dir: Path, audio_format: str = "flac",
-                     background_db: float = 6.0) -> Path:
+def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_dir: Path, audio_format: str = "flac") -> Path:
     rows = read_sample(dataset_dir, split, n, seed)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / AUDIO_DIR).mkdir(exist_ok=True)
@@ -68,13 +67,13 @@ def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_di
     for i, row in enumerate(rows):
         audio_src, samples, sample_rate = write_audio(output_dir / AUDIO_DIR, row, audio_format)
         image_src = f"{IMAGE_DIR}/{row['id']}.png"
-        view = row_view(row, audio_src, image_src, background_db)
+        view = row_view(row, audio_src, image_src)
         write_spectrogram(output_dir / image_src, samples, sample_rate, view["events"], view["duration"],
                           title=f"{row['id']}: {row['caption']}")
         views.append(view)
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(rows)} rows", flush=True)
-    meta = {"dataset": Path(dataset_dir).resolve().name, "split": split, "seed": seed, "n": n, "background_db": background_db}
+    meta = {"dataset": Path(dataset_dir).resolve().name, "split": split, "seed": seed, "n": n}
     page = output_dir / "index.html"
     page.write_text(render_page(views, meta), encoding="utf-8")
     return page
@@ -85,8 +84,7 @@ def run(args) -> int:
         return summarize_cmd(args)
     if not args.dataset_dir or not args.output_dir:
         raise SystemExit("error: audit needs --dataset_dir and --output_dir (or --summarize JUDGEMENTS.json)")
-    page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format,
-                            args.background_db)
+    page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format)
     print(f"wrote {page} ({args.split}, seed {args.seed}); open it in a browser (no server needed): file://{page.resolve()}")
     print("judge, press Export, then: audiosetmix audit --summarize <the exported .json>")
     return 0
@@ -121,7 +119,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--output_dir", help="where index.html, audio/ and spectrograms/ go (with --summarize: the summary files)")
     p.add_argument("--audio_format", choices=["flac", "wav"], default="flac",
                    help="flac: the dataset's bytes as they are; wav: 16-bit PCM for players without FLAC")
-    p.add_argument("--background_db", type=float, default=6.0, help="the build's MixConfig background_db (for relation names)")
     p.add_argument("--summarize", metavar="JUDGEMENTS.json", help="summarize an exported judgement file instead")
     p.set_defaults(func=run)
     return p

@@ -57,15 +57,13 @@ class LLMCaptioner:
     prompt_version = PROMPT_VERSION
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
-                 cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=()) -> None:
         self.backend = backend
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
         self.cache = cache
         self.report = report
-        self.background_db = background_db
         self.validator = Validator(known_classes)
         self.records: list[dict] = []  # this process's records when there is no report store
 
@@ -100,7 +98,7 @@ class LLMCaptioner:
         items: list[_Item] = []
         for s_index, caption_set in enumerate(sets):
             for recipe in caption_set.recipes:
-                description = describe(recipe, self.background_db)
+                description = describe(recipe)
                 items.append(_Item(s_index, build_messages(description), description))
         failed_sets: set[int] = set()
         counters = [{"requests": 0, "cache_hits": 0} for _ in sets]
@@ -157,11 +155,11 @@ class LLMCaptioner:
         return summarise(records, self.meta())
 
 
-def make_captioner(name: str, llm: LLMConfig | None = None, background_db: float = 6.0, known_classes=()) -> Captioner:
+def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=()) -> Captioner:
     """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` settings."""
     llm = llm if llm is not None else LLMConfig()
     if name == "template":
-        return TemplateCaptioner(background_db)
+        return TemplateCaptioner()
     if name == "openai":
         backend = OpenAIBackend(base_url=llm.base_url, model=llm.model, api_key_env=llm.api_key_env,
                                 concurrency=llm.concurrency, timeout=llm.timeout,
@@ -173,4 +171,4 @@ def make_captioner(name: str, llm: LLMConfig | None = None, background_db: float
     sampling = Sampling(temperature=llm.temperature, top_p=llm.top_p, max_new_tokens=llm.max_new_tokens)
     cache = AnswerCache(llm.cache) if llm.cache else None
     report = ReportStore(llm.report) if llm.report else None
-    return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, background_db, known_classes)
+    return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, known_classes)

@@ -14,15 +14,12 @@ class TemplateCaptioner:
     source_name = "template"
     prompt_version = TEMPLATE_VERSION
 
-    def __init__(self, background_db: float = 6.0) -> None:
-        self.background_db = background_db
-
     def caption(self, recipe: Recipe) -> str:
-        return template_caption(describe(recipe, self.background_db), recipe.caption_seed)
+        return template_caption(describe(recipe), recipe.caption_seed)
 
     def caption_set(self, recipes: list[Recipe]) -> list[str]:
         """A caption and its negatives in one shared style (see `template_captions`)."""
-        return template_captions([describe(r, self.background_db) for r in recipes], recipes[0].caption_seed)
+        return template_captions([describe(r) for r in recipes], recipes[0].caption_seed)
 
     def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
         """The batch interface LLM captioners share: the template texts are the sets' own fallback texts."""

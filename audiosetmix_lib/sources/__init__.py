@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .audioset import AudioSetSource
-from .base import EventPool, Source, SourceError
+from .base import SOURCE_ROOT, EventPool, Source, SourceError, with_source_root
 from .folder import FolderSource
 from .hf import HFSource
 from .synth import SynthSource
@@ -24,11 +24,11 @@ def make_source(name: str, **options) -> Source:
     raise SourceError(f"unknown source {name!r}: expected one of {', '.join(SOURCE_NAMES)}")
 
 
-def from_spec(spec: dict) -> Source:
-    """Rebuild the source a recipe names (`Source.spec()` output)."""
-    options = dict(spec)
+def from_spec(spec: dict, source_root=None) -> Source:
+    """Rebuild the source a recipe names (`Source.spec()` output); `source_root` replaces SOURCE_ROOT."""
+    options = with_source_root(spec, source_root)
     name = options.pop("name")
     return make_source(name, **options)
 
 
-__all__ = ["EventPool", "Source", "SourceError", "SOURCE_NAMES", "make_source", "from_spec"]
+__all__ = ["EventPool", "Source", "SourceError", "SOURCE_NAMES", "SOURCE_ROOT", "make_source", "from_spec"]
