@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from importlib import metadata
 
 from . import __version__
@@ -18,13 +19,18 @@ SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 
 def shaping_versions() -> dict:
     """Versions of this library and of the packages that shape the samples, as installed now."""
+    return dict(_installed_versions())
+
+
+@lru_cache(maxsize=1)
+def _installed_versions() -> tuple:
     out = {"audiosetmix": __version__}
     for name in SHAPING_PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
-    return out
+    return tuple(out.items())
 
 
 @dataclass(frozen=True)

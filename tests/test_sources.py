@@ -61,7 +61,8 @@ def check_load(source, sample_rates=(SR, 22050)) -> None:
 
 def check_round_trip(source) -> None:
     spec = json.loads(json.dumps(source.spec()))
-    rebuilt = from_spec(spec)
+    assert source.source_root() is None or source.source_root() not in json.dumps(spec)  # no build-machine path
+    rebuilt = from_spec(spec, source.source_root())
     assert type(rebuilt) is type(source)
     assert rebuilt.spec() == source.spec()
     assert rebuilt.events() == source.events()

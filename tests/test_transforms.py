@@ -225,6 +225,7 @@ def test_registry_invariants():
     for name, module in TRANSFORMS.items():
         assert module.NAME == name and set(module.WORDS) == set(DIRECTIONS) == set(module.MODIFIERS)
         assert default_settings()[name].probability == 0.3
+        assert module.STAGE in ("stretch", "length", "spectral", "gain"), name
         for direction in DIRECTIONS:
             w = words((name, direction))
             assert w.adj, (name, direction)  # every modifier can be said as an adjective

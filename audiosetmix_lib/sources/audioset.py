@@ -197,10 +197,14 @@ class AudioSetSource(Source):
         if len(self.fractions) != 3 or min(self.fractions) < 0 or sum(self.fractions) <= 0:
             raise SourceError(f"audioset source: fractions must be three non-negative numbers, got {fractions!r}")
 
-    def spec(self) -> dict:
+    def source_root(self) -> str | None:
+        """The deepest folder holding the labels, the ontology files and the clips."""
         files = [p for p in (self.labels_tsv, self.audio_dir, self.ontology, self.mid_to_name) if p is not None]
         root = Path(os.path.commonpath([str(Path(p).resolve()) for p in files]))
-        root = root if root.is_dir() else root.parent
+        return str(root if root.is_dir() else root.parent)
+
+    def spec(self) -> dict:
+        root = self.source_root()
 
         def rel(p):
             return None if p is None else symbolic_path(p, root)

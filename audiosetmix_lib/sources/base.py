@@ -63,7 +63,11 @@ class Source(ABC):
 
     @abstractmethod
     def spec(self) -> dict:
-        """JSON-serialisable arguments that rebuild this source."""
+        """JSON-serialisable arguments that rebuild this source (local files relative to SOURCE_ROOT)."""
+
+    def source_root(self) -> str | None:
+        """The folder SOURCE_ROOT stands for on this machine (None: the spec names no local files)."""
+        return None
 
     @abstractmethod
     def _scan(self) -> tuple[list[Event], list[Skip]]:

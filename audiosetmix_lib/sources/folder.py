@@ -114,6 +114,9 @@ class FolderSource(Source):
             except ValueError as error:
                 raise SourceError(f"folder source: split_map: {error}") from None
 
+    def source_root(self) -> str | None:
+        return str(self.root)
+
     def spec(self) -> dict:
         return {
             "name": self.name,

@@ -99,6 +99,9 @@ class HFSource(Source):
                 raise SourceError(f"hf source: split_map: {error}") from None
         self._splits = None
 
+    def source_root(self) -> str | None:
+        return self.path if self.local else None
+
     def spec(self) -> dict:
         return {
             "name": self.name,

@@ -93,9 +93,11 @@ def gain_db_of(transforms: dict) -> float:
 def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: float) -> tuple[np.ndarray, dict]:
     """Apply an event's transforms; returns the audio and the params with what was measured.
 
-    Order: a shortened event is cut first (stretching the discarded part is wasted work);
-    pitch and speed run in one Signalsmith pass; the filter measures the stretched audio;
-    then the cut is faded or the event looped; gain comes last. Pure: params in, samples out.
+    Each module names its STAGE. Order: a shortened event is cut first (stretching the discarded
+    part is wasted work); the "stretch" transforms (pitch, speed) run in one Signalsmith pass;
+    "spectral" transforms (the filter) then run in registry order, each first resolving what it
+    measures (`resolve`, stored so a re-render is exact); then the cut is faded or the event
+    looped; "gain" comes last. Pure: params in, samples out.
     """
     resolved = dict(transforms)
     dur = transforms.get("duration")
@@ -104,15 +106,18 @@ def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: f
         out = duration.cut(out, dur)
     semitones = transforms.get("pitch", {}).get("semitones", 0.0)
     out = pitch.stretch(out, sr, semitones=semitones, tempo=tempo_of(transforms))
-    if "filter" in transforms:
-        resolved["filter"] = filter.resolve(out, sr, transforms["filter"])
-        out = filter.apply(out, sr, resolved["filter"])
+    for name, module in TRANSFORMS.items():
+        if module.STAGE == "spectral" and name in transforms:
+            resolve = getattr(module, "resolve", None)
+            resolved[name] = resolve(out, sr, transforms[name]) if resolve else transforms[name]
+            out = module.apply(out, sr, resolved[name])
     if dur and dur["direction"] == "down":
         out = fade(out, sr, fade_seconds)
     elif dur:
         out = duration.apply(out, sr, dur, fade_seconds)
-    if "volume" in transforms:
-        out = volume.apply(out, sr, transforms["volume"])
+    for name, module in TRANSFORMS.items():
+        if module.STAGE == "gain" and name in transforms:
+            out = module.apply(out, sr, transforms[name])
     return out, resolved
 
 

@@ -17,6 +17,8 @@ WORDS = {
                   extra=("shorter", "momentary", "momentarily", "short-lived", "for a moment")),
 }
 ADVERBIAL = True  # "a short dog" names the wrong thing
+# render chain stage (transforms/__init__.py): cut before stretching, faded or looped after the spectral stage
+STAGE = "length"
 # What the statistics count (the AudioCaps reference rate was measured with these).
 STATS_WORDS = ("brief", "briefly", "short", "long", "longer", "prolonged", "continuous", "continuously")
 

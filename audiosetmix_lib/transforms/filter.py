@@ -25,6 +25,8 @@ WORDS = {
                   extra=("muffle", "muffles", "dull", "dulled", "through a wall", "behind a wall", "as if behind a wall")),
 }
 ADVERBIAL = False
+# render chain stage (transforms/__init__.py): after stretching, on the audio as it will sound
+STAGE = "spectral"
 MIN_CUTOFF_HZ = 20.0
 MAX_CUTOFF_SHARE = 0.45  # of the sample rate: safely below Nyquist
 STATS_WORDS = ("muffled", "thin", "thinner", "tinny", "tinnier", "through a wall", "over a telephone", "telephone-like")

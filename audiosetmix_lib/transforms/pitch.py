@@ -15,6 +15,8 @@ WORDS = {
     "down": Words(adj=("low-pitched", "deep"), extra=("lower-pitched", "low-pitch", "deeper")),
 }
 ADVERBIAL = False
+# render chain stage (transforms/__init__.py): one Signalsmith pass with speed
+STAGE = "stretch"
 STATS_WORDS = ("high-pitched", "high pitched", "high-pitch", "high pitch", "low-pitched", "low pitched", "low-pitch",
                "low pitch", "deep", "deeper")  # the AudioCaps reference rate was measured with these
 

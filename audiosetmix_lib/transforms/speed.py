@@ -18,6 +18,8 @@ WORDS = {
                   extra=("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down")),
 }
 ADVERBIAL = True  # "a fast baby" names the wrong thing: say how it sounds
+# render chain stage (transforms/__init__.py): one Signalsmith pass with pitch
+STAGE = "stretch"
 STATS_WORDS = ("fast", "faster", "rapid", "rapidly", "quickly", "slow", "slowly", "slower")  # as the AudioCaps reference
 
 

@@ -16,6 +16,8 @@ WORDS = {
                   extra=("quieter", "softer", "fainter", "gentle", "gently", "subdued", "muted", "barely audible")),
 }
 ADVERBIAL = False  # "a loud dog" and "a dog barks loudly" both read well
+# render chain stage (transforms/__init__.py): last: a level change of the finished event
+STAGE = "gain"
 # What the statistics count as volume words (the AudioCaps reference rate was measured with these).
 STATS_WORDS = ("loud", "loudly", "louder", "loudest", "quiet", "quietly", "quieter", "faint", "faintly", "fainter",
                "soft", "softly", "softer")
