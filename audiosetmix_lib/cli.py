@@ -18,6 +18,7 @@ from .captions.cli_args import add_caption_args, caption_overrides, caption_repo
 from .captions.report import summary_lines
 from .card import write_card
 from .hub_layout import write_shards
+from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
 from .sources.base import SourceError
@@ -160,15 +161,10 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-
-
     ds = _load_split_with_id(args.dataset_dir, args.id)
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
         raise SystemExit(f"error: no row with id {args.id!r} in {args.dataset_dir}")
-    from audiosetmix_lib.recipe import Recipe
-    from audiosetmix_lib.sources import SourceError
-
     for name, (built, here) in Recipe.from_json(row[0]["recipe"]).version_differences().items():
         print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
     try:

@@ -47,8 +47,8 @@ def test_builder_config_is_typed_from_a_dict_and_from_setattr(tmp_path):
 
 
 def test_captioners_satisfy_the_protocol():
-    template = make_captioner("template", None, 6.0)
-    llm = make_captioner("openai", LLMConfig(model="m", base_url="http://127.0.0.1:9/v1"), 6.0)
+    template = make_captioner("template", None)
+    llm = make_captioner("openai", LLMConfig(model="m", base_url="http://127.0.0.1:9/v1"))
     assert isinstance(template, TemplateCaptioner) and isinstance(llm, LLMCaptioner)
     for captioner in (template, llm):
         checked: Captioner = captioner  # the protocol's two members

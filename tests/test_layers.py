@@ -25,6 +25,7 @@ LAYERS = {
     "audiosetmix_lib.transforms": 1,
     "audiosetmix_lib.recipe": 1,  # the Recipe type reads the transform registry (names, duration math)
     "audiosetmix_lib.sources": 1,
+    "audiosetmix_lib.relations": 1,  # follow/overlap/background and their words, beside the transforms
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,
     "audiosetmix_lib.render": 2,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import duration, filter, pitch, speed, volume
-from .base import DIRECTIONS, Words, db_to_gain, fade, other_direction
+from .base import DIRECTIONS, Words, db_to_gain, fade, other_direction, settings_from
 
 # name -> module, in the order transforms are drawn (changing it changes every recipe)
 TRANSFORMS = {module.NAME: module for module in (volume, pitch, speed, duration, filter)}
@@ -42,8 +42,6 @@ def resolve_settings(overrides: dict | None = None) -> dict:
     unknown = sorted(set(overrides) - set(TRANSFORMS))
     if unknown:
         raise ValueError(f"unknown transforms in MixConfig.transforms: {unknown} (known: {list(TRANSFORM_NAMES)})")
-    from .base import settings_from
-
     out = {}
     for name, module in TRANSFORMS.items():
         value = overrides.get(name) or {}
