@@ -86,8 +86,7 @@ def test_config_ranges_are_respected_and_validated(synth):
             if "speed" in t:
                 assert 1.3 <= t["speed"]["tempo"] <= 1.6 or 0.6 <= t["speed"]["tempo"] <= 0.77
             if "filter" in t:
-                r = t["filter"]["ratio"]
-                assert 2.0 <= r <= 4.0 or 0.25 <= r <= 0.5
+                assert 0.2 <= t["filter"]["share"] <= 0.4
     with pytest.raises(ValueError, match=r"within \[0.0, 6.0\]"):  # half an octave at most
         resolve_settings({"pitch": {"up": [3.0, 9.0]}})
     with pytest.raises(ValueError, match="range"):
@@ -109,7 +108,7 @@ def test_transform_overrides_change_sampling(synth):
         for e in draw(synth, i, config=only_filter).events:
             assert set(e.transforms) == {"filter"}
             if e.transforms["filter"]["direction"] == "down":
-                assert e.transforms["filter"]["ratio"] == 0.3
+                assert e.transforms["filter"]["share"] == 0.3
 
 
 def test_recipe_v2_stores_describe_settings_versions_and_event_ends(synth):

@@ -1,11 +1,18 @@
 """Filter: muffled (low-pass, "as if through a wall") or thin (high-pass, "as if over a telephone").
 
-The cut-off is relative to the event's own spectral centroid (0.25-0.5x for low-pass, 2-4x for
-high-pass), so the change is audible for every class, deep or shrill. The sampled `ratio` is
-stored at sampling time; the renderer measures the centroid of the audio that enters the
-filter and stores `centroid_hz` and `cutoff_hz` beside it (`resolve`), so a stored recipe
-re-renders with the exact cut-off even if the measurement ever changes. A zero-phase
-Butterworth (scipy `sosfiltfilt`) keeps onsets where they were.
+The cut-off is relative to the event's own spectrum: it sits where the event's cumulative
+power reaches the sampled `share` (from the bottom for a low-pass, from the top for a
+high-pass), so the filter keeps about that share of the event's energy and removes the rest,
+whatever the class. (A cut-off at a fixed multiple of the spectral centroid, tried first,
+removes a narrowband sound entirely: a beep low-passed at 0.25x its centroid is silence.)
+The sampled `share` is stored at sampling time; the renderer measures the spectrum of the
+audio that enters the filter and stores `cutoff_hz` beside it (`resolve`), so a stored recipe
+re-renders with the exact cut-off. A zero-phase Butterworth (scipy `sosfiltfilt`) keeps
+onsets where they were.
+
+The filter changes timbre, not loudness: its output is brought back to the RMS of its input
+(at most MAX_MAKEUP_DB of gain). Loudness is the volume transform's job; without the make-up
+gain a high-pass on a deep sound makes it "quiet" as much as "thin".
 """
 
 from __future__ import annotations
@@ -29,50 +36,49 @@ ADVERBIAL = False
 STAGE = "spectral"
 MIN_CUTOFF_HZ = 20.0
 MAX_CUTOFF_SHARE = 0.45  # of the sample rate: safely below Nyquist
+MAX_MAKEUP_DB = 20.0  # the most gain that brings a filtered event back to its input's RMS
 STATS_WORDS = ("muffled", "thin", "thinner", "tinny", "tinnier", "through a wall", "over a telephone", "telephone-like")
 
 
 @dataclass(frozen=True)
 class Settings:
     probability: float = 0.3
-    up: tuple[float, float] = (2.0, 4.0)  # high-pass cut-off / spectral centroid
-    down: tuple[float, float] = (0.25, 0.5)  # low-pass cut-off / spectral centroid
+    up: tuple[float, float] = (0.2, 0.4)  # high-pass: share of the event's power kept (above the cut-off)
+    down: tuple[float, float] = (0.2, 0.4)  # low-pass: share of the event's power kept (below the cut-off)
     order: int = 8  # Butterworth order, applied forward and backward (twice the slope): steep enough that
     # a class whose energy sits just past the cut-off (the synth drum at 0.25x) still loses >= 10 dB there
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("filter.up", self.up, 1.0, 16.0)
-        check_range("filter.down", self.down, 1.0 / 16.0, 1.0)
+        check_range("filter.up", self.up, 0.05, 0.95)
+        check_range("filter.down", self.down, 0.05, 0.95)
         if not 1 <= int(self.order) <= 10:
             raise ValueError(f"filter.order must be in [1, 10], got {self.order}")
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
     direction = draw_direction(rng)
-    return {"direction": direction, "ratio": uniform(rng, getattr(settings, direction)), "order": int(settings.order)}
+    return {"direction": direction, "share": uniform(rng, getattr(settings, direction)), "order": int(settings.order)}
 
 
-def spectral_centroid(samples: np.ndarray, sr: int) -> float:
-    """Magnitude-weighted mean frequency (Hz) of the whole signal; 0 for silence."""
-    magnitude = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64)))
-    total = magnitude.sum()
-    if total <= 0:
-        return 0.0
+def cutoff_for(samples: np.ndarray, sr: int, direction: str, share: float) -> float:
+    """Where the cumulative power reaches `share` (from the bottom for "down", the top for "up")."""
+    power = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64))) ** 2
     freqs = np.fft.rfftfreq(len(samples), 1.0 / sr)
-    return float((freqs * magnitude).sum() / total)
-
-
-def cutoff_for(centroid_hz: float, ratio: float, sr: int) -> float:
-    return round(float(np.clip(centroid_hz * ratio, MIN_CUTOFF_HZ, MAX_CUTOFF_SHARE * sr)), 3)
+    total = power.sum()
+    if total <= 0:
+        return round(float(MAX_CUTOFF_SHARE * sr / 2), 3)
+    below = np.cumsum(power) / total
+    target = share if direction == "down" else 1.0 - share
+    cutoff = freqs[min(len(freqs) - 1, int(np.searchsorted(below, target)))]
+    return round(float(np.clip(cutoff, MIN_CUTOFF_HZ, MAX_CUTOFF_SHARE * sr)), 3)
 
 
 def resolve(samples: np.ndarray, sr: int, params: dict) -> dict:
-    """Params with the measured centroid and the cut-off it gives (kept when already there)."""
+    """Params with the cut-off measured on the audio that enters the filter (kept when already there)."""
     if "cutoff_hz" in params:
         return params
-    centroid = round(spectral_centroid(samples, sr), 3)
-    return {**params, "centroid_hz": centroid, "cutoff_hz": cutoff_for(centroid, params["ratio"], sr)}
+    return {**params, "cutoff_hz": cutoff_for(samples, sr, params["direction"], params["share"])}
 
 
 def apply(samples: np.ndarray, sr: int, params: dict) -> np.ndarray:
@@ -85,12 +91,20 @@ def apply(samples: np.ndarray, sr: int, params: dict) -> np.ndarray:
     if len(x) < 2:
         return x.astype(np.float32)
     out = sosfiltfilt(sos, x, padlen=min(len(x) - 1, 3 * (2 * len(sos) + 1)))
-    return out.astype(np.float32)
+    return (out * makeup_gain(x, out)).astype(np.float32)
+
+
+def makeup_gain(before: np.ndarray, after: np.ndarray) -> float:
+    """The gain that gives `after` the RMS of `before`, capped at MAX_MAKEUP_DB (1 for silence)."""
+    rms_before, rms_after = float(np.sqrt(np.mean(before**2))), float(np.sqrt(np.mean(after**2)))
+    if rms_before <= 0 or rms_after <= 0:
+        return 1.0
+    return min(rms_before / rms_after, 10 ** (MAX_MAKEUP_DB / 20))
 
 
 def flip(params: dict) -> dict:
-    """The other filter with the reciprocal ratio (a 0.3x low-pass becomes a 3.33x high-pass)."""
-    flipped = {"direction": other_direction(params["direction"]), "ratio": round(1.0 / params["ratio"], 4)}
+    """The other filter keeping the same share of the event's power (renderable: the cut-off is measured again)."""
+    flipped = {"direction": other_direction(params["direction"]), "share": params["share"]}
     if "order" in params:
         flipped["order"] = params["order"]
     return flipped
@@ -99,5 +113,5 @@ def flip(params: dict) -> dict:
 def detail(params: dict) -> str:
     kind = "high-pass" if params["direction"] == "up" else "low-pass"
     if "cutoff_hz" in params:
-        return f"{kind} {params['cutoff_hz']:.0f} Hz, {params['ratio']:.2f}x centroid"
-    return f"{kind} {params['ratio']:.2f}x centroid"
+        return f"{kind} {params['cutoff_hz']:.0f} Hz, {params['share']:.0%} of the power kept"
+    return f"{kind}, {params['share']:.0%} of the power kept"
