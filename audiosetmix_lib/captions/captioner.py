@@ -60,6 +60,17 @@ class _Item:
     text: str | None = None
 
 
+def _add_endpoint_stats(counter: dict, delta: dict) -> None:
+    """Fold a batch's per-endpoint counts into one record (summed again over records by the report)."""
+    into = counter.setdefault("endpoints", {})
+    for name, d in delta.items():
+        e = into.setdefault(name, {"sent": 0, "answered": 0, "failures": {}, "marked_down": 0})
+        for k in ("sent", "answered", "marked_down"):
+            e[k] += d[k]
+        for kind, n in d["failures"].items():
+            e["failures"][kind] = e["failures"].get(kind, 0) + n
+
+
 class LLMCaptioner:
     """Captions sets of recipes with an LLM backend; picklable (backend, cache and report reopen per process)."""
 
@@ -103,6 +114,8 @@ class LLMCaptioner:
         sent = set(send)
         for i, item in enumerate(items):
             counters[item.set_index]["requests" if i in sent else "cache_hits"] += 1
+        if send and hasattr(self.backend, "take_endpoint_stats") and items:
+            _add_endpoint_stats(counters[items[0].set_index], self.backend.take_endpoint_stats())
         return answers
 
     def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
@@ -178,7 +191,7 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
     if name == "openai":
         from .openai_backend import OpenAIBackend
 
-        backend = OpenAIBackend(base_url=llm.get("base_url", ""), model=llm.get("model", ""),
+        backend = OpenAIBackend(base_url=llm.get("base_url") or "", model=llm.get("model", ""),
                                 api_key_env=llm.get("api_key_env") or "OPENAI_API_KEY",
                                 concurrency=llm.get("concurrency", 8), timeout=llm.get("timeout", 60.0),
                                 http_retries=llm.get("http_retries", 5), backoff=llm.get("backoff", 0.5))

@@ -19,10 +19,14 @@ def add_caption_args(p) -> None:
                    help="template (offline grammar, default), transformers (local model) or openai (any "
                         "OpenAI-compatible server)")
     g.add_argument("--llm_model", help="transformers: model id or path; openai: the server's model name")
-    g.add_argument("--llm_base_url", help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--llm_base_url", action="append",
+                   help="openai: base URL, e.g. http://127.0.0.1:8000/v1; give it several times (or comma-separated) "
+                        "to spread requests over several servers (least outstanding requests, per-server backoff)")
     g.add_argument("--llm_api_key_env", help="openai: name of the environment variable holding the API key "
                                              "(default: OPENAI_API_KEY if set; the key is never logged or stored)")
-    g.add_argument("--llm_concurrency", type=int, default=8, help="openai: requests in flight")
+    g.add_argument("--llm_concurrency", type=int, default=8,
+                   help="openai: requests in flight per build process, over all endpoints (256 and more is fine: "
+                        "one event loop, keep-alive connections)")
     g.add_argument("--llm_timeout", type=float, default=60.0, help="openai: seconds per request")
     g.add_argument("--llm_http_retries", type=int, default=5,
                    help="openai: retries of one request on 429/5xx/timeouts, with backoff honouring Retry-After")

@@ -58,6 +58,14 @@ def summarise(records: list[dict], meta: dict | None = None) -> dict:
                 items["skipped"] += 1
             else:
                 items["failed"] += 1
+    endpoints: dict = {}
+    for record in records:
+        for name, d in record.get("endpoints", {}).items():
+            e = endpoints.setdefault(name, {"sent": 0, "answered": 0, "failures": {}, "marked_down": 0})
+            for k in ("sent", "answered", "marked_down"):
+                e[k] += d.get(k, 0)
+            for kind, n in d.get("failures", {}).items():
+                e["failures"][kind] = e["failures"].get(kind, 0) + n
     validated = sum(answers.values())
     rejected = Counter({k: v for k, v in answers.items() if k != ACCEPTED})
     llm_rows = sum(1 for r in records if r["source"] == "llm")
@@ -77,6 +85,7 @@ def summarise(records: list[dict], meta: dict | None = None) -> dict:
         "transport_failures": dict(sorted(transport.items())),
         "requests_sent": sum(r.get("requests", 0) for r in records),
         "cache_hits": sum(r.get("cache_hits", 0) for r in records),
+        "endpoints": dict(sorted(endpoints.items())),
     }
 
 
@@ -98,6 +107,10 @@ def summary_lines(report: dict) -> list[str]:
     if report["transport_failures"]:
         lines.append("  transport failures: " + ", ".join(f"{k} {n}" for k, n in report["transport_failures"].items()))
     lines.append(f"  requests sent: {report['requests_sent']}, cache hits: {report['cache_hits']}")
+    for name, e in report.get("endpoints", {}).items():
+        failures = ", ".join(f"{k} {n}" for k, n in e["failures"].items()) or "none"
+        lines.append(f"    {name}: sent {e['sent']}, answered {e['answered']}, failures {failures}, "
+                     f"marked down {e['marked_down']} time(s)")
     return lines
 
 
