@@ -136,7 +136,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
         for start, stop in chunks:
             shard = start // self.config.rows_per_shard  # (shard, index) keys: deterministic
             # one batch per chunk: every caption and negative of the chunk goes to the captioner at once
-            for index, row in zip(range(start, stop), maker.rows(split, range(start, stop))):
+            unit = f"{split}-{start:08d}-{stop:08d}"  # this chunk's LLM answer file (any process may build it)
+            for index, row in zip(range(start, stop), maker.rows(split, range(start, stop), unit=unit)):
                 yield Key(shard, index), row
 
 

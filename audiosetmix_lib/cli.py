@@ -109,7 +109,9 @@ def build(args) -> int:
     with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
         from audiosetmix_lib.captions.cli_args import caption_overrides, caption_report
 
-        overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite"))
+        from audiosetmix_lib.captions.answer_files import ANSWERS_DIR
+
+        overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite", str(output_dir / ANSWERS_DIR)))
         builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
         maker = builder.row_maker()  # scans and validates the source before any rendering
         skipped = maker.source.skipped

@@ -58,7 +58,7 @@ BUILD = ["--train", "8", "--validation", "0", "--test", "0", "--num_negatives", 
 def _rows(out):
     import datasets
 
-    return [dict(r) for r in datasets.load_dataset(str(out), split="train")]
+    return [dict(r) for r in datasets.load_dataset(str(out), split="train").cast_column("audio", datasets.Audio(decode=False))]
 
 
 def test_two_server_processes_share_the_load_and_one_dying_loses_no_row(tmp_path, capsys):
@@ -82,10 +82,12 @@ def test_two_server_processes_share_the_load_and_one_dying_loses_no_row(tmp_path
     assert n0 == 3 and n1 > 0
     assert report["llm_rate"] == 1.0 and report["rows"] == 8  # no row lost, none fell back
     dead, alive = report["endpoints"].values()  # sorted by name: endpoint-0 first
-    assert dead["answered"] == 3 and dead["failures"].get("connection", 0) >= 1 and dead["marked_down"] >= 1
+    # it died with up to 3 requests in flight (logged on arrival): each was answered or failed over
+    assert dead["answered"] <= 3 and dead["sent"] == dead["answered"] + sum(dead["failures"].values())
+    assert dead["failures"].get("connection", 0) >= 1 and dead["marked_down"] >= 1
     assert alive["answered"] == n1 and not alive["failures"]
+    assert report["requests_sent"] == dead["answered"] + n1  # each caption was answered once
     assert "endpoint-0" in printed and "connection" in printed  # the summary says what happened
     assert url0 not in json.dumps(report)  # endpoints are named by a hash, never by their URL
     # the same rows as the build with two healthy servers (the mock answers are deterministic)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "audio"} for r in rows]  # noqa: E731
-    assert strip(_rows(tmp_path / "one_dies")) == strip(_rows(tmp_path / "both"))
+    assert _rows(tmp_path / "one_dies") == _rows(tmp_path / "both")

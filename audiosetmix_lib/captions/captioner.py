@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..describe import describe
 from ..recipe import Recipe
+from .answer_files import AnswerFolder, UnitAnswers, unit_answers_url
 from .backend import Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
 from .prompt import PROMPT_VERSION, build_messages, prompt_text
@@ -78,8 +79,10 @@ class LLMCaptioner:
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 known_classes=(), readers: list | None = None, answers_dir: str | None = None) -> None:
         self.backend = backend
+        self.readers = list(readers or [])  # earlier answers, read-only (AnswerFolder)
+        self.answers_dir = answers_dir  # this build's answer files, one per work unit
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
@@ -99,17 +102,26 @@ class LLMCaptioner:
         temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_MIN_TEMPERATURE)
         return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=attempt)
 
-    def _ask(self, items: list[_Item], attempt: int, counters: list[dict]) -> list[str | TransportFailure]:
+    def answers_for(self, unit: str | None):
+        """The answer cache one call uses: the unit's own file + earlier answers + the SQLite cache."""
+        if unit is None or self.answers_dir is None:
+            if not self.readers:
+                return self.cache
+            return UnitAnswers(None, readers=[*self.readers, *([self.cache] if self.cache else [])], mirror=self.cache)
+        return UnitAnswers(unit_answers_url(self.answers_dir, unit),
+                           readers=[*self.readers, *([self.cache] if self.cache else [])], mirror=self.cache)
+
+    def _ask(self, items: list[_Item], attempt: int, counters: list[dict], cache) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
         keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt)
                 for r in requests]
-        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        cached = cache.get_many(keys) if cache is not None else {}
         send = [i for i, key in enumerate(keys) if key not in cached]
         answers: list = [cached.get(key) for key in keys]
         for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
-            if not isinstance(answer, TransportFailure) and self.cache is not None:
-                answer = self.cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
+            if not isinstance(answer, TransportFailure) and cache is not None:
+                answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
             answers[i] = answer
         sent = set(send)
         for i, item in enumerate(items):
@@ -118,7 +130,16 @@ class LLMCaptioner:
             _add_endpoint_stats(counters[items[0].set_index], self.backend.take_endpoint_stats())
         return answers
 
-    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
+    def caption_sets(self, sets: list[CaptionSet], unit: str | None = None) -> list[CaptionedSet]:
+        """Caption a batch; `unit` names the work unit (shard) whose answer file keeps the answers."""
+        cache = self.answers_for(unit)
+        try:
+            return self._caption_sets(sets, cache)
+        finally:
+            if isinstance(cache, UnitAnswers):
+                cache.flush()  # also after a BackendError: the answers already paid for are kept
+
+    def _caption_sets(self, sets: list[CaptionSet], cache) -> list[CaptionedSet]:
         items: list[_Item] = []
         for s_index, caption_set in enumerate(sets):
             for recipe in caption_set.recipes:
@@ -130,7 +151,7 @@ class LLMCaptioner:
             pending = [item for item in items if item.final is None and item.set_index not in failed_sets]
             if not pending:
                 break
-            for item, answer in zip(pending, self._ask(pending, attempt, counters)):
+            for item, answer in zip(pending, self._ask(pending, attempt, counters, cache)):
                 if isinstance(answer, TransportFailure):
                     item.attempts.append(f"transport:{answer.kind}")
                     item.final = item.attempts[-1]
@@ -171,6 +192,11 @@ class LLMCaptioner:
 
         return CaptionedSet(list(caption_set.fallback), "template-fallback", TEMPLATE_VERSION)
 
+    def close(self) -> None:
+        """Close the backend's connections (an HTTP client keeps them open between batches)."""
+        if hasattr(self.backend, "close"):
+            self.backend.close()
+
     def meta(self) -> dict:
         return {"captioner": self.backend.name, "model": self.model, "prompt_version": PROMPT_VERSION,
                 "max_retries": self.max_retries, "sampling": self.sampling.to_dict()}
@@ -204,7 +230,11 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
         raise ValueError(f"unknown captioner {name!r} (choose from {', '.join(CAPTIONERS)})")
     sampling = Sampling(temperature=float(llm.get("temperature", 0.7)), top_p=float(llm.get("top_p", 0.95)),
                         max_new_tokens=int(llm.get("max_new_tokens", 64)))
-    cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
+    cache, readers = None, []
+    for location in llm.get("cache_folders") or []:
+        readers.append(AnswerFolder(location))
+    if llm.get("cache"):
+        cache = AnswerCache(llm["cache"])
     report = ReportStore(llm["report"]) if llm.get("report") else None
     return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes)
+                        background_db, known_classes, readers=readers, answers_dir=llm.get("answers_dir"))

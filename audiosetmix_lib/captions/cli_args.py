@@ -40,11 +40,22 @@ def add_caption_args(p) -> None:
     g.add_argument("--llm_max_new_tokens", type=int, default=64)
     g.add_argument("--llm_max_retries", type=int, default=2,
                    help="new attempts for a caption the validator rejected, before the row falls back to the template")
-    g.add_argument("--llm_cache", help="SQLite file caching every answer (safe to share between builds and "
-                                       "processes); a rebuild sends no request for a prompt already answered")
+    g.add_argument("--llm_cache", action="append",
+                   help="earlier answers to reuse: a folder of answer files (an earlier build folder or its "
+                        ".audiosetmix/answers/, also as an fsspec URL), or a SQLite file (local engine; shared by "
+                        "builds and processes on one machine). May be given several times. Every build also keeps "
+                        "its own answers in <output_dir>/.audiosetmix/answers/, which a rerun reads back")
 
 
-def caption_overrides(args, report_path: Path | None) -> dict:
+def is_answer_folder(location: str) -> bool:
+    """A URL or an existing folder is a folder of answer files; anything else a SQLite file."""
+    if "://" in location and not location.startswith("file://"):
+        return True
+    path = Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
+    return path.is_dir() or location.endswith("/")
+
+
+def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
     """Builder config overrides (`captioner`, `llm`) from the parsed arguments."""
     if args.captioner == "template":
         return {}
@@ -61,8 +72,16 @@ def caption_overrides(args, report_path: Path | None) -> dict:
                    concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries)
     else:
         llm.update(device=args.llm_device, dtype=args.llm_dtype, batch_size=args.llm_batch_size)
-    if args.llm_cache:
-        llm["cache"] = str(Path(args.llm_cache).expanduser().resolve())
+    for location in args.llm_cache or []:
+        if is_answer_folder(location):
+            folder = location if "://" in location else str(Path(location).expanduser().resolve())
+            llm.setdefault("cache_folders", []).append(folder)
+        elif "cache" in llm:
+            raise SystemExit("error: --llm_cache names more than one SQLite file; give one (folders may be several)")
+        else:
+            llm["cache"] = str(Path(location).expanduser().resolve())
+    if answers_dir is not None:
+        llm["answers_dir"] = answers_dir
     if report_path is not None:
         llm["report"] = str(report_path)
     return {"captioner": args.captioner, "llm": llm}
@@ -79,6 +98,7 @@ def caption_report(builder, output_dir: Path) -> tuple[dict | None, str]:
         path.unlink(missing_ok=True)  # a stale report of an earlier LLM build into this folder
         return None, card_markdown(None, TEMPLATE_VERSION)
     report = captioner.summary()
+    captioner.close()
     if captioner.report is not None:
         captioner.report.close()
     path.parent.mkdir(parents=True, exist_ok=True)
