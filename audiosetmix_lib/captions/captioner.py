@@ -67,8 +67,10 @@ class LLMCaptioner:
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 known_classes=(), endpoint_id: str = "", retry_rejected: bool = False) -> None:
         self.backend = backend
+        self.endpoint_id = endpoint_id  # in every cache key: another server is asked afresh
+        self.retry_rejected = retry_rejected
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
@@ -91,14 +93,18 @@ class LLMCaptioner:
     def _ask(self, items: list[_Item], attempt: int, counters: list[dict]) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
-        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt)
-                for r in requests]
+        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt,
+                          self.endpoint_id) for r in requests]
         cached = self.cache.get_many(keys) if self.cache is not None else {}
+        if self.retry_rejected:  # a cached answer the validator rejects is asked again and replaced
+            cached = {key: answer for key, answer in cached.items()
+                      if self.validator.check(clean_answer(answer), items[keys.index(key)].description).ok}
         send = [i for i, key in enumerate(keys) if key not in cached]
         answers: list = [cached.get(key) for key in keys]
         for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
             if not isinstance(answer, TransportFailure) and self.cache is not None:
-                answer = self.cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
+                answer = self.cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt,
+                                        replace=self.retry_rejected)
             answers[i] = answer
         sent = set(send)
         for i, item in enumerate(items):
@@ -194,4 +200,4 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
     cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
     report = ReportStore(llm["report"]) if llm.get("report") else None
     return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes)
+                        background_db, known_classes, llm.get("endpoint_id", ""), bool(llm.get("retry_rejected", False)))
