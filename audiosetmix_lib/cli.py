@@ -12,8 +12,16 @@ from collections import Counter
 from pathlib import Path
 
 
+class UsageError(ValueError):
+    """A flag value the command cannot use; the message says which and how to fix it."""
+
+
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written")
+    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; an "
+                                                       "AudioSetMix output there is resumed (same settings) or replaced")
+    p.add_argument("--overwrite", action="store_true",
+                   help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
+                        "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
     p.add_argument("--source", choices=["synth", "folder", "audioset", "hf"], help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
@@ -58,7 +66,7 @@ def _source_options(args, config_source: str, base: dict) -> dict:
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:
-            options["split_map"] = json.loads(args.split_map)
+            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
     elif source == "audioset":
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
@@ -69,7 +77,7 @@ def _source_options(args, config_source: str, base: dict) -> dict:
         if args.audioset_mid_to_name:
             options["mid_to_name"] = str(Path(args.audioset_mid_to_name).resolve())
         if args.audioset_exclude:
-            options["exclude_classes"] = json.loads(args.audioset_exclude)
+            options["exclude_classes"] = _json_arg("--audioset_exclude", args.audioset_exclude, list)
     elif source == "hf":
         if not args.source_path:
             raise SystemExit("error: the hf source needs --source_path DATASET_ID_OR_DIR")
@@ -83,15 +91,15 @@ def _source_options(args, config_source: str, base: dict) -> dict:
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:
-            options["split_map"] = json.loads(args.split_map)
+            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
     return options
 
 
 def build(args) -> int:
-    import datasets
-
     import audiosetmix
-    from audiosetmix_lib.card import write_card
+    from audiosetmix_lib.captions.cli_args import caption_overrides
+    from audiosetmix_lib.engine.driver import run_build
+    from audiosetmix_lib.output.manifest import META_DIR
 
     started = time.time()
     base = next((c for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
@@ -104,44 +112,73 @@ def build(args) -> int:
         overrides["source"] = args.source
     overrides["source_options"] = _source_options(args, base.source, base.source_options)
     if args.mix:
-        overrides["mix"] = json.loads(args.mix)
+        overrides["mix"] = _json_arg("--mix", args.mix, dict)
     output_dir = Path(args.output_dir).resolve()
+    meta = output_dir / META_DIR
+    overrides.update(caption_overrides(args, meta / "caption-report.sqlite", str(meta / "answers")))
     with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
-        from audiosetmix_lib.captions.cli_args import caption_overrides, caption_report
-
-        from audiosetmix_lib.captions.answer_files import ANSWERS_DIR
-
-        overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite", str(output_dir / ANSWERS_DIR)))
         builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
+        _check_sizes(builder.config)
         maker = builder.row_maker()  # scans and validates the source before any rendering
         skipped = maker.source.skipped
         print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
               f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
-        builder.download_and_prepare(download_config=datasets.DownloadConfig(disable_tqdm=False),
-                                     num_proc=args.num_proc if args.num_proc > 1 else None)
-        prepared = builder.as_dataset()
-        if output_dir.exists():
-            shutil.rmtree(output_dir / "data", ignore_errors=True)
-        data_dir = output_dir / "data"
-        sizes = {}
-        from audiosetmix_lib.hub_layout import write_shards
+        _check_split_events(builder.config, maker)
 
-        for split in [s for s in ("train", "validation", "test") if s in prepared]:
-            write_shards(prepared[split], split, data_dir, builder.config.rows_per_shard)
-            sizes[split] = len(prepared[split])
-        elapsed = time.time() - started
-        from audiosetmix_lib.stats_cli import card_statistics
+        def fresh_report(output) -> None:
+            if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
+                (meta / "caption-report.sqlite").unlink(missing_ok=True)
 
-        card_extra = {"statistics": card_statistics(prepared, builder.config.mix_config().background_db)}
-        captions, card_extra["caption_report"] = caption_report(builder, output_dir)
-        write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
-        del prepared
-    _print_summary(output_dir, sizes, skipped, time.time() - started)
-    if captions is not None:
+        result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
+                           after_batch=_fallback_guard(args, builder), on_open=fresh_report)
+    _print_summary(output_dir, result.sizes, skipped, time.time() - started)
+    if result.captions is not None:
         from audiosetmix_lib.captions.report import summary_lines
 
-        print("\n" + "\n".join(summary_lines(captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
+
+
+def _json_arg(flag: str, text: str, kind: type):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{flag} is not valid JSON ({error.msg} at character {error.pos}): "
+                         f"quote it for the shell, e.g. {flag} '{{\"overlap_probability\": 0.5}}'") from None
+    if not isinstance(value, kind):
+        raise UsageError(f"{flag} must be a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
+    return value
+
+
+def _check_sizes(config) -> None:
+    """Sizes before any work: no negative split, at least one row, a positive shard size."""
+    sizes = config.num_examples()
+    for split, n in sizes.items():
+        if n < 0:
+            raise UsageError(f"--{split} {n} is negative: give a row count >= 0 (0 leaves the split out)")
+    if not any(sizes.values()):
+        raise UsageError("every split has 0 rows (--train, --validation, --test): give at least one split a row count")
+    if config.rows_per_shard < 1:
+        raise UsageError(f"--rows_per_shard {config.rows_per_shard} must be at least 1")
+    if config.num_negatives < 0:
+        raise UsageError(f"--num_negatives {config.num_negatives} is negative: give 0 or more")
+
+
+def _check_split_events(config, maker) -> None:
+    from audiosetmix_lib.sources.base import SourceError
+
+    for split, n in config.num_examples().items():
+        if n > 0 and not maker.pool.classes(split):
+            raise SourceError(f"split {split!r} has no events in the {config.source!r} source; set --{split} 0 or add data")
+
+
+def _fallback_guard(args, builder):
+    if builder.config.captioner == "template":
+        return None
+    from audiosetmix_lib.captions.fallback_guard import FallbackGuard
+
+    return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
+                         builder.row_maker().captioner.report)
 
 
 def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float) -> None:
@@ -259,11 +296,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from audiosetmix_lib.sources.base import SourceError
+    """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
+    from audiosetmix_lib.cli_errors import error_message
 
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except SourceError as error:  # bad user input: a clear message, no traceback
-        print(f"error: {error}", file=sys.stderr)
+    except BaseException as error:  # noqa: BLE001 - sorted below: known failures become one line, the rest re-raise
+        message = error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr, flush=True)
         return 2

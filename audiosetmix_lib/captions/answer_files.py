@@ -104,9 +104,13 @@ class UnitAnswers:
                 self.dirty = True
         return found
 
-    def put(self, key: str, answer: str, backend: str, model: str, prompt_version: str, attempt: int) -> str:
+    def put(self, key: str, answer: str, backend: str, model: str, prompt_version: str, attempt: int,
+            replace: bool = False) -> str:
+        """Keep an answer unless one is there (first answer wins), or over it with `replace`; return the kept one."""
         if self.mirror is not None:
-            answer = self.mirror.put(key, answer, backend, model, prompt_version, attempt)
+            answer = self.mirror.put(key, answer, backend, model, prompt_version, attempt, replace=replace)
+        if replace:
+            self.own[key] = answer
         answer = self.own.setdefault(key, answer)
         self.meta[key] = {"model": model, "prompt_version": prompt_version, "attempt": attempt}
         self.dirty = True

@@ -79,8 +79,11 @@ class LLMCaptioner:
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=(), readers: list | None = None, answers_dir: str | None = None) -> None:
+                 known_classes=(), endpoint_id: str = "", retry_rejected: bool = False,
+                 readers: list | None = None, answers_dir: str | None = None) -> None:
         self.backend = backend
+        self.endpoint_id = endpoint_id  # in every cache key: another server is asked afresh
+        self.retry_rejected = retry_rejected
         self.readers = list(readers or [])  # earlier answers, read-only (AnswerFolder)
         self.answers_dir = answers_dir  # this build's answer files, one per work unit
         self.model = model
@@ -114,14 +117,18 @@ class LLMCaptioner:
     def _ask(self, items: list[_Item], attempt: int, counters: list[dict], cache) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
-        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt)
-                for r in requests]
+        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt,
+                          self.endpoint_id) for r in requests]
         cached = cache.get_many(keys) if cache is not None else {}
+        if self.retry_rejected:  # a cached answer the validator rejects is asked again and replaced
+            cached = {key: answer for key, answer in cached.items()
+                      if self.validator.check(clean_answer(answer), items[keys.index(key)].description).ok}
         send = [i for i, key in enumerate(keys) if key not in cached]
         answers: list = [cached.get(key) for key in keys]
         for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
             if not isinstance(answer, TransportFailure) and cache is not None:
-                answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
+                answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt,
+                                        replace=self.retry_rejected)
             answers[i] = answer
         sent = set(send)
         for i, item in enumerate(items):
@@ -237,4 +244,5 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
         cache = AnswerCache(llm["cache"])
     report = ReportStore(llm["report"]) if llm.get("report") else None
     return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes, readers=readers, answers_dir=llm.get("answers_dir"))
+                        background_db, known_classes, llm.get("endpoint_id", ""), bool(llm.get("retry_rejected", False)),
+                        readers=readers, answers_dir=llm.get("answers_dir"))

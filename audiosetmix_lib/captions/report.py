@@ -27,6 +27,16 @@ class ReportStore(SQLiteStore):
             self.connection().execute("INSERT OR REPLACE INTO caption_sets (row_id, record) VALUES (?, ?)",
                                       (record["row"], json.dumps(record, sort_keys=True)))
 
+    def fallback_counts(self) -> tuple[int, int, list[tuple[str, int]]]:
+        """(rows recorded, rows that fell back, [(reason, rows)] most frequent first), across all build processes."""
+        with self._lock:
+            conn = self.connection()
+            rows = conn.execute("SELECT COUNT(*) FROM caption_sets").fetchone()[0]
+            reasons = conn.execute("SELECT json_extract(record, '$.fallback_reason') AS r, COUNT(*) FROM caption_sets "
+                                   "WHERE json_extract(record, '$.source') != 'llm' GROUP BY r "
+                                   "ORDER BY COUNT(*) DESC, r").fetchall()
+        return rows, sum(n for _, n in reasons), [(str(r), n) for r, n in reasons]
+
     def records(self) -> list[dict]:
         with self._lock:
             rows = self.connection().execute("SELECT record FROM caption_sets ORDER BY row_id").fetchall()
