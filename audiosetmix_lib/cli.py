@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from audiosetmix_lib.locations import local_path
+
 
 class UsageError(ValueError):
     """A flag value the command cannot use; the message says which and how to fix it."""
@@ -30,7 +32,12 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", type=int)
     p.add_argument("--sample_rate", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it)")
+    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it); "
+                                                           "with --engine ray and no cluster: the local Ray's CPUs")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process pool on this machine; ray: one task per shard on a Ray cluster (same bytes)")
+    p.add_argument("--ray_address", help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray started "
+                                         "for the build with --num_proc CPUs)")
     p.add_argument("--num_negatives", type=int)
     p.add_argument("--rows_per_shard", type=int)
     p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
@@ -62,7 +69,7 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     if source == "folder":
         if not args.source_path:
             raise SystemExit("error: the folder source needs --source_path DIR")
-        options["path"] = str(Path(args.source_path).resolve())
+        options["path"] = str(local_path(args.source_path, "--source_path"))
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:
@@ -71,17 +78,18 @@ def _source_options(args, config_source: str, base: dict) -> dict:
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
                              "--audioset_ontology and/or --audioset_mid_to_name")
-        options.update(labels_tsv=str(Path(args.audioset_labels).resolve()), audio_dir=str(Path(args.audioset_audio_dir).resolve()))
+        options.update(labels_tsv=str(local_path(args.audioset_labels, "--audioset_labels")),
+                       audio_dir=str(local_path(args.audioset_audio_dir, "--audioset_audio_dir")))
         if args.audioset_ontology:
-            options["ontology"] = str(Path(args.audioset_ontology).resolve())
+            options["ontology"] = str(local_path(args.audioset_ontology, "--audioset_ontology"))
         if args.audioset_mid_to_name:
-            options["mid_to_name"] = str(Path(args.audioset_mid_to_name).resolve())
+            options["mid_to_name"] = str(local_path(args.audioset_mid_to_name, "--audioset_mid_to_name"))
         if args.audioset_exclude:
             options["exclude_classes"] = _json_arg("--audioset_exclude", args.audioset_exclude, list)
     elif source == "hf":
         if not args.source_path:
             raise SystemExit("error: the hf source needs --source_path DATASET_ID_OR_DIR")
-        local = Path(args.source_path)
+        local = local_path(args.source_path, "--source_path") if args.source_path.startswith("file://") else Path(args.source_path)
         options.update(path=str(local.resolve()) if local.exists() else args.source_path,
                        audio_column=args.hf_audio_column, label_column=args.hf_label_column)
         if args.hf_split:
@@ -113,7 +121,7 @@ def build(args) -> int:
     overrides["source_options"] = _source_options(args, base.source, base.source_options)
     if args.mix:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
-    output_dir = Path(args.output_dir).resolve()
+    output_dir = local_path(args.output_dir, "--output_dir")
     meta = output_dir / META_DIR
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", str(meta / "answers")))
     with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
@@ -130,7 +138,8 @@ def build(args) -> int:
                 (meta / "caption-report.sqlite").unlink(missing_ok=True)
 
         result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
-                           after_batch=_fallback_guard(args, builder), on_open=fresh_report)
+                           after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
+                           ray_address=args.ray_address)
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
         from audiosetmix_lib.captions.report import summary_lines

@@ -43,14 +43,23 @@ def read_rows_without_audio(files_by_split: dict[str, list[Path]]):
     return datasets.DatasetDict(parts)
 
 
-def run_engine(maker, todo, features, output, num_proc: int, after_batch, log) -> None:
+ENGINES = ("local", "ray")
+
+
+def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, engine: str = "local",
+               ray_address: str | None = None) -> None:
+    if engine == "ray":
+        from .ray_engine import run_ray
+
+        run_ray(maker, todo, features, output, num_proc, after_batch, log, address=ray_address)
+        return
     from .local import run_local
 
     run_local(maker, todo, features, output, num_proc, after_batch, log)
 
 
 def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = False, after_batch=None,
-              on_open=None, log=print) -> BuildResult:
+              on_open=None, log=print, engine: str = "local", ray_address: str | None = None) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
     from ..captions.cli_args import caption_report_data, report_json
     from ..card import card_text
@@ -79,8 +88,9 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
         elif output.state == "replace":
             log(f"{output_dir} holds a different build: the new one is staged and replaces data/ when complete",
                 flush=True)
-        log(f"building {len(todo)} shard(s) with {num_proc} process(es)", flush=True)
-        run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log)
+        where = f"{num_proc} process(es)" if engine == "local" else f"Ray ({ray_address or 'RAY_ADDRESS or a local Ray'})"
+        log(f"building {len(todo)} shard(s) with {where}", flush=True)
+        run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log, engine, ray_address)
         if hasattr(after_batch, "finish"):
             after_batch.finish()  # e.g. the LLM fallback-rate guard's final check, before the card commits the build
         files = output.finished_files()
