@@ -75,7 +75,12 @@ def caption_shard(maker, spec: ShardSpec, batch_rows: int = CAPTION_BATCH_ROWS) 
 
 
 def render_shard(maker, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
-                 captioned: dict | None) -> ShardResult:
+                 captioned: dict | None, test_env: dict | None = None) -> ShardResult:
+    for key in (CRASH_ENV, HANG_ENV):  # the driver's test fault settings, even on a cluster started elsewhere
+        if (test_env or {}).get(key):
+            os.environ[key] = test_env[key]
+        else:
+            os.environ.pop(key, None)
     if captioned is not None:
         maker = replace(maker, captioner=GivenCaptions(captioned))
     return write_shard(maker, spec, features, staging_dir, None, meta_dir)
@@ -94,13 +99,11 @@ def connect(address: str | None, num_cpus: int):
     if ray.is_initialized():
         return ray, False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    runtime_env = {"env_vars": _test_env()} if _test_env() else None
     try:
         if address:
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {error}; start one "
                              f"with `ray start --head` or leave --ray_address and RAY_ADDRESS unset") from None
@@ -137,6 +140,7 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
     staging, meta = str(output.staging_dir), str(output.meta_dir)
     render = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(render_shard)
     llm = hasattr(shipped.captioner, "summary")
+    faults = _test_env()
     records_refs, render_refs = {}, {}
     if llm:
         actor_class = ray.remote(num_cpus=0, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES)(CaptionActor)
@@ -144,10 +148,10 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
         for i, spec in enumerate(todo):
             captions_ref, records_ref = actors[i % len(actors)].caption.options(num_returns=2).remote(spec)
             records_refs[records_ref] = spec
-            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, captions_ref)] = spec
+            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, captions_ref, faults)] = spec
     else:
         for spec in todo:
-            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, None)] = spec
+            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, None, faults)] = spec
     report = getattr(maker.captioner, "report", None)
     count = 0
     pending = list(records_refs) + list(render_refs)
