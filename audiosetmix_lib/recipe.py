@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import __version__
 from .events import Event
 from .transforms import MODIFIER_NAMES, duration_factor, tempo_of
 
 RECIPE_VERSION = 1
+
+
+def _fields(obj) -> dict:
+    """A dataclass's fields by name, values shared (for serialising only; `to_dict` gives copies)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,11 @@ class Recipe:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """The same text as `json.dumps(self.to_dict(), ...)`, without `asdict`'s deep copies (a row writes
+        five recipes: this was a tenth of a build's time)."""
+        data = _fields(self)
+        data["events"] = [dict(_fields(e), event=_fields(e.event)) for e in self.events]
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
