@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+from audiosetmix_lib.captions.backend import Request, Sampling
 from audiosetmix_lib.captions.endpoints import EndpointPool
+from audiosetmix_lib.captions.openai_backend import OpenAIBackend
+from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages
 
 from conftest import build_dataset
 from llm_servers import requests_logged, server_processes
@@ -91,3 +96,20 @@ def test_two_server_processes_share_the_load_and_one_dying_loses_no_row(tmp_path
     assert url0 not in json.dumps(report)  # endpoints are named by a hash, never by their URL
     # the same rows as the build with two healthy servers (the mock answers are deterministic)
     assert _rows(tmp_path / "one_dies") == _rows(tmp_path / "both")
+
+
+def test_256_requests_in_flight_from_one_client_thread(tmp_path):
+    with server_processes(2, tmp_path, latency=1.0) as [(url0, log0), (url1, log1)]:
+        backend = OpenAIBackend(base_url=[url0, url1], model="mock", concurrency=256, timeout=60.0, http_retries=0)
+        requests = [Request(build_messages(EXAMPLES[i % 3][0]), Sampling(seed=i)) for i in range(256)]
+        threads = threading.active_count()
+        started = time.monotonic()
+        answers = backend.generate(requests)
+        elapsed = time.monotonic() - started
+        grew = threading.active_count() - threads
+        backend.close()
+        n0, n1 = requests_logged(log0), requests_logged(log1)
+    assert all(isinstance(a, str) and a.endswith("is heard.") for a in answers)
+    assert elapsed < 20.0, elapsed  # 256 x 1 s in sequence; 8 threads would need 32 s
+    assert grew <= 1  # one event-loop thread, not a thread per request
+    assert n0 + n1 == 256 and min(n0, n1) >= 64, (n0, n1)  # least outstanding spreads the load
