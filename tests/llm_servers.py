@@ -12,14 +12,15 @@ SERVER_MODULE = "audiosetmix_lib.captions.mock_server"
 
 
 @contextmanager
-def server_processes(n: int, log_dir: Path, latency: float = 0.0, stop_after: dict[int, int] | None = None):
-    """Yield [(url, log_path)] for n server processes; every one is killed and reaped on exit."""
+def server_processes(n: int, log_dir: Path, latency: float | list[float] = 0.0, stop_after: dict[int, int] | None = None):
+    """Yield [(url, log_path)] for n server processes (`latency` one for all, or one each); all killed on exit."""
     procs, servers = [], []
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     try:
         for i in range(n):
             log = Path(log_dir) / f"server-{i}.jsonl"
-            cmd = [sys.executable, "-m", SERVER_MODULE, "--latency", str(latency), "--log", str(log)]
+            delay = latency[i] if isinstance(latency, list) else latency
+            cmd = [sys.executable, "-m", SERVER_MODULE, "--latency", str(delay), "--log", str(log)]
             if stop_after and i in stop_after:
                 cmd += ["--stop_after", str(stop_after[i])]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)

@@ -113,3 +113,15 @@ def test_256_requests_in_flight_from_one_client_thread(tmp_path):
     assert elapsed < 20.0, elapsed  # 256 x 1 s in sequence; 8 threads would need 32 s
     assert grew <= 1  # one event-loop thread, not a thread per request
     assert n0 + n1 == 256 and min(n0, n1) >= 64, (n0, n1)  # least outstanding spreads the load
+
+
+def test_a_slow_endpoint_gets_fewer_requests(tmp_path):
+    with server_processes(2, tmp_path, latency=[0.02, 0.4]) as [(fast, fast_log), (slow, slow_log)]:
+        backend = OpenAIBackend(base_url=[slow, fast], model="mock", concurrency=16, timeout=60.0, http_retries=0)
+        requests = [Request(build_messages(EXAMPLES[i % 3][0]), Sampling(seed=i)) for i in range(160)]
+        answers = backend.generate(requests)
+        backend.close()
+        n_fast, n_slow = requests_logged(fast_log), requests_logged(slow_log)
+    assert all(isinstance(a, str) for a in answers) and n_fast + n_slow == 160
+    # in flight: about 8 each; the slow one answers 20x slower, so it serves about 1 request in 20
+    assert 0 < n_slow < 160 / 4, (n_fast, n_slow)
