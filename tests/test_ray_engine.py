@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from audiosetmix_lib.captions.mock_server import MockChatServer
+from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
+from audiosetmix_lib.cli import main
 from audiosetmix_lib.output.faults import CRASH_ENV, HANG_ENV
 
 from conftest import build_dataset
@@ -70,6 +71,15 @@ def test_ray_writes_the_local_engines_bytes_template_and_openai(tmp_path, local_
     assert report["rows"] == 13 and report["llm_rate"] == 1.0 and report["requests_sent"] == asked
     report = json.loads((again / "caption_report.json").read_text())
     assert report["requests_sent"] == 0 and report["cache_hits"] == asked
+
+
+def test_a_server_refusing_the_key_stops_a_ray_build_with_one_error_line(tmp_path, local_ray, capsys):
+    with MockChatServer(lambda body, data: Reply(status=401, tag="http_401")) as server:
+        code = main(["build", "--output_dir", str(tmp_path / "refused"), *BUILD, "--engine", "ray", "--captioner", "openai",
+                     "--llm_model", "mock", "--llm_base_url", server.url])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: ") and "HTTP 401" in err[-1], err[-3:]
+    assert "Traceback" not in "\n".join(err)
 
 
 def test_ray_worker_killed_half_way_every_row_once(tmp_path, local_ray, reference, monkeypatch, capfd):
