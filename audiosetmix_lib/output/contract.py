@@ -43,6 +43,21 @@ def _is_empty(root: Path) -> bool:
     return not root.exists() or all(child.name == META_DIR for child in root.iterdir())
 
 
+def check_output_dir(root: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse early (before scanning sources) what `BuildOutput.open` would refuse."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise OutputError(f"--output_dir {root} is a file, not a folder: choose a folder path")
+    if not overwrite and not _is_empty(root) and load_manifest(root) is None:
+        raise OutputError(_foreign_message(root))
+
+
+def _foreign_message(root: Path) -> str:
+    return (f"--output_dir {root} is not empty and is not an AudioSetMix output (no {META_DIR}/manifest.json): choose "
+            f"a new or empty folder, or pass --overwrite (nothing of yours is deleted: an existing "
+            f"{', '.join(DISPLACE)} are moved to {META_DIR}/displaced/)")
+
+
 class BuildOutput:
     def __init__(self, root: str | os.PathLike, plan: list[ShardSpec], determinants: dict, overwrite: bool = False) -> None:
         from .manifest import build_hash
@@ -77,14 +92,8 @@ class BuildOutput:
     # ---- open -----------------------------------------------------------------------------
     def open(self) -> list[ShardSpec]:
         """Check the folder, take the lock, write the manifest; return the shards still to build."""
-        if self.root.exists() and not self.root.is_dir():
-            raise OutputError(f"--output_dir {self.root} is a file, not a folder: choose a folder path")
+        check_output_dir(self.root, self.overwrite)
         previous = load_manifest(self.root) if self.root.exists() else None
-        if previous is None and not _is_empty(self.root):
-            if not self.overwrite:
-                raise OutputError(f"--output_dir {self.root} is not empty and is not an AudioSetMix output (no {META_DIR}/"
-                                  f"manifest.json): choose a new or empty folder, or pass --overwrite (your files are "
-                                  f"kept; an existing README.md and data/ are moved to {META_DIR}/displaced/)")
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
         if previous is None:
@@ -249,4 +258,4 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["BuildOutput", "OutputError", "write_json_atomic"]
+__all__ = ["BuildOutput", "OutputError", "check_output_dir"]
