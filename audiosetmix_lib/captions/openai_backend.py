@@ -2,7 +2,9 @@
 
 Standard library only (urllib + a thread pool): `concurrency` requests in flight, a timeout
 per request, and retries with exponential backoff on 429, 5xx, timeouts, dropped connections
-and unreadable bodies, honouring `Retry-After`. The API key is read from the environment
+and unreadable bodies, honouring `Retry-After`. After `trip_after` failed requests in a row the
+rest of the batch fails at once (so a dead server costs one wave of timeouts per batch, and
+`--llm_max_fallback_rate` stops the build); a line every `progress_every` s shows the wait. The API key is read from the environment
 variable named by `api_key_env` at the moment of each request: it is never an attribute, so it
 cannot end up in a pickle, a config, a log line or the dataset.
 """
@@ -14,13 +16,16 @@ import json
 import os
 import random
 import socket
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from .backend import BackendError, Request, TransportFailure
 
@@ -53,6 +58,8 @@ class OpenAIBackend:
     http_retries: int = 5
     backoff: float = 0.5
     max_backoff: float = 60.0
+    trip_after: int = 8  # consecutive failed requests (after their retries) that give up the rest of a batch
+    progress_every: float = 10.0  # seconds between "waiting for the server" lines while a batch is in flight
 
     name = "openai"
 
@@ -134,10 +141,47 @@ class OpenAIBackend:
             time.sleep(delay)
         return failure
 
+    def _guarded(self, request: Request, breaker: "_Breaker") -> str | TransportFailure:
+        """One request, unless this batch already saw `trip_after` failures in a row (a dead or hanging server)."""
+        if breaker.open():
+            return TransportFailure("gave_up", f"{breaker.limit} requests in a row failed; the rest of the batch "
+                                               f"falls back without waiting")
+        answer = self.complete(request)
+        breaker.record(isinstance(answer, TransportFailure))
+        return answer
+
     def generate(self, requests: list[Request]) -> list[str | TransportFailure]:
+        """Answers in request order. Prints a progress line every `progress_every` s while the batch waits."""
         if not requests:
             return []
-        if self.concurrency == 1 or len(requests) == 1:
-            return [self.complete(r) for r in requests]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
-            return list(pool.map(self.complete, requests))
+        breaker = _Breaker(max(1, int(self.trip_after)))
+        workers = min(self.concurrency, len(requests))
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self._guarded, r, breaker) for r in requests]
+            while True:
+                done, pending = wait(futures, timeout=self.progress_every)
+                if not pending:
+                    break
+                failed = sum(1 for f in done if isinstance(f.result(), TransportFailure))
+                print(f"  captions: waiting for the LLM server ({urlsplit(self.url).netloc}): {len(done)} of "
+                      f"{len(futures)} requests answered, {failed} failed, {time.monotonic() - started:.0f} s",
+                      file=sys.stderr, flush=True)
+            return [f.result() for f in futures]
+
+
+class _Breaker:
+    """Counts consecutive failed requests across a batch's threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._run = 0
+        self._lock = threading.Lock()
+
+    def open(self) -> bool:
+        with self._lock:
+            return self._run >= self.limit
+
+    def record(self, failed: bool) -> None:
+        with self._lock:
+            self._run = self._run + 1 if failed else 0
