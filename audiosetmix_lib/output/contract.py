@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -101,6 +102,7 @@ class BuildOutput:
         self._remove_partials()
         if previous is not None and previous.build_hash == self.hash:
             self.manifest = previous
+            self._recover_interrupted_swap()
             todo = self._unfinished()
             self.state = "done" if previous.complete and not todo else "resume"
             if self.state == "done":
@@ -155,6 +157,9 @@ class BuildOutput:
         if staging.exists():
             for partial in staging.rglob("*.partial-*"):
                 partial.unlink(missing_ok=True)
+        for name in (CARD, "caption_report.json"):  # a card or report written but not yet renamed
+            for tmp in self.root.glob(f".{name}.tmp-*"):
+                tmp.unlink(missing_ok=True)
 
     def _drop_other_staging(self) -> None:
         staging = self.meta_dir / "staging"
@@ -170,6 +175,18 @@ class BuildOutput:
         for spec in manifest.shards:  # unrecorded files of the plan in data/ are ours too
             if manifest.target == "data":
                 (self.root / DATA_DIR / spec["name"]).unlink(missing_ok=True)
+
+    def _recover_interrupted_swap(self) -> None:
+        """A kill between the data/ swap and the card: data/ already holds this build's shards; finish from there."""
+        m = self.manifest
+        if m.target != "staging" or not all(s.get("sha256") for s in m.shards):
+            return
+        in_data = [self.root / DATA_DIR / s["name"] for s in m.shards]
+        if all(p.exists() and file_sha256(p) == s["sha256"] for p, s in zip(in_data, m.shards)):
+            for shard in m.shards:
+                shard["file"] = f"{DATA_DIR}/{shard['name']}"
+            m.target = "data"
+            m.save(self.root)
 
     def _unfinished(self) -> list[ShardSpec]:
         """Planned shards without a recorded file whose size of rows and sha256 still match."""
@@ -213,17 +230,25 @@ class BuildOutput:
         missing = [s["name"] for s in self.manifest.shards if not s.get("file")]
         if missing:
             raise OutputError(f"{len(missing)} shard(s) not finished ({missing[0]}, ...): run the command again to resume")
-        old = None
-        if self.manifest.target == "staging":
-            old = swap_in(self.staging_dir / DATA_DIR, self.root / DATA_DIR)
-            for shard in self.manifest.shards:
-                shard["file"] = f"{DATA_DIR}/{shard['name']}"
-            self.manifest.target = "data"
         for name, text in (extra_files or {}).items():
             _write_text_atomic(self.root / name, text)
         for name in remove:
             (self.root / name).unlink(missing_ok=True)
-        _write_text_atomic(self.root / CARD, card_text)
+        card_tmp = _write_text_atomic(self.root / CARD, card_text, commit=False)
+        old = None
+        # The swap and the card are the commit: two renames back to back, with SIGTERM / Ctrl-C held until both
+        # are done (only SIGKILL or power loss can fall between them; `_recover_interrupted_swap` then finishes).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            if self.manifest.target == "staging":
+                old = swap_in(self.staging_dir / DATA_DIR, self.root / DATA_DIR)
+            os.replace(card_tmp, self.root / CARD)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if self.manifest.target == "staging":
+            for shard in self.manifest.shards:
+                shard["file"] = f"{DATA_DIR}/{shard['name']}"
+            self.manifest.target = "data"
         self.manifest.complete = True
         self.manifest.committed = {"build_hash": self.hash, "files": [s["file"] for s in self.manifest.shards]}
         self.manifest.save(self.root)
@@ -249,13 +274,16 @@ def _looks_like_shard(name: str) -> bool:
     return re.fullmatch(r"(train|validation|test)-\d{5}-of-\d{5}\.parquet", name) is not None
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def _write_text_atomic(path: Path, text: str, commit: bool = True) -> Path:
+    """Write beside `path` and fsync; rename over `path` now (commit) or return the temp file for the caller to rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if commit:
+        os.replace(tmp, path)
+    return tmp
 
 
 __all__ = ["BuildOutput", "OutputError", "check_output_dir"]
