@@ -6,7 +6,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -119,21 +118,23 @@ def build(args) -> int:
     check_output_dir(output_dir, args.overwrite)  # before the source scan: a wrong folder is refused at once
     meta = output_dir / META_DIR
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", meta / "answers" / "answers.sqlite"))
-    with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
-        builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
-        _check_sizes(builder.config)
-        maker = builder.row_maker()  # scans and validates the source before any rendering
-        skipped = maker.source.skipped
-        print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
-              f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
-        _check_split_events(builder.config, maker)
+    # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
+    _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
+                 overrides.get("rows_per_shard", base.rows_per_shard), overrides.get("num_negatives", base.num_negatives))
+    builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
+    maker = builder.row_maker()  # scans and validates the source before any rendering
+    skipped = maker.source.skipped
+    print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
+          f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
+    _check_split_events(builder.config, maker)
 
-        def fresh_report(output) -> None:
-            if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
-                (meta / "caption-report.sqlite").unlink(missing_ok=True)
+    def fresh_report(output) -> None:
+        if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
+            for suffix in ("", "-wal", "-shm"):
+                (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
 
-        result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
-                           after_batch=_fallback_guard(args, builder), on_open=fresh_report)
+    result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
+                       after_batch=_fallback_guard(args, builder), on_open=fresh_report)
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
         from audiosetmix_lib.captions.report import summary_lines
@@ -165,18 +166,17 @@ def _check_mix(mix: dict) -> None:
         raise UsageError(f"--mix: {error}; the keys are: {known}") from None
 
 
-def _check_sizes(config) -> None:
+def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int) -> None:
     """Sizes before any work: no negative split, at least one row, a positive shard size."""
-    sizes = config.num_examples()
     for split, n in sizes.items():
         if n < 0:
             raise UsageError(f"--{split} {n} is negative: give a row count >= 0 (0 leaves the split out)")
     if not any(sizes.values()):
         raise UsageError("every split has 0 rows (--train, --validation, --test): give at least one split a row count")
-    if config.rows_per_shard < 1:
-        raise UsageError(f"--rows_per_shard {config.rows_per_shard} must be at least 1")
-    if config.num_negatives < 0:
-        raise UsageError(f"--num_negatives {config.num_negatives} is negative: give 0 or more")
+    if rows_per_shard < 1:
+        raise UsageError(f"--rows_per_shard {rows_per_shard} must be at least 1")
+    if num_negatives < 0:
+        raise UsageError(f"--num_negatives {num_negatives} is negative: give 0 or more")
 
 
 def _check_split_events(config, maker) -> None:
