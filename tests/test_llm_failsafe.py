@@ -13,10 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from audiosetmix_lib.captions.backend import Request, Sampling, TransportFailure
+from audiosetmix_lib.captions.backend import Request, Sampling
+from audiosetmix_lib.captions.fallback_guard import FallbackGuard, FallbackRateExceeded
 from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
+from audiosetmix_lib.captions.prompt import build_messages
+from audiosetmix_lib.captions.report import ReportStore
 from audiosetmix_lib.cli import main
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.describe import describe
+from audiosetmix_lib.rows import RowMaker
+from audiosetmix_lib.sources import EventPool, make_source
 
 ROWS = ["--train", "6", "--validation", "0", "--test", "0", "--num_negatives", "1", "--seed", "3",
         "--mix", '{"max_events": 2}', "--rows_per_shard", "3"]
@@ -71,9 +78,6 @@ def test_fallback_rate_is_a_fraction(tmp_path, capsys):
 
 
 def test_the_guard_counts_the_whole_build_and_waits_for_min_50_rows(tmp_path):
-    from audiosetmix_lib.captions.fallback_guard import FallbackGuard, FallbackRateExceeded
-    from audiosetmix_lib.captions.report import ReportStore
-
     store = ReportStore(tmp_path / "report.sqlite")
     for i in range(40):  # 40 rows, 12 fell back: 30 %
         source = "template-fallback" if i % 10 < 3 else "llm"
@@ -92,12 +96,6 @@ def test_progress_is_printed_while_a_slow_batch_waits(tmp_path, capsys):
     with MockChatServer(lambda body, data: Reply(delay=0.6)) as mock:
         backend = OpenAIBackend(base_url=mock.url, model="mock", api_key_env=None, concurrency=1, timeout=5,
                                 http_retries=0, progress_every=0.2)
-        from audiosetmix_lib.captions.prompt import build_messages
-        from audiosetmix_lib.describe import describe
-        from audiosetmix_lib.rows import RowMaker
-        from audiosetmix_lib.config import MixConfig
-        from audiosetmix_lib.sources import EventPool, make_source
-
         source = make_source("synth")
         maker = RowMaker(source, EventPool(source.events()), MixConfig(max_events=2), 0, 16000, 1)
         requests = [Request(build_messages(describe(maker.recipe("train", i))), Sampling()) for i in range(2)]

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .faults import marker_path
-from .manifest import META_DIR, Manifest, load_manifest, write_json_atomic
+from .manifest import META_DIR, Manifest, load_manifest
 from .plan import ShardSpec
 from .shard_writer import ShardResult, file_sha256
 from .swap import swap_in
