@@ -51,12 +51,6 @@ def yaml_header(builder, split_sizes: dict[str, int], split_bytes: dict[str, int
     return "\n".join(lines)
 
 
-def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None) -> Path:
-    path = Path(output_dir) / "README.md"
-    path.write_text(card_text(output_dir, builder, prepared, skipped, build_seconds, num_proc, extra), encoding="utf-8")
-    return path
-
-
 def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None,
               split_bytes: dict[str, int] | None = None) -> str:
     """The filled card (the build writes it last, atomically: `output.contract.BuildOutput.finish`)."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -107,6 +106,7 @@ def build(args) -> int:
     import audiosetmix
     from audiosetmix_lib.captions.cli_args import caption_overrides
     from audiosetmix_lib.engine.driver import run_build
+    from audiosetmix_lib.output.contract import check_output_dir
     from audiosetmix_lib.output.manifest import META_DIR
 
     started = time.time()
@@ -121,25 +121,29 @@ def build(args) -> int:
     overrides["source_options"] = _source_options(args, base.source, base.source_options)
     if args.mix:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
+        _check_mix(overrides["mix"])
     output_dir = local_path(args.output_dir, "--output_dir")
+    check_output_dir(output_dir, args.overwrite)  # before the source scan: a wrong folder is refused at once
     meta = output_dir / META_DIR
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", str(meta / "answers")))
-    with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
-        builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
-        _check_sizes(builder.config)
-        maker = builder.row_maker()  # scans and validates the source before any rendering
-        skipped = maker.source.skipped
-        print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
-              f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
-        _check_split_events(builder.config, maker)
+    # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
+    _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
+                 overrides.get("rows_per_shard", base.rows_per_shard), overrides.get("num_negatives", base.num_negatives))
+    builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
+    maker = builder.row_maker()  # scans and validates the source before any rendering
+    skipped = maker.source.skipped
+    print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
+          f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
+    _check_split_events(builder.config, maker)
 
-        def fresh_report(output) -> None:
-            if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
-                (meta / "caption-report.sqlite").unlink(missing_ok=True)
+    def fresh_report(output) -> None:
+        if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
+            for suffix in ("", "-wal", "-shm"):
+                (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
 
-        result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
-                           after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
-                           ray_address=args.ray_address)
+    result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
+                       after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
+                       ray_address=args.ray_address)
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
         from audiosetmix_lib.captions.report import summary_lines
@@ -159,18 +163,29 @@ def _json_arg(flag: str, text: str, kind: type):
     return value
 
 
-def _check_sizes(config) -> None:
+def _check_mix(mix: dict) -> None:
+    from dataclasses import fields
+
+    from audiosetmix_lib.config import MixConfig
+
+    try:
+        MixConfig.from_dict(mix)
+    except (ValueError, TypeError) as error:
+        known = ", ".join(f.name for f in fields(MixConfig))
+        raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+
+
+def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int) -> None:
     """Sizes before any work: no negative split, at least one row, a positive shard size."""
-    sizes = config.num_examples()
     for split, n in sizes.items():
         if n < 0:
             raise UsageError(f"--{split} {n} is negative: give a row count >= 0 (0 leaves the split out)")
     if not any(sizes.values()):
         raise UsageError("every split has 0 rows (--train, --validation, --test): give at least one split a row count")
-    if config.rows_per_shard < 1:
-        raise UsageError(f"--rows_per_shard {config.rows_per_shard} must be at least 1")
-    if config.num_negatives < 0:
-        raise UsageError(f"--num_negatives {config.num_negatives} is negative: give 0 or more")
+    if rows_per_shard < 1:
+        raise UsageError(f"--rows_per_shard {rows_per_shard} must be at least 1")
+    if num_negatives < 0:
+        raise UsageError(f"--num_negatives {num_negatives} is negative: give 0 or more")
 
 
 def _check_split_events(config, maker) -> None:
@@ -207,54 +222,99 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-    import datasets
-
     from audiosetmix_lib.audio_io import write_wav
     from audiosetmix_lib.rows import rerender_pcm
 
+    if not _ROW_ID.fullmatch(args.id):
+        raise UsageError(f"--id {args.id} is not a row id: ids are <split>-<index>, e.g. train-3, validation-0, test-12")
     ds = _load_split_with_id(args.dataset_dir, args.id)
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
-        raise SystemExit(f"error: no row with id {args.id!r} in {args.dataset_dir}")
+        raise UsageError(f"no row with id {args.id!r} in {args.dataset_dir} (the {args.id.rsplit('-', 1)[0]} split has "
+                         f"{len(ds)} rows, ids {args.id.rsplit('-', 1)[0]}-0 to -{len(ds) - 1})")
     pcm, sr = rerender_pcm(row[0]["recipe"])
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
     return 0
 
 
+_ROW_ID = re.compile(r"(train|validation|test)-\d+")
+
+
+def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str | None = None):
+    """`load_dataset` with a mistyped folder reported as such (not as an unreachable Hub)."""
+    import datasets
+
+    from audiosetmix_lib.dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
+
+    check_dataset_arg(dataset_dir, flag)
+    try:
+        return datasets.load_dataset(str(dataset_dir), split=split)
+    except ValueError as error:
+        if split is not None and "split" in str(error).lower():
+            raise UsageError(f"{flag} {dataset_dir} has no split {split!r}: {error}") from None
+        raise
+    except (OSError, datasets.exceptions.DatasetNotFoundError) as error:
+        if Path(dataset_dir).exists():
+            raise DatasetPathError(f"{flag} {dataset_dir}: not a dataset folder ({type(error).__name__}: "
+                                   f"{str(error).splitlines()[0][:200]}); give the --output_dir of a build") from None
+        raise describe_load_failure(dataset_dir, flag, error) from None
+
+
 def _load_split_with_id(dataset_dir: str, row_id: str):
     import datasets
 
     split = row_id.rsplit("-", 1)[0]
-    ds = datasets.load_dataset(str(dataset_dir), split=split)
+    ds = _load_dataset_arg(dataset_dir, split=split)
     return ds.cast_column("audio", datasets.Audio(decode=False))
+
+
+class PushError(RuntimeError):
+    """The Hub refused or could not be reached; the message says how to fix it."""
 
 
 def push(args) -> int:
     from huggingface_hub import HfApi
 
     folder = Path(args.dataset_dir)
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not folder.is_dir():
+        raise UsageError(f"--dataset_dir {folder}: no such folder; give the --output_dir of a build")
+    # .audiosetmix/ (manifest, staging, answer caches) and other hidden files stay on this machine
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not (folder / "README.md").exists() or not any(f.startswith("data/") for f in files):
-        raise SystemExit(f"error: {folder} is not a built AudioSetMix dataset (README.md and data/ expected)")
+        raise UsageError(f"{folder} is not a built AudioSetMix dataset (README.md and data/ expected); finish its "
+                         f"build first (run the same build command again to resume)")
     if args.dry_run:
         print(f"would upload {len(files)} files to datasets/{args.repo_id}:")
         for f in files:
             print(f"  {f}  ({(folder / f).stat().st_size} bytes)")
         return 0
     api = HfApi()
-    api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=args.repo_id, repo_type="dataset",
-                      commit_message=args.commit_message)
+    try:
+        api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=args.repo_id, repo_type="dataset",
+                          commit_message=args.commit_message, ignore_patterns=[".*", ".*/**", "**/.*"])
+    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors all end the same way
+        raise PushError(_push_failure(error)) from None
     print(f"uploaded {len(files)} files to https://huggingface.co/datasets/{args.repo_id}")
     return 0
 
 
+def _push_failure(error: Exception) -> str:
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    name = type(error).__name__
+    if "401" in text or "Unauthorized" in text or "token" in name.lower() or "token" in text.lower():
+        return f"the Hugging Face Hub refused the upload ({name}: {text}): log in with `huggingface-cli login` or set HF_TOKEN"
+    if "Offline" in name or "offline" in text.lower():
+        return f"the Hub is offline here ({name}): unset HF_HUB_OFFLINE and check the network, or use --dry_run"
+    return (f"could not upload to the Hugging Face Hub ({name}: {text}): check the network and "
+            f"`huggingface-cli login`, or use --dry_run to list the files")
+
+
 def show(args) -> int:
     """Print a few rows and the Python lines that load the dataset."""
-    import datasets
-
-    ds = datasets.load_dataset(str(args.dataset_dir), split=args.split)
+    ds = _load_dataset_arg(args.dataset_dir, split=args.split)
     print(f"{args.dataset_dir}: split {args.split!r} has {len(ds)} rows; columns {ds.column_names}\n")
     for row in ds.select(range(min(args.n, len(ds)))):
         audio = row["audio"]

@@ -46,3 +46,18 @@ def describe_load_failure(name: str, flag: str, error: Exception) -> DatasetPath
     return DatasetPathError(f"{flag} {name}: not a local folder, and loading it as a Hub dataset failed "
                             f"({type(error).__name__}); check the path, the dataset id, the network and "
                             f"`huggingface-cli login` for private datasets")
+
+
+def load_dataset_checked(name: str, flag: str, config: str | None = None, split: str | None = None):
+    """`datasets.load_dataset` for a folder or Hub id, a mistyped folder reported as one sentence with the fix."""
+    import datasets
+
+    check_dataset_arg(name, flag)
+    local = Path(os.path.expanduser(name))
+    try:
+        return datasets.load_dataset(str(local) if local.exists() else name, config, split=split)
+    except (OSError, datasets.exceptions.DatasetNotFoundError) as error:
+        if local.exists():
+            raise DatasetPathError(f"{flag} {name}: not a dataset folder ({type(error).__name__}); give the "
+                                   f"--output_dir of an `audiosetmix.py build`") from None
+        raise describe_load_failure(name, flag, error) from None

@@ -42,6 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
+from audiosetmix_lib.cli_errors import error_message
+from audiosetmix_lib.dataset_path import check_dataset_arg, load_dataset_checked
+
 HERE = Path(__file__).resolve().parent
 METRICS_DIR = HERE / "metrics"
 TARGET_SR = 48000
@@ -242,7 +245,7 @@ def load_split(dataset: str, split: str, config: str | None = None):
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ds
-    return datasets.load_dataset(str(local) if local.exists() else dataset, config, split=split)
+    return load_dataset_checked(dataset, "--dataset", config, split=split)
 
 
 def audio_column_of(ds, name: str | None) -> str:
@@ -623,7 +626,15 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    metrics = evaluate_clap(args)
+    try:
+        check_dataset_arg(args.dataset, "--dataset")  # before the model loads: a typo is reported at once
+        metrics = evaluate_clap(args)
+    except BaseException as error:  # noqa: BLE001 - known failures become one line, the rest re-raise
+        message = error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return 2
     r = metrics["retrieval"]
     line = (f"[eval] text-to-audio R@1 {r['text_to_audio']['R@1']:.3f}, audio-to-text R@1 {r['audio_to_text']['R@1']:.3f}")
     if "modifier_accuracy" in metrics:

@@ -15,7 +15,9 @@ COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negati
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """The dataset's files (the build's own `.audiosetmix/` bookkeeping left out)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".audiosetmix" not in p.relative_to(folder).parts}
 
 
 def test_hub_layout_and_card(tiny_dataset_dir):

@@ -138,15 +138,3 @@ def caption_report_data(builder) -> tuple[dict | None, str]:
 
 def report_json(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=True) + "\n"
-
-
-def caption_report(builder, output_dir: Path) -> tuple[dict | None, str]:
-    """(report, markdown) and `caption_report.json` written (or a stale one removed) in `output_dir`."""
-    report, markdown = caption_report_data(builder)
-    path = Path(output_dir) / "caption_report.json"
-    if report is None:
-        path.unlink(missing_ok=True)  # a stale report of an earlier LLM build into this folder
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report_json(report), encoding="utf-8")
-    return report, markdown

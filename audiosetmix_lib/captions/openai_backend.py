@@ -6,22 +6,28 @@ event loop (one background thread, not a thread per request), over keep-alive co
 (`endpoints.EndpointPool`). Each request has a timeout; 429, 5xx, timeouts, dropped connections
 and unreadable bodies are retried with exponential backoff honouring `Retry-After` — on another
 healthy endpoint at once when there is one, so a failing endpoint does not spend the retry
-budget. The API key is read from the environment variable named by `api_key_env` at the moment
-of each request: it is never an attribute, so it cannot end up in a pickle, a config, a log
-line or the dataset.
+budget. After `trip_after` requests of a batch failed in a row (after their retries and
+failovers) the rest of the batch fails at once, so a dead server costs one wave of timeouts
+per batch and `--llm_max_fallback_rate` stops the build; a line every `progress_every` s shows
+the wait. The API key is read from the environment variable named by `api_key_env` at the
+moment of each request: it is never an attribute, so it cannot end up in a pickle, a config, a
+log line or the dataset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import random
+import sys
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -95,6 +101,8 @@ class OpenAIBackend:
     http_retries: int = 5
     backoff: float = 0.5
     max_backoff: float = 60.0
+    trip_after: int = 8  # consecutive failed requests (after their retries) that give up the rest of a batch
+    progress_every: float = 10.0  # seconds between "waiting for the server" lines while a batch is in flight
 
     name = "openai"
 
@@ -178,50 +186,70 @@ class OpenAIBackend:
             return status == 429 or status == 408 or status >= 500
         return True  # timeout, connection, invalid_response
 
-    async def _complete(self, runtime: _Runtime, request: Request, limit: asyncio.Semaphore) -> str | TransportFailure:
+    async def _complete(self, runtime: _Runtime, request: Request, limit: asyncio.Semaphore,
+                        batch: "_Batch") -> str | TransportFailure:
+        async with limit:
+            if batch.tripped():
+                answer = TransportFailure("gave_up", f"{batch.trip_after} requests in a row failed; the rest of the "
+                                                     f"batch falls back without waiting")
+            else:
+                answer = await self._attempts(runtime, request)
+            batch.record(isinstance(answer, TransportFailure))
+            return answer
+
+    async def _attempts(self, runtime: _Runtime, request: Request) -> str | TransportFailure:
         payload = json.dumps(self.body(request), ensure_ascii=False).encode("utf-8")
         jitter = random.Random(zlib.crc32(payload))  # local, never the global random state
         pool = runtime.pool
         failures, free_failovers, last = 0, len(pool.endpoints) - 1, None
-        async with limit:
-            while True:
-                endpoint = pool.pick(exclude=last)
-                if endpoint is None:  # every endpoint rests: wait for the first to come back
-                    endpoint = min(pool.endpoints, key=lambda e: e.down_until)
-                pool.start(endpoint)
-                try:
-                    answer, failure, retry_after = await self._once(runtime.session, endpoint.url, payload, self._headers())
-                except BaseException:
-                    pool.released(endpoint)
-                    raise
-                if failure is None:
-                    pool.succeeded(endpoint)
-                    return answer
-                if not self._retryable(failure):
-                    pool.failed(endpoint, failure.kind)
-                    return failure
-                pool.failed(endpoint, failure.kind, None if retry_after is None else min(MAX_RETRY_AFTER_S, retry_after))
-                last = endpoint
-                if free_failovers > 0 and pool.healthy(exclude=endpoint):
-                    free_failovers -= 1  # another endpoint is up: go there now, the budget stays
-                    continue
-                if failures == self.http_retries:
-                    return failure
-                delay = min(self.max_backoff, self.backoff * 2 ** failures) * (0.5 + 0.5 * jitter.random())
-                if retry_after is not None:
-                    delay = min(MAX_RETRY_AFTER_S, retry_after)
-                failures += 1
-                await asyncio.sleep(delay)
+        while True:
+            endpoint = pool.pick(exclude=last)
+            if endpoint is None:  # every endpoint rests: wait for the first to come back
+                endpoint = min(pool.endpoints, key=lambda e: e.down_until)
+            pool.start(endpoint)
+            try:
+                answer, failure, retry_after = await self._once(runtime.session, endpoint.url, payload, self._headers())
+            except BaseException:
+                pool.released(endpoint)
+                raise
+            if failure is None:
+                pool.succeeded(endpoint)
+                return answer
+            if not self._retryable(failure):
+                pool.failed(endpoint, failure.kind)
+                return failure
+            pool.failed(endpoint, failure.kind, None if retry_after is None else min(MAX_RETRY_AFTER_S, retry_after))
+            last = endpoint
+            if free_failovers > 0 and pool.healthy(exclude=endpoint):
+                free_failovers -= 1  # another endpoint is up: go there now, the budget stays
+                continue
+            if failures == self.http_retries:
+                return failure
+            delay = min(self.max_backoff, self.backoff * 2 ** failures) * (0.5 + 0.5 * jitter.random())
+            if retry_after is not None:
+                delay = min(MAX_RETRY_AFTER_S, retry_after)
+            failures += 1
+            await asyncio.sleep(delay)
 
-    async def _generate(self, runtime: _Runtime, requests: list[Request]) -> list[str | TransportFailure]:
+    async def _generate(self, runtime: _Runtime, requests: list[Request], batch: "_Batch") -> list[str | TransportFailure]:
         limit = asyncio.Semaphore(self.concurrency)
-        return list(await asyncio.gather(*(self._complete(runtime, r, limit) for r in requests)))
+        return list(await asyncio.gather(*(self._complete(runtime, r, limit, batch) for r in requests)))
 
     def generate(self, requests: list[Request]) -> list[str | TransportFailure]:
+        """Answers in request order. Prints a progress line every `progress_every` s while the batch waits."""
         if not requests:
             return []
         runtime = self.runtime()
-        return runtime.run(self._generate(runtime, requests))
+        batch = _Batch(max(1, int(self.trip_after)))
+        future = asyncio.run_coroutine_threadsafe(self._generate(runtime, requests, batch), runtime.loop)
+        started = time.monotonic()
+        while True:
+            try:
+                return future.result(timeout=self.progress_every)
+            except concurrent.futures.TimeoutError:
+                hosts = ", ".join(urlsplit(u).netloc for u in self.urls)
+                print(f"  captions: waiting for the LLM server ({hosts}): {batch.done} of {len(requests)} requests "
+                      f"answered, {batch.failed} failed, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
     def take_endpoint_stats(self) -> dict:
         """Per-endpoint counts since the last call (so records summed over processes and batches add up)."""
@@ -239,3 +267,21 @@ class OpenAIBackend:
                 delta[name] = d
         runtime.reported = json.loads(json.dumps(now))
         return delta
+
+
+@dataclass
+class _Batch:
+    """One `generate` call's progress and its run of consecutive failures (used on the loop thread only)."""
+
+    trip_after: int
+    done: int = 0
+    failed: int = 0
+    run: int = field(default=0)
+
+    def tripped(self) -> bool:
+        return self.run >= self.trip_after
+
+    def record(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        self.run = self.run + 1 if failed else 0

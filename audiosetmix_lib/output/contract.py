@@ -19,11 +19,12 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
 from .faults import marker_path
-from .manifest import META_DIR, Manifest, load_manifest, write_json_atomic
+from .manifest import META_DIR, Manifest, load_manifest
 from .plan import ShardSpec
 from .shard_writer import ShardResult, file_sha256
 from .swap import swap_in
@@ -41,6 +42,21 @@ class OutputError(ValueError):
 def _is_empty(root: Path) -> bool:
     """Nothing there but (perhaps) our own `.audiosetmix/` left by a build killed before its manifest."""
     return not root.exists() or all(child.name == META_DIR for child in root.iterdir())
+
+
+def check_output_dir(root: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse early (before scanning sources) what `BuildOutput.open` would refuse."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise OutputError(f"--output_dir {root} is a file, not a folder: choose a folder path")
+    if not overwrite and not _is_empty(root) and load_manifest(root) is None:
+        raise OutputError(_foreign_message(root))
+
+
+def _foreign_message(root: Path) -> str:
+    return (f"--output_dir {root} is not empty and is not an AudioSetMix output (no {META_DIR}/manifest.json): choose "
+            f"a new or empty folder, or pass --overwrite (nothing of yours is deleted: an existing "
+            f"{', '.join(DISPLACE)} are moved to {META_DIR}/displaced/)")
 
 
 class BuildOutput:
@@ -77,14 +93,8 @@ class BuildOutput:
     # ---- open -----------------------------------------------------------------------------
     def open(self) -> list[ShardSpec]:
         """Check the folder, take the lock, write the manifest; return the shards still to build."""
-        if self.root.exists() and not self.root.is_dir():
-            raise OutputError(f"--output_dir {self.root} is a file, not a folder: choose a folder path")
+        check_output_dir(self.root, self.overwrite)
         previous = load_manifest(self.root) if self.root.exists() else None
-        if previous is None and not _is_empty(self.root):
-            if not self.overwrite:
-                raise OutputError(f"--output_dir {self.root} is not empty and is not an AudioSetMix output (no {META_DIR}/"
-                                  f"manifest.json): choose a new or empty folder, or pass --overwrite (your files are "
-                                  f"kept; an existing README.md and data/ are moved to {META_DIR}/displaced/)")
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
         if previous is None:
@@ -92,6 +102,7 @@ class BuildOutput:
         self._remove_partials()
         if previous is not None and previous.build_hash == self.hash:
             self.manifest = previous
+            self._recover_interrupted_swap()
             todo = self._unfinished()
             self.state = "done" if previous.complete and not todo else "resume"
             if self.state == "done":
@@ -146,6 +157,9 @@ class BuildOutput:
         if staging.exists():
             for partial in staging.rglob("*.partial-*"):
                 partial.unlink(missing_ok=True)
+        for name in (CARD, "caption_report.json"):  # a card or report written but not yet renamed
+            for tmp in self.root.glob(f".{name}.tmp-*"):
+                tmp.unlink(missing_ok=True)
 
     def _drop_other_staging(self) -> None:
         staging = self.meta_dir / "staging"
@@ -161,6 +175,18 @@ class BuildOutput:
         for spec in manifest.shards:  # unrecorded files of the plan in data/ are ours too
             if manifest.target == "data":
                 (self.root / DATA_DIR / spec["name"]).unlink(missing_ok=True)
+
+    def _recover_interrupted_swap(self) -> None:
+        """A kill between the data/ swap and the card: data/ already holds this build's shards; finish from there."""
+        m = self.manifest
+        if m.target != "staging" or not all(s.get("sha256") for s in m.shards):
+            return
+        in_data = [self.root / DATA_DIR / s["name"] for s in m.shards]
+        if all(p.exists() and file_sha256(p) == s["sha256"] for p, s in zip(in_data, m.shards)):
+            for shard in m.shards:
+                shard["file"] = f"{DATA_DIR}/{shard['name']}"
+            m.target = "data"
+            m.save(self.root)
 
     def _unfinished(self) -> list[ShardSpec]:
         """Planned shards without a recorded file whose size of rows and sha256 still match."""
@@ -204,17 +230,25 @@ class BuildOutput:
         missing = [s["name"] for s in self.manifest.shards if not s.get("file")]
         if missing:
             raise OutputError(f"{len(missing)} shard(s) not finished ({missing[0]}, ...): run the command again to resume")
-        old = None
-        if self.manifest.target == "staging":
-            old = swap_in(self.staging_dir / DATA_DIR, self.root / DATA_DIR)
-            for shard in self.manifest.shards:
-                shard["file"] = f"{DATA_DIR}/{shard['name']}"
-            self.manifest.target = "data"
         for name, text in (extra_files or {}).items():
             _write_text_atomic(self.root / name, text)
         for name in remove:
             (self.root / name).unlink(missing_ok=True)
-        _write_text_atomic(self.root / CARD, card_text)
+        card_tmp = _write_text_atomic(self.root / CARD, card_text, commit=False)
+        old = None
+        # The swap and the card are the commit: two renames back to back, with SIGTERM / Ctrl-C held until both
+        # are done (only SIGKILL or power loss can fall between them; `_recover_interrupted_swap` then finishes).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            if self.manifest.target == "staging":
+                old = swap_in(self.staging_dir / DATA_DIR, self.root / DATA_DIR)
+            os.replace(card_tmp, self.root / CARD)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if self.manifest.target == "staging":
+            for shard in self.manifest.shards:
+                shard["file"] = f"{DATA_DIR}/{shard['name']}"
+            self.manifest.target = "data"
         self.manifest.complete = True
         self.manifest.committed = {"build_hash": self.hash, "files": [s["file"] for s in self.manifest.shards]}
         self.manifest.save(self.root)
@@ -240,13 +274,16 @@ def _looks_like_shard(name: str) -> bool:
     return re.fullmatch(r"(train|validation|test)-\d{5}-of-\d{5}\.parquet", name) is not None
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def _write_text_atomic(path: Path, text: str, commit: bool = True) -> Path:
+    """Write beside `path` and fsync; rename over `path` now (commit) or return the temp file for the caller to rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if commit:
+        os.replace(tmp, path)
+    return tmp
 
 
-__all__ = ["BuildOutput", "OutputError", "write_json_atomic"]
+__all__ = ["BuildOutput", "OutputError", "check_output_dir"]

@@ -53,25 +53,9 @@ def _writer(path: str, features: datasets.Features) -> pq.ParquetWriter:
     return writer
 
 
-def _encode_audio(value: dict) -> dict:
-    """What `datasets.Audio.encode_example` stores for rows that carry their FLAC bytes, without its
-    torch/torchcodec import (seconds per worker process) and without its look-up of `path` in the
-    working directory (a file named like the row there would replace the bytes by nothing)."""
-    return {"bytes": value["bytes"], "path": value.get("path")}
-
-
 def _table(rows: list[dict], features: datasets.Features) -> pa.Table:
-    audio_columns = [name for name, f in features.items() if isinstance(f, datasets.Audio)]
-    if audio_columns and all(isinstance(row[c], dict) and row[c].get("bytes") for row in rows for c in audio_columns):
-        others = datasets.Features({k: v for k, v in features.items() if k not in audio_columns})
-        encoded = []
-        for row in rows:
-            values = others.encode_example({k: v for k, v in row.items() if k not in audio_columns})
-            values.update({c: _encode_audio(row[c]) for c in audio_columns})
-            encoded.append(values)
-    else:
-        encoded = [features.encode_example(row) for row in rows]
-    return pa.Table.from_pylist(encoded, schema=features.arrow_schema)
+    """Rows are already in storage form (audio as {"bytes", "path"}): no `encode_example`, which imports torch."""
+    return pa.Table.from_pylist(rows, schema=features.arrow_schema)
 
 
 def write_shard(maker, spec: ShardSpec, features: datasets.Features, staging_dir: str | os.PathLike,
