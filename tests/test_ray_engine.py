@@ -93,20 +93,6 @@ def test_ray_worker_killed_half_way_every_row_once(tmp_path, local_ray, referenc
     assert not list((out / ".audiosetmix").rglob("*.partial-*"))
 
 
-def _ours(driver_pid: int) -> list[int]:
-    """The build's own processes: the driver and the Ray workers it started (not Ray's agents)."""
-    import psutil
-
-    pids = [driver_pid]
-    for child in psutil.Process(driver_pid).children(recursive=True):
-        try:
-            if "ray::" in " ".join(child.cmdline()) or child.name().startswith("ray::"):
-                pids.append(child.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return pids
-
-
 def _alive(pids: list[int]) -> list[int]:
     import psutil
 
@@ -125,19 +111,17 @@ def test_killed_ray_driver_leaves_no_worker_and_rerun_resumes_byte_identical(tmp
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     env.pop(CRASH_ENV, None)
     env[HANG_ENV] = "2"  # shard 2 stops half-way and waits: the driver is killed while it hangs
-    env.pop("RAY_ADDRESS", None)
-    cmd = [sys.executable, str(ROOT / "audiosetmix.py"), "build", "--output_dir", str(out), *BUILD,
-           "--engine", "ray", "--num_proc", "2"]
+    env["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # joins the running cluster (the RAY_ADDRESS path)
+    cmd = [sys.executable, str(ROOT / "audiosetmix.py"), "build", "--output_dir", str(out), *BUILD, "--engine", "ray"]
     driver = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     marker = out / ".audiosetmix" / "test-fault-2"
     deadline = time.monotonic() + 300
-    while not marker.exists():
+    while not marker.exists() or not marker.read_text().strip():
         assert driver.poll() is None, "the driver ended before the injected hang"
         assert time.monotonic() < deadline, "no hang within 300 s"
         time.sleep(0.2)
-    ours = _ours(driver.pid)
-    assert len(ours) > 1  # the hanging worker at least
+    ours = [driver.pid, int(marker.read_text())]  # the driver and the Ray worker hanging in shard 2
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
     deadline = time.monotonic() + 120
