@@ -37,6 +37,9 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
                    help="local: one process pool on this machine; ray: one task per shard on a Ray cluster (same bytes)")
     p.add_argument("--ray_address", help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray started "
                                          "for the build with --num_proc CPUs)")
+    p.add_argument("--ray_caption_actors", type=int, default=2,
+                   help="ray, LLM captioners: caption actors (each one process keeping --llm_concurrency requests "
+                        "in flight; a transformers captioner loads its model in each)")
     p.add_argument("--num_negatives", type=int)
     p.add_argument("--rows_per_shard", type=int)
     p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
@@ -143,7 +146,7 @@ def build(args) -> int:
 
     result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
-                       ray_address=args.ray_address)
+                       ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
         from audiosetmix_lib.captions.report import summary_lines

@@ -94,6 +94,8 @@ def test_two_server_processes_share_the_load_and_one_dying_loses_no_row(tmp_path
     assert report["requests_sent"] == dead["answered"] + n1  # each caption was answered once
     assert "endpoint-0" in printed and "connection" in printed  # the summary says what happened
     assert url0 not in json.dumps(report)  # endpoints are named by a hash, never by their URL
+    card = (tmp_path / "one_dies" / "README.md").read_text()
+    assert "| `endpoint-0 (" in card and url0 not in card  # the card says what each endpoint did
     # the same rows as the build with two healthy servers (the mock answers are deterministic)
     assert _rows(tmp_path / "one_dies") == _rows(tmp_path / "both")
 

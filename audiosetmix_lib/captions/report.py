@@ -159,4 +159,10 @@ def card_markdown(report: dict | None, template_version: str) -> str:
         lines.append(f"| `{reason}` | {cells[0]} | {cells[1]} |")
     if not reasons:
         lines.append("| (none) | 0 | 0 |")
+    endpoints = report.get("endpoints") or {}
+    if endpoints:  # named by a hash of the URL, never the URL
+        lines += ["", "| endpoint | requests sent | answered | failures | marked down |", "|---|---|---|---|---|"]
+        for name, e in endpoints.items():
+            failures = ", ".join(f"{k} {n}" for k, n in e["failures"].items()) or "0"
+            lines.append(f"| `{name}` | {e['sent']} | {e['answered']} | {failures} | {e['marked_down']} |")
     return "\n".join(lines)

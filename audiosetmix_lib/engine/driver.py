@@ -47,11 +47,12 @@ ENGINES = ("local", "ray")
 
 
 def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, engine: str = "local",
-               ray_address: str | None = None) -> None:
+               ray_address: str | None = None, ray_caption_actors: int = 2) -> None:
     if engine == "ray":
         from .ray_engine import run_ray
 
-        run_ray(maker, todo, features, output, num_proc, after_batch, log, address=ray_address)
+        run_ray(maker, todo, features, output, num_proc, after_batch, log, address=ray_address,
+                caption_actors=ray_caption_actors)
         return
     from .local import run_local
 
@@ -59,7 +60,8 @@ def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, e
 
 
 def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = False, after_batch=None,
-              on_open=None, log=print, engine: str = "local", ray_address: str | None = None) -> BuildResult:
+              on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
+              ray_caption_actors: int = 2) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
     from ..captions.cli_args import caption_report_data, report_json
     from ..card import card_text
@@ -90,7 +92,8 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
                 flush=True)
         where = f"{num_proc} process(es)" if engine == "local" else f"Ray ({ray_address or 'RAY_ADDRESS or a local Ray'})"
         log(f"building {len(todo)} shard(s) with {where}", flush=True)
-        run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log, engine, ray_address)
+        run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log, engine, ray_address,
+                   ray_caption_actors)
         if hasattr(after_batch, "finish"):
             after_batch.finish()  # e.g. the LLM fallback-rate guard's final check, before the card commits the build
         files = output.finished_files()
