@@ -77,7 +77,7 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
             log(f"resuming the build in {output_dir}: {done_before} of {len(plan)} shards already finished and verified",
                 flush=True)
         elif output.state == "replace":
-            log(f"{output_dir} holds a different build: the new one is staged and replaces data/ when complete",
+            log(f"{output_dir} holds an earlier, different build: the new one is staged and replaces data/ when complete",
                 flush=True)
         log(f"building {len(todo)} shard(s) with {num_proc} process(es)", flush=True)
         run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log)

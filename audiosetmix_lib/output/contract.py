@@ -49,8 +49,18 @@ def check_output_dir(root: str | os.PathLike, overwrite: bool = False) -> None:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise OutputError(f"--output_dir {root} is a file, not a folder: choose a folder path")
-    if not overwrite and not _is_empty(root) and load_manifest(root) is None:
+    if not overwrite and not _is_empty(root) and load_manifest(root) is None and not is_legacy_output(root):
         raise OutputError(_foreign_message(root))
+
+
+def is_legacy_output(root: Path) -> bool:
+    """A dataset built before the manifest existed: our card, our shard names, and nothing else."""
+    card = Path(root) / CARD
+    if not card.is_file() or "pretty_name: AudioSetMix" not in card.read_text(encoding="utf-8", errors="replace"):
+        return False
+    files = [p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file()]
+    return all(f in (CARD, "caption_report.json") or (f.startswith(f"{DATA_DIR}/") and _looks_like_shard(f[5:]))
+               for f in files if not f.startswith(f"{META_DIR}/"))
 
 
 def _foreign_message(root: Path) -> str:
@@ -97,7 +107,8 @@ class BuildOutput:
         previous = load_manifest(self.root) if self.root.exists() else None
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
-        if previous is None:
+        legacy = previous is None and is_legacy_output(self.root)
+        if previous is None and not legacy:
             self._displace_foreign()
         self._remove_partials()
         if previous is not None and previous.build_hash == self.hash:
@@ -109,7 +120,8 @@ class BuildOutput:
                 return []
             self.manifest.complete = False
         else:
-            committed = None
+            committed = {"build_hash": "legacy", "files": sorted(p.relative_to(self.root).as_posix() for p in
+                                                                 (self.root / DATA_DIR).glob("*.parquet"))} if legacy else None
             if previous is not None:
                 committed = previous.committed if not previous.complete else {
                     "build_hash": previous.build_hash, "files": [s["file"] for s in previous.shards]}
