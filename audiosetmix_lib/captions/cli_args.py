@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 from .captioner import CAPTIONERS
+from .report import card_markdown
+from .template import TEMPLATE_VERSION
 
 
 def add_caption_args(p) -> None:
@@ -104,9 +106,6 @@ def caption_overrides(args, report_path: Path | None, default_cache: Path | None
 
 def caption_report_data(builder) -> tuple[dict | None, str]:
     """After a build: (report dict or None for template builds, the card's caption markdown)."""
-    from .report import card_markdown
-    from .template import TEMPLATE_VERSION
-
     captioner = builder.row_maker().captioner
     if not hasattr(captioner, "summary"):
         return None, card_markdown(None, TEMPLATE_VERSION)

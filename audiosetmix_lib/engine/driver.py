@@ -11,9 +11,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.table import InMemoryTable
+
+from ..captions.cli_args import caption_report_data, report_json
+from ..card import card_text
 from ..output.contract import BuildOutput
 from ..output.determinants import build_determinants
 from ..output.plan import plan_shards
+from ..stats_cli import card_statistics
+from .local import run_local
 
 NON_AUDIO_COLUMNS = ("id", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe",
                      "duration")
@@ -31,11 +40,6 @@ class BuildResult:
 
 def read_rows_without_audio(files_by_split: dict[str, list[Path]]):
     """The finished shards' text columns as an in-memory DatasetDict (for statistics and the card)."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from datasets.table import InMemoryTable
-
     parts = {}
     for split, files in files_by_split.items():
         table = pa.concat_tables([pq.read_table(f, columns=list(NON_AUDIO_COLUMNS)) for f in files])
@@ -44,18 +48,12 @@ def read_rows_without_audio(files_by_split: dict[str, list[Path]]):
 
 
 def run_engine(maker, todo, features, output, num_proc: int, after_batch, log) -> None:
-    from .local import run_local
-
     run_local(maker, todo, features, output, num_proc, after_batch, log)
 
 
 def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = False, after_batch=None,
               on_open=None, log=print) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
-    from ..captions.cli_args import caption_report_data, report_json
-    from ..card import card_text
-    from ..stats_cli import card_statistics
-
     started = time.time()
     config = builder.config
     maker = builder.row_maker()

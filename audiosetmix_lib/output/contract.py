@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from .faults import marker_path
-from .manifest import META_DIR, Manifest, load_manifest
+from .manifest import META_DIR, Manifest, build_hash, load_manifest
 from .plan import ShardSpec
 from .shard_writer import ShardResult, file_sha256
 from .swap import swap_in
@@ -71,8 +74,6 @@ def _foreign_message(root: Path) -> str:
 
 class BuildOutput:
     def __init__(self, root: str | os.PathLike, plan: list[ShardSpec], determinants: dict, overwrite: bool = False) -> None:
-        from .manifest import build_hash
-
         self.root = Path(root)
         self.plan = plan
         self.determinants = determinants
@@ -215,8 +216,6 @@ class BuildOutput:
     # ---- commit ---------------------------------------------------------------------------
     def commit(self, result: ShardResult) -> None:
         """Verify a finished shard, move it into its place and record it (the driver calls this, one at a time)."""
-        import pyarrow.parquet as pq
-
         staged = Path(result.path)
         rows = pq.ParquetFile(staged).metadata.num_rows
         if rows != result.spec.rows or rows != result.rows or file_sha256(staged) != result.sha256:
@@ -281,8 +280,6 @@ class BuildOutput:
 
 
 def _looks_like_shard(name: str) -> bool:
-    import re
-
     return re.fullmatch(r"(train|validation|test)-\d{5}-of-\d{5}\.parquet", name) is not None
 
 
