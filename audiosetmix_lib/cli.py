@@ -10,7 +10,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from audiosetmix_lib.locations import local_path
+from .audio_io import write_wav
+from .audit.cli import add_parser as add_audit_parser
+from .captions.cli_args import add_caption_args, caption_overrides
+from .captions.fallback_guard import FallbackGuard
+from .captions.report import summary_lines
+from .cli_errors import error_message
+from .config import MixConfig
+from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
+from .engine.driver import run_build
+from .locations import local_path
+from .output.contract import check_output_dir
+from .output.manifest import META_DIR
+from .rows import rerender_pcm
+from .sources.base import SourceError
+from .stats_cli import add_parser as add_stats_parser
 
 
 class UsageError(ValueError):
@@ -58,7 +72,6 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_label_column", default="label")
     g.add_argument("--hf_split", help="only this split of the dataset")
     g.add_argument("--hf_config", help="dataset config name")
-    from audiosetmix_lib.captions.cli_args import add_caption_args
 
     add_caption_args(p)
 
@@ -107,10 +120,6 @@ def _source_options(args, config_source: str, base: dict) -> dict:
 
 def build(args) -> int:
     import audiosetmix
-    from audiosetmix_lib.captions.cli_args import caption_overrides
-    from audiosetmix_lib.engine.driver import run_build
-    from audiosetmix_lib.output.contract import check_output_dir
-    from audiosetmix_lib.output.manifest import META_DIR
 
     started = time.time()
     base = next((c for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
@@ -149,7 +158,6 @@ def build(args) -> int:
                        ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
-        from audiosetmix_lib.captions.report import summary_lines
 
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
@@ -169,7 +177,6 @@ def _json_arg(flag: str, text: str, kind: type):
 def _check_mix(mix: dict) -> None:
     from dataclasses import fields
 
-    from audiosetmix_lib.config import MixConfig
 
     try:
         MixConfig.from_dict(mix)
@@ -192,7 +199,6 @@ def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int)
 
 
 def _check_split_events(config, maker) -> None:
-    from audiosetmix_lib.sources.base import SourceError
 
     for split, n in config.num_examples().items():
         if n > 0 and not maker.pool.classes(split):
@@ -202,7 +208,6 @@ def _check_split_events(config, maker) -> None:
 def _fallback_guard(args, builder):
     if builder.config.captioner == "template":
         return None
-    from audiosetmix_lib.captions.fallback_guard import FallbackGuard
 
     return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
                          builder.row_maker().captioner.report)
@@ -225,8 +230,6 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-    from audiosetmix_lib.audio_io import write_wav
-    from audiosetmix_lib.rows import rerender_pcm
 
     if not _ROW_ID.fullmatch(args.id):
         raise UsageError(f"--id {args.id} is not a row id: ids are <split>-<index>, e.g. train-3, validation-0, test-12")
@@ -248,7 +251,6 @@ def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str 
     """`load_dataset` with a mistyped folder reported as such (not as an unreachable Hub)."""
     import datasets
 
-    from audiosetmix_lib.dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 
     check_dataset_arg(dataset_dir, flag)
     try:
@@ -359,8 +361,6 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--commit_message", default="Upload AudioSetMix")
     u.add_argument("--dry_run", action="store_true", help="list what would be uploaded and stop")
     u.set_defaults(func=push)
-    from audiosetmix_lib.audit.cli import add_parser as add_audit_parser
-    from audiosetmix_lib.stats_cli import add_parser as add_stats_parser
 
     add_stats_parser(sub)
     add_audit_parser(sub)
@@ -369,7 +369,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
-    from audiosetmix_lib.cli_errors import error_message
 
     args = parser().parse_args(argv)
     try:

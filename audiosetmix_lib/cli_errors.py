@@ -5,18 +5,18 @@ Anything not listed here is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from .captions.backend import BackendError
+from .captions.fallback_guard import FallbackRateExceeded
+from .dataset_path import DatasetPathError
+from .engine.local import BuildInterrupted, WorkerDied
+from .engine.ray_engine import RayUnavailable
+from .locations import LocationError
+from .output.contract import OutputError
+from .sources.base import SourceError
+
 
 def error_message(error: BaseException) -> str | None:
     """The one-line message for an expected failure, or None for an unexpected one."""
-    from .captions.backend import BackendError
-    from .captions.fallback_guard import FallbackRateExceeded
-    from .dataset_path import DatasetPathError
-    from .engine.local import BuildInterrupted, WorkerDied
-    from .engine.ray_engine import RayUnavailable
-    from .locations import LocationError
-    from .output.contract import OutputError
-    from .sources.base import SourceError
-
     if isinstance(error, KeyboardInterrupt):
         return ("interrupted (Ctrl-C); a build keeps the shards it finished: run the same command again to resume")
     if isinstance(error, BuildInterrupted):

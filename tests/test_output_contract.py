@@ -223,3 +223,14 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     assert all(after[name] != before[name] for name in after if name.startswith("data/"))
     assert [json.loads(r)["seed"] for r in datasets.load_dataset(str(out), split="validation")["recipe"]] == [6, 6]
     assert not (out / ".audiosetmix" / "staging").exists()
+
+
+def test_a_dataset_built_before_manifests_is_replaced_without_overwrite(tmp_path, reference):
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out, ignore=shutil.ignore_patterns(".audiosetmix"))  # README.md + data/ only
+    done = run_build(out)
+    assert done.returncode == 0, done.stderr
+    assert not (out / ".audiosetmix" / "displaced").exists()
+    same_dataset(reference, out)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .captioner import CAPTIONERS
 from .openai_backend import base_urls as split_urls
+from .report import card_markdown
+from .template import TEMPLATE_VERSION
 
 
 def add_caption_args(p) -> None:
@@ -123,9 +125,6 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
 
 def caption_report_data(builder) -> tuple[dict | None, str]:
     """After a build: (report dict or None for template builds, the card's caption markdown)."""
-    from .report import card_markdown
-    from .template import TEMPLATE_VERSION
-
     captioner = builder.row_maker().captioner
     if not hasattr(captioner, "summary"):
         return None, card_markdown(None, TEMPLATE_VERSION)

@@ -38,8 +38,10 @@ class FallbackGuard:
             return
         if fallback / rows > self.max_rate:
             why = ", ".join(f"{reason} {n}" for reason, n in reasons[:3])
+            transport = sum(n for reason, n in reasons if reason.startswith("transport:")) * 2 > fallback
+            fix = ("check that the LLM server answers (--llm_base_url, --llm_model, its logs; --llm_timeout)"
+                   if transport else "the model's captions fail validation: try a stronger --llm_model")
             raise FallbackRateExceeded(
                 f"{fallback} of {rows} captioned rows ({100 * fallback / rows:.0f} %) fell back to template captions "
-                f"({why}), more than --llm_max_fallback_rate {self.max_rate:g}: check that the LLM server answers "
-                f"(--llm_base_url, --llm_model, its logs; --llm_timeout), or raise --llm_max_fallback_rate "
-                f"(1 never stops); finished shards are kept, the same command resumes")
+                f"({why}), more than --llm_max_fallback_rate {self.max_rate:g}: {fix}, or raise "
+                f"--llm_max_fallback_rate (1 never stops); finished shards are kept, the same command resumes")

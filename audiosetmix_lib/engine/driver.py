@@ -11,9 +11,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.table import InMemoryTable
+
+from ..captions.cli_args import caption_report_data, report_json
+from ..card import card_text
 from ..output.contract import BuildOutput
 from ..output.determinants import build_determinants
 from ..output.plan import plan_shards
+from ..stats_cli import card_statistics
+from .local import run_local
+from .ray_engine import run_ray
 
 NON_AUDIO_COLUMNS = ("id", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe",
                      "duration")
@@ -31,11 +41,6 @@ class BuildResult:
 
 def read_rows_without_audio(files_by_split: dict[str, list[Path]]):
     """The finished shards' text columns as an in-memory DatasetDict (for statistics and the card)."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from datasets.table import InMemoryTable
-
     parts = {}
     for split, files in files_by_split.items():
         table = pa.concat_tables([pq.read_table(f, columns=list(NON_AUDIO_COLUMNS)) for f in files])
@@ -49,13 +54,9 @@ ENGINES = ("local", "ray")
 def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, engine: str = "local",
                ray_address: str | None = None, ray_caption_actors: int = 2) -> None:
     if engine == "ray":
-        from .ray_engine import run_ray
-
         run_ray(maker, todo, features, output, num_proc, after_batch, log, address=ray_address,
                 caption_actors=ray_caption_actors)
         return
-    from .local import run_local
-
     run_local(maker, todo, features, output, num_proc, after_batch, log)
 
 
@@ -63,10 +64,6 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
               on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
               ray_caption_actors: int = 2) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
-    from ..captions.cli_args import caption_report_data, report_json
-    from ..card import card_text
-    from ..stats_cli import card_statistics
-
     started = time.time()
     config = builder.config
     maker = builder.row_maker()
@@ -88,7 +85,7 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
             log(f"resuming the build in {output_dir}: {done_before} of {len(plan)} shards already finished and verified",
                 flush=True)
         elif output.state == "replace":
-            log(f"{output_dir} holds a different build: the new one is staged and replaces data/ when complete",
+            log(f"{output_dir} holds an earlier, different build: the new one is staged and replaces data/ when complete",
                 flush=True)
         where = f"{num_proc} process(es)" if engine == "local" else f"Ray ({ray_address or 'RAY_ADDRESS or a local Ray'})"
         log(f"building {len(todo)} shard(s) with {where}", flush=True)

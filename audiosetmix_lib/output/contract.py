@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from .faults import marker_path
-from .manifest import META_DIR, Manifest, load_manifest
+from .manifest import META_DIR, Manifest, build_hash, load_manifest
 from .plan import ShardSpec
 from .shard_writer import ShardResult, file_sha256
 from .swap import swap_in
@@ -49,8 +52,18 @@ def check_output_dir(root: str | os.PathLike, overwrite: bool = False) -> None:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise OutputError(f"--output_dir {root} is a file, not a folder: choose a folder path")
-    if not overwrite and not _is_empty(root) and load_manifest(root) is None:
+    if not overwrite and not _is_empty(root) and load_manifest(root) is None and not is_legacy_output(root):
         raise OutputError(_foreign_message(root))
+
+
+def is_legacy_output(root: Path) -> bool:
+    """A dataset built before the manifest existed: our card, our shard names, and nothing else."""
+    card = Path(root) / CARD
+    if not card.is_file() or "pretty_name: AudioSetMix" not in card.read_text(encoding="utf-8", errors="replace"):
+        return False
+    files = [p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file()]
+    return all(f in (CARD, "caption_report.json") or (f.startswith(f"{DATA_DIR}/") and _looks_like_shard(f[5:]))
+               for f in files if not f.startswith(f"{META_DIR}/"))
 
 
 def _foreign_message(root: Path) -> str:
@@ -61,8 +74,6 @@ def _foreign_message(root: Path) -> str:
 
 class BuildOutput:
     def __init__(self, root: str | os.PathLike, plan: list[ShardSpec], determinants: dict, overwrite: bool = False) -> None:
-        from .manifest import build_hash
-
         self.root = Path(root)
         self.plan = plan
         self.determinants = determinants
@@ -97,7 +108,8 @@ class BuildOutput:
         previous = load_manifest(self.root) if self.root.exists() else None
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
-        if previous is None:
+        legacy = previous is None and is_legacy_output(self.root)
+        if previous is None and not legacy:
             self._displace_foreign()
         self._remove_partials()
         if previous is not None and previous.build_hash == self.hash:
@@ -109,7 +121,8 @@ class BuildOutput:
                 return []
             self.manifest.complete = False
         else:
-            committed = None
+            committed = {"build_hash": "legacy", "files": sorted(p.relative_to(self.root).as_posix() for p in
+                                                                 (self.root / DATA_DIR).glob("*.parquet"))} if legacy else None
             if previous is not None:
                 committed = previous.committed if not previous.complete else {
                     "build_hash": previous.build_hash, "files": [s["file"] for s in previous.shards]}
@@ -203,8 +216,6 @@ class BuildOutput:
     # ---- commit ---------------------------------------------------------------------------
     def commit(self, result: ShardResult) -> None:
         """Verify a finished shard, move it into its place and record it (the driver calls this, one at a time)."""
-        import pyarrow.parquet as pq
-
         staged = Path(result.path)
         rows = pq.ParquetFile(staged).metadata.num_rows
         if rows != result.spec.rows or rows != result.rows or file_sha256(staged) != result.sha256:
@@ -269,8 +280,6 @@ class BuildOutput:
 
 
 def _looks_like_shard(name: str) -> bool:
-    import re
-
     return re.fullmatch(r"(train|validation|test)-\d{5}-of-\d{5}\.parquet", name) is not None
 
 

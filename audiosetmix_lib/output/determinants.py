@@ -13,6 +13,8 @@ import hashlib
 import json
 
 from .. import __version__
+from ..captions.prompt import PROMPT_VERSION
+from ..captions.template import TEMPLATE_VERSION
 from ..recipe import RECIPE_VERSION
 
 LLM_KEYS = ("model", "temperature", "top_p", "max_new_tokens", "max_retries")
@@ -28,9 +30,6 @@ def events_fingerprint(events) -> str:
 
 def build_determinants(config, source_spec: dict, events) -> dict:
     """`config` is an AudioSetMixConfig; `events` the scanned source events."""
-    from ..captions.prompt import PROMPT_VERSION
-    from ..captions.template import TEMPLATE_VERSION
-
     llm = dict(config.llm or {})
     captioner = {"name": config.captioner, "template_version": TEMPLATE_VERSION}
     if config.captioner != "template":

@@ -11,6 +11,7 @@ into `data/` and records it (`output.contract.BuildOutput.commit`).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.io.parquet import get_parquet_column_options
 
 from .faults import fault_wanted, maybe_fail_half_way
 from .plan import ShardSpec
@@ -44,11 +46,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def _writer(path: str, features: datasets.Features) -> pq.ParquetWriter:
     """The same writer options as `datasets.Dataset.to_parquet` (content-defined chunking, page index)."""
-    from datasets import config
-    from datasets.io.parquet import get_parquet_column_options
-
     schema = features.arrow_schema
-    writer = pq.ParquetWriter(path, schema=schema, use_content_defined_chunking=config.DEFAULT_CDC_OPTIONS,
+    writer = pq.ParquetWriter(path, schema=schema, use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
                               write_page_index=True, **get_parquet_column_options(features, schema))
     return writer
 
@@ -67,8 +66,6 @@ def write_shard(maker, spec: ShardSpec, features: datasets.Features, staging_dir
     fallback-rate guard; it may raise to stop the build). `meta_dir` is the output's
     `.audiosetmix/` folder, only used by the test fault injection.
     """
-    import json
-
     staging = Path(staging_dir)
     staging.mkdir(parents=True, exist_ok=True)
     final = staging / spec.name
