@@ -9,8 +9,10 @@ from .captions.backend import BackendError
 from .captions.fallback_guard import FallbackRateExceeded
 from .dataset_path import DatasetPathError
 from .engine.local import BuildInterrupted, WorkerDied
+from .evaluation.errors import EvaluationError
 from .output.contract import OutputError
 from .sources.base import SourceError
+from .stats_cli import DatasetError
 
 
 def error_message(error: BaseException) -> str | None:
@@ -22,7 +24,8 @@ def error_message(error: BaseException) -> str | None:
     if isinstance(error, WorkerDied):
         return (f"{error} (killed, or out of memory); the finished shards are kept: run the same command again "
                 f"to resume (fewer --num_proc if memory ran out)")
-    if isinstance(error, (BackendError, FallbackRateExceeded, OutputError, SourceError, DatasetPathError)):
+    if isinstance(error, (BackendError, FallbackRateExceeded, OutputError, SourceError, DatasetPathError, DatasetError,
+                          EvaluationError)):
         return str(error)
     if type(error).__name__ in ("UsageError", "PushError"):
         return str(error)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 

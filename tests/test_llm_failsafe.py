@@ -15,7 +15,7 @@ import pytest
 
 from audiosetmix_lib.captions.backend import Request, Sampling
 from audiosetmix_lib.captions.fallback_guard import FallbackGuard, FallbackRateExceeded
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
 from audiosetmix_lib.captions.prompt import build_messages
 from audiosetmix_lib.captions.report import ReportStore

@@ -6,18 +6,22 @@ key itself never passes through here: only the *name* of its environment variabl
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 from pathlib import Path
 
-from .captioner import CAPTIONERS
+from ..config import LLMConfig
+from .captioner import CAPTIONERS, LLMCaptioner
 from .report import card_markdown
 from .template import TEMPLATE_VERSION
 
+_LLM = LLMConfig()  # the flags' defaults are the config's
+
 
 def add_caption_args(p) -> None:
-    g = p.add_argument_group("captions", "who writes captions and negatives (DESIGN.md, Captions)")
+    g = p.add_argument_group("captions", "who writes captions and negatives (docs/design.md, Captions)")
     g.add_argument("--captioner", choices=CAPTIONERS, default="template",
                    help="template (offline grammar, default), transformers (local model) or openai (any "
                         "OpenAI-compatible server)")
@@ -25,19 +29,19 @@ def add_caption_args(p) -> None:
     g.add_argument("--llm_base_url", help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--llm_api_key_env", help="openai: name of the environment variable holding the API key "
                                              "(default: OPENAI_API_KEY if set; the key is never logged or stored)")
-    g.add_argument("--llm_concurrency", type=int, default=8, help="openai: requests in flight")
-    g.add_argument("--llm_timeout", type=float, default=60.0, help="openai: seconds per request")
-    g.add_argument("--llm_http_retries", type=int, default=5,
+    g.add_argument("--llm_concurrency", type=int, default=_LLM.concurrency, help="openai: requests in flight")
+    g.add_argument("--llm_timeout", type=float, default=_LLM.timeout, help="openai: seconds per request")
+    g.add_argument("--llm_http_retries", type=int, default=_LLM.http_retries,
                    help="openai: retries of one request on 429/5xx/timeouts, with backoff honouring Retry-After")
     g.add_argument("--llm_device", help="transformers: cpu, cuda, cuda:1, ... (default: cuda if available)")
-    g.add_argument("--llm_dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    g.add_argument("--llm_dtype", default=_LLM.dtype, choices=["auto", "float32", "bfloat16", "float16"],
                    help="transformers: weights dtype")
-    g.add_argument("--llm_batch_size", type=int, default=8, help="transformers: prompts per generate() call")
-    g.add_argument("--llm_temperature", type=float, default=0.7, help="sampling temperature of the first attempt "
+    g.add_argument("--llm_batch_size", type=int, default=_LLM.batch_size, help="transformers: prompts per generate() call")
+    g.add_argument("--llm_temperature", type=float, default=_LLM.temperature, help="sampling temperature of the first attempt "
                                                                        "(retries use at least 0.7)")
-    g.add_argument("--llm_top_p", type=float, default=0.95)
-    g.add_argument("--llm_max_new_tokens", type=int, default=64)
-    g.add_argument("--llm_max_retries", type=int, default=2,
+    g.add_argument("--llm_top_p", type=float, default=_LLM.top_p)
+    g.add_argument("--llm_max_new_tokens", type=int, default=_LLM.max_new_tokens)
+    g.add_argument("--llm_max_retries", type=int, default=_LLM.max_retries,
                    help="new attempts for a caption the validator rejected, before the row falls back to the template")
     g.add_argument("--llm_cache", help="SQLite file caching every answer (safe to share between builds and "
                                        "processes; default: <output_dir>/.audiosetmix/answers/answers.sqlite); a "
@@ -54,8 +58,6 @@ def add_caption_args(p) -> None:
 
 
 def _fraction(text: str) -> float:
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -76,7 +78,7 @@ def endpoint_id(base_urls: list[str] | str | None, namespace: str | None = None)
 
 
 def caption_overrides(args, report_path: Path | None, default_cache: Path | None = None) -> dict:
-    """Builder config overrides (`captioner`, `llm`) from the parsed arguments."""
+    """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
         return {}
     if not args.llm_model:
@@ -89,7 +91,7 @@ def caption_overrides(args, report_path: Path | None, default_cache: Path | None
             raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
         if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
             raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
-        llm.update(base_url=args.llm_base_url, api_key_env=args.llm_api_key_env or "OPENAI_API_KEY",
+        llm.update(base_url=args.llm_base_url, api_key_env=args.llm_api_key_env or _LLM.api_key_env,
                    concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries,
                    endpoint_id=endpoint_id(args.llm_base_url, getattr(args, "llm_cache_namespace", None)))
     else:
@@ -101,13 +103,13 @@ def caption_overrides(args, report_path: Path | None, default_cache: Path | None
         llm["cache"] = str(default_cache)
     if report_path is not None:
         llm["report"] = str(report_path)
-    return {"captioner": args.captioner, "llm": llm}
+    return {"captioner": args.captioner, "llm": LLMConfig(**llm)}
 
 
 def caption_report_data(builder) -> tuple[dict | None, str]:
     """After a build: (report dict or None for template builds, the card's caption markdown)."""
     captioner = builder.row_maker().captioner
-    if not hasattr(captioner, "summary"):
+    if not isinstance(captioner, LLMCaptioner):
         return None, card_markdown(None, TEMPLATE_VERSION)
     report = captioner.summary()
     if captioner.report is not None:
