@@ -8,7 +8,6 @@ Arguments: `audiosetmix_lib/training/args.py` (or `--help`); the loop: `audioset
 
 from __future__ import annotations
 
-
 import sys
 
 from audiosetmix_lib.cli_errors import error_message

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .audio_io import write_wav
 from .audit.cli import add_parser as add_audit_parser
+from .builder import AudioSetMix
 from .captions.cli_args import add_caption_args, caption_overrides
 from .captions.fallback_guard import FallbackGuard
 from .captions.report import summary_lines
@@ -22,7 +23,9 @@ from .engine.driver import run_build
 from .locations import local_path
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
+from .recipe import Recipe
 from .rows import rerender_pcm
+from .sources import SOURCE_NAMES
 from .sources.base import SourceError
 from .stats_cli import add_parser as add_stats_parser
 
@@ -38,7 +41,7 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
                    help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
                         "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
-    p.add_argument("--source", choices=["synth", "folder", "audioset", "hf"], help="override the config's source")
+    p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
     p.add_argument("--train", type=int)
     p.add_argument("--validation", type=int)
@@ -72,7 +75,6 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_label_column", default="label")
     g.add_argument("--hf_split", help="only this split of the dataset")
     g.add_argument("--hf_config", help="dataset config name")
-
     add_caption_args(p)
 
 
@@ -119,12 +121,11 @@ def _source_options(args, config_source: str, base: dict) -> dict:
 
 
 def build(args) -> int:
-    import audiosetmix
 
     started = time.time()
-    base = next((c for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
+    base = next((c for c in AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
     if base is None:
-        names = ", ".join(c.name for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS)
+        names = ", ".join(c.name for c in AudioSetMix.BUILDER_CONFIGS)
         raise SystemExit(f"error: unknown config {args.config!r} (choose from {names})")
     overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "rows_per_shard")
                  if getattr(args, k) is not None}
@@ -141,7 +142,7 @@ def build(args) -> int:
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
                  overrides.get("rows_per_shard", base.rows_per_shard), overrides.get("num_negatives", base.num_negatives))
-    builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
+    builder = AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
     maker = builder.row_maker()  # scans and validates the source before any rendering
     skipped = maker.source.skipped
     print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
@@ -158,7 +159,6 @@ def build(args) -> int:
                        ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
     _print_summary(output_dir, result.sizes, skipped, time.time() - started)
     if result.captions is not None:
-
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
 
@@ -230,7 +230,6 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-
     if not _ROW_ID.fullmatch(args.id):
         raise UsageError(f"--id {args.id} is not a row id: ids are <split>-<index>, e.g. train-3, validation-0, test-12")
     ds = _load_split_with_id(args.dataset_dir, args.id)
@@ -238,7 +237,9 @@ def render_cmd(args) -> int:
     if len(row) == 0:
         raise UsageError(f"no row with id {args.id!r} in {args.dataset_dir} (the {args.id.rsplit('-', 1)[0]} split has "
                          f"{len(ds)} rows, ids {args.id.rsplit('-', 1)[0]}-0 to -{len(ds) - 1})")
-    pcm, sr = rerender_pcm(row[0]["recipe"])
+    for name, (built, here) in Recipe.from_json(row[0]["recipe"]).version_differences().items():
+        print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
+    pcm, sr = rerender_pcm(row[0]["recipe"], source_root=args.source_root)  # a SourceError is one error line (main)
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
     return 0
@@ -339,7 +340,7 @@ def show(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="audiosetmix.py", description="Build, re-render and publish AudioSetMix datasets.")
+    p = argparse.ArgumentParser(prog="audiosetmix", description="Build, re-render and publish AudioSetMix datasets.")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="render a dataset in the Hub layout")
     _add_build_args(b)
@@ -348,6 +349,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset_dir", required=True)
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
+    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
     s.add_argument("--dataset_dir", required=True)
@@ -361,7 +363,6 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--commit_message", default="Upload AudioSetMix")
     u.add_argument("--dry_run", action="store_true", help="list what would be uploaded and stop")
     u.set_defaults(func=push)
-
     add_stats_parser(sub)
     add_audit_parser(sub)
     return p
@@ -369,7 +370,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
-
     args = parser().parse_args(argv)
     try:
         return args.func(args)
@@ -379,3 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,9 +10,11 @@ from .captions.fallback_guard import FallbackRateExceeded
 from .dataset_path import DatasetPathError
 from .engine.local import BuildInterrupted, WorkerDied
 from .engine.ray_engine import RayUnavailable
+from .evaluation.errors import EvaluationError
 from .locations import LocationError
 from .output.contract import OutputError
 from .sources.base import SourceError
+from .stats_cli import DatasetError
 
 
 def error_message(error: BaseException) -> str | None:
@@ -24,8 +26,8 @@ def error_message(error: BaseException) -> str | None:
     if isinstance(error, WorkerDied):
         return (f"{error} (killed, or out of memory); the finished shards are kept: run the same command again "
                 f"to resume (fewer --num_proc if memory ran out)")
-    if isinstance(error, (BackendError, FallbackRateExceeded, OutputError, SourceError, DatasetPathError, LocationError,
-                          RayUnavailable)):
+    if isinstance(error, (BackendError, FallbackRateExceeded, OutputError, SourceError, DatasetPathError, DatasetError,
+                          EvaluationError, LocationError, RayUnavailable)):
         return str(error)
     if type(error).__name__ in ("UsageError", "PushError"):
         return str(error)

@@ -47,8 +47,8 @@ def caption_sets(rows: int, negatives: int):
     import numpy as np
 
     from audiosetmix_lib.captions.captioner import CaptionSet
+    from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
     from audiosetmix_lib.negatives import iter_negatives
-    from audiosetmix_lib.rows import TemplateCaptioner
 
     pool, rs = recipes(rows, seed=1)
     template, sets = TemplateCaptioner(), []
@@ -77,8 +77,8 @@ def _caption(backend, sets) -> tuple[float, int, float, float]:
 
 def bench_in_process(sets, latency: float, concurrency: int):
     """The issue's reference measurement: one in-process test server (its threads share this process's CPU)."""
-    from audiosetmix_lib.captions.mock_server import MockChatServer
     from audiosetmix_lib.captions.openai_backend import OpenAIBackend
+    from audiosetmix_lib.testing.mock_server import MockChatServer
 
     with MockChatServer(latency=latency) as server:
         server.log_entries = False
@@ -91,7 +91,7 @@ def endpoint_processes(n: int, latency: float):
     procs = []
     try:
         for _ in range(n):
-            proc = subprocess.Popen([sys.executable, "-m", "audiosetmix_lib.captions.mock_server", "--latency", str(latency)],
+            proc = subprocess.Popen([sys.executable, "-m", "audiosetmix_lib.testing.server_cli", "--latency", str(latency)],
                                     stdout=subprocess.PIPE, text=True)
             procs.append(proc)
         yield [proc.stdout.readline().strip() for proc in procs]

@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-SERVER_MODULE = "audiosetmix_lib.captions.mock_server"
+SERVER_MODULE = "audiosetmix_lib.testing.server_cli"
 
 
 @contextmanager

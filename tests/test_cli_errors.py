@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
+
+pytestmark = pytest.mark.slow  # real subprocess builds and kills: deselect with -m "not slow"
 
 ROOT = Path(__file__).resolve().parents[1]
 

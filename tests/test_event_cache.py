@@ -6,13 +6,12 @@ import json
 import pickle
 
 import numpy as np
+from helpers import ArraySource, tone
 
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
 from audiosetmix_lib.sources.event_cache import EventCache
-
-from helpers import ArraySource, tone
 
 
 def test_cache_keeps_recent_arrays_within_its_byte_budget():

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import fsspec
+from conftest import build_dataset
 
 from audiosetmix_lib.captions.answer_files import AnswerFolder, UnitAnswers
-from audiosetmix_lib.captions.mock_server import MockChatServer
-
-from conftest import build_dataset
+from audiosetmix_lib.testing.mock_server import MockChatServer
 
 
 def test_unit_file_round_trip_torn_line_and_earlier_folder():

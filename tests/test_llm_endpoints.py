@@ -6,13 +6,13 @@ import json
 import threading
 import time
 
+from conftest import build_dataset
+from llm_servers import requests_logged, server_processes
+
 from audiosetmix_lib.captions.backend import Request, Sampling
 from audiosetmix_lib.captions.endpoints import EndpointPool
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
 from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages
-
-from conftest import build_dataset
-from llm_servers import requests_logged, server_processes
 
 
 class Clock:

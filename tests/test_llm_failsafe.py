@@ -15,7 +15,6 @@ import pytest
 
 from audiosetmix_lib.captions.backend import Request, Sampling
 from audiosetmix_lib.captions.fallback_guard import FallbackGuard, FallbackRateExceeded
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
 from audiosetmix_lib.captions.prompt import build_messages
 from audiosetmix_lib.captions.report import ReportStore
@@ -24,6 +23,7 @@ from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
 
 ROWS = ["--train", "6", "--validation", "0", "--test", "0", "--num_negatives", "1", "--seed", "3",
         "--mix", '{"max_events": 2}', "--rows_per_shard", "3"]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real subprocess builds and kills: deselect with -m "not slow"
+
 ROOT = Path(__file__).resolve().parents[1]
 # 3 + 3 + 2 train shards, 1 validation shard: 4 planned shards, positions 0..3
 ARGS = ["--train", "8", "--validation", "2", "--test", "0", "--rows_per_shard", "3", "--seed", "5", "--num_negatives", "1",

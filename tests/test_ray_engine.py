@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import build_dataset
 
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply
 from audiosetmix_lib.cli import main
 from audiosetmix_lib.output.faults import CRASH_ENV, HANG_ENV
-
-from conftest import build_dataset
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

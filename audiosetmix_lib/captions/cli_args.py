@@ -6,19 +6,23 @@ key itself never passes through here: only the *name* of its environment variabl
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 from pathlib import Path
 
-from .captioner import CAPTIONERS
+from ..config import LLMConfig
+from .captioner import CAPTIONERS, LLMCaptioner
 from .openai_backend import base_urls as split_urls
 from .report import card_markdown
 from .template import TEMPLATE_VERSION
 
+_LLM = LLMConfig()  # the flags' defaults are the config's
+
 
 def add_caption_args(p) -> None:
-    g = p.add_argument_group("captions", "who writes captions and negatives (DESIGN.md, Captions)")
+    g = p.add_argument_group("captions", "who writes captions and negatives (docs/design.md, Captions)")
     g.add_argument("--captioner", choices=CAPTIONERS, default="template",
                    help="template (offline grammar, default), transformers (local model) or openai (any "
                         "OpenAI-compatible server)")
@@ -28,21 +32,21 @@ def add_caption_args(p) -> None:
                         "to spread requests over several servers (least outstanding requests, per-server backoff)")
     g.add_argument("--llm_api_key_env", help="openai: name of the environment variable holding the API key "
                                              "(default: OPENAI_API_KEY if set; the key is never logged or stored)")
-    g.add_argument("--llm_concurrency", type=int, default=8,
+    g.add_argument("--llm_concurrency", type=int, default=_LLM.concurrency,
                    help="openai: requests in flight per build process, over all endpoints (256 and more is fine: "
                         "one event loop, keep-alive connections)")
-    g.add_argument("--llm_timeout", type=float, default=60.0, help="openai: seconds per request")
-    g.add_argument("--llm_http_retries", type=int, default=5,
+    g.add_argument("--llm_timeout", type=float, default=_LLM.timeout, help="openai: seconds per request")
+    g.add_argument("--llm_http_retries", type=int, default=_LLM.http_retries,
                    help="openai: retries of one request on 429/5xx/timeouts, with backoff honouring Retry-After")
     g.add_argument("--llm_device", help="transformers: cpu, cuda, cuda:1, ... (default: cuda if available)")
-    g.add_argument("--llm_dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    g.add_argument("--llm_dtype", default=_LLM.dtype, choices=["auto", "float32", "bfloat16", "float16"],
                    help="transformers: weights dtype")
-    g.add_argument("--llm_batch_size", type=int, default=8, help="transformers: prompts per generate() call")
-    g.add_argument("--llm_temperature", type=float, default=0.7, help="sampling temperature of the first attempt "
+    g.add_argument("--llm_batch_size", type=int, default=_LLM.batch_size, help="transformers: prompts per generate() call")
+    g.add_argument("--llm_temperature", type=float, default=_LLM.temperature, help="sampling temperature of the first attempt "
                                                                        "(retries use at least 0.7)")
-    g.add_argument("--llm_top_p", type=float, default=0.95)
-    g.add_argument("--llm_max_new_tokens", type=int, default=64)
-    g.add_argument("--llm_max_retries", type=int, default=2,
+    g.add_argument("--llm_top_p", type=float, default=_LLM.top_p)
+    g.add_argument("--llm_max_new_tokens", type=int, default=_LLM.max_new_tokens)
+    g.add_argument("--llm_max_retries", type=int, default=_LLM.max_retries,
                    help="new attempts for a caption the validator rejected, before the row falls back to the template")
     g.add_argument("--llm_cache", action="append",
                    help="earlier answers to reuse: a folder of answer files (an earlier build folder or its "
@@ -61,8 +65,6 @@ def add_caption_args(p) -> None:
 
 
 def _fraction(text: str) -> float:
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -89,7 +91,7 @@ def is_answer_folder(location: str) -> bool:
 
 
 def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
-    """Builder config overrides (`captioner`, `llm`) from the parsed arguments."""
+    """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
         return {}
     if not args.llm_model:
@@ -102,7 +104,7 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
             raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
         if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
             raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
-        llm.update(base_url=args.llm_base_url, api_key_env=args.llm_api_key_env or "OPENAI_API_KEY",
+        llm.update(base_url=tuple(split_urls(args.llm_base_url)), api_key_env=args.llm_api_key_env or _LLM.api_key_env,
                    concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries,
                    endpoint_id=endpoint_id(args.llm_base_url, getattr(args, "llm_cache_namespace", None)))
     else:
@@ -111,7 +113,7 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
     for location in args.llm_cache or []:
         if is_answer_folder(location):
             folder = location if "://" in location else str(Path(location).expanduser().resolve())
-            llm.setdefault("cache_folders", []).append(folder)
+            llm["cache_folders"] = (*llm.get("cache_folders", ()), folder)
         elif "cache" in llm:
             raise SystemExit("error: --llm_cache names more than one SQLite file; give one (folders may be several)")
         else:
@@ -120,13 +122,13 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
         llm["answers_dir"] = answers_dir
     if report_path is not None:
         llm["report"] = str(report_path)
-    return {"captioner": args.captioner, "llm": llm}
+    return {"captioner": args.captioner, "llm": LLMConfig(**llm)}
 
 
 def caption_report_data(builder) -> tuple[dict | None, str]:
     """After a build: (report dict or None for template builds, the card's caption markdown)."""
     captioner = builder.row_maker().captioner
-    if not hasattr(captioner, "summary"):
+    if not isinstance(captioner, LLMCaptioner):
         return None, card_markdown(None, TEMPLATE_VERSION)
     report = captioner.summary()
     captioner.close()

@@ -96,7 +96,7 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
         files = output.finished_files()
         prepared = read_rows_without_audio(files)
         captions, caption_markdown = caption_report_data(builder)
-        extra = {"statistics": card_statistics(prepared, config.mix_config().background_db),
+        extra = {"statistics": card_statistics(prepared),
                  "caption_report": caption_markdown}
         split_bytes = {split: sum(p.stat().st_size for p in paths) for split, paths in files.items()}
         text = card_text(output_dir, builder, prepared, maker.source.skipped, time.time() - started, num_proc, extra,

@@ -30,7 +30,7 @@ def events_fingerprint(events) -> str:
 
 def build_determinants(config, source_spec: dict, events) -> dict:
     """`config` is an AudioSetMixConfig; `events` the scanned source events."""
-    llm = dict(config.llm or {})
+    llm = config.llm.to_dict()  # an LLMConfig
     captioner = {"name": config.captioner, "template_version": TEMPLATE_VERSION}
     if config.captioner != "template":
         captioner.update({k: llm.get(k) for k in LLM_KEYS}, prompt_version=PROMPT_VERSION)
@@ -45,6 +45,6 @@ def build_determinants(config, source_spec: dict, events) -> dict:
         "seed": config.seed,
         "num_negatives": config.num_negatives,
         "rows_per_shard": config.rows_per_shard,
-        "mix": config.mix_config().to_dict(),
+        "mix": config.mix.to_dict(),
         "captioner": captioner,
     }

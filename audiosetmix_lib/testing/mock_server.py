@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .prompt import parse_data_block
+from ..captions.prompt import parse_data_block
 
 
 @dataclass
@@ -152,19 +152,3 @@ def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after:
         sys.stdout.write(server.url + "\n")
         sys.stdout.flush()
         server.thread.join()
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(description="A local OpenAI-compatible test server (prints its URL, serves until killed).")
-    p.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
-    p.add_argument("--log", help="append one JSON line per request to this file")
-    p.add_argument("--stop_after", type=int, help="exit abruptly when request N+1 arrives")
-    args = p.parse_args(argv)
-    serve_process(args.latency, args.log, args.stop_after)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
