@@ -8,13 +8,24 @@ Arguments: `audiosetmix_lib/training/args.py` (or `--help`); the loop: `audioset
 
 from __future__ import annotations
 
+import sys
+
+from audiosetmix_lib.cli_errors import error_message
+
 
 def main(argv: list[str] | None = None) -> int:
     from audiosetmix_lib.training.args import parse_args
     from audiosetmix_lib.training.loop import train
 
     args = parse_args(argv)
-    train(args)
+    try:
+        train(args)
+    except BaseException as error:  # noqa: BLE001 - known failures become one `error:` line (exit 2), the rest re-raise
+        message = error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return 2
     return 0
 
 

@@ -23,7 +23,7 @@ def card_template() -> str:
 LICENSES = {"synth": "cc-by-4.0", "audioset": "cc-by-4.0", "folder": "other", "hf": "other"}
 
 
-def yaml_header(builder, split_sizes: dict[str, int]) -> str:
+def yaml_header(builder, split_sizes: dict[str, int], split_bytes: dict[str, int] | None = None) -> str:
     config = builder.config
     lines = [
         f"license: {LICENSES.get(config.source, 'other')}",
@@ -41,12 +41,15 @@ def yaml_header(builder, split_sizes: dict[str, int]) -> str:
         f"pretty_name: AudioSetMix ({config.name})",
         configs_yaml(list(split_sizes)),
         dataset_info_yaml(builder.info.features, split_sizes,
+                          split_bytes if split_bytes is not None else
                           {name: info.num_bytes for name, info in (builder.info.splits or {}).items()}),
     ]
     return "\n".join(lines)
 
 
-def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None) -> Path:
+def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None,
+              split_bytes: dict[str, int] | None = None) -> str:
+    """The filled card (the build writes it last, atomically: `output.contract.BuildOutput.finish`)."""
     config = builder.config
     sizes = {split: len(prepared[split]) for split in prepared}
     sources = Counter()
@@ -54,7 +57,7 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
         sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"]))
     reasons = Counter(s.reason.split(":")[0] for s in skipped)
     values = {
-        "yaml_header": yaml_header(builder, sizes),
+        "yaml_header": yaml_header(builder, sizes, split_bytes),
         "config_name": config.name,
         "source_name": config.source,
         "seed": config.seed,
@@ -76,7 +79,4 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
         "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
     }
     values.update(extra or {})
-    text = Template(card_template()).safe_substitute(values)
-    path = Path(output_dir) / "README.md"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return Template(card_template()).safe_substitute(values)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,20 +13,33 @@ from pathlib import Path
 from .audio_io import write_wav
 from .audit.cli import add_parser as add_audit_parser
 from .builder import AudioSetMix
-from .captions.cli_args import add_caption_args, caption_overrides, caption_report
+from .captions.cli_args import add_caption_args, caption_overrides
+from .captions.fallback_guard import FallbackGuard
 from .captions.report import summary_lines
-from .card import write_card
-from .hub_layout import write_shards
+from .cli_errors import error_message
+from .config import MixConfig
+from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
+from .engine.driver import run_build
+from .locations import local_path
+from .output.contract import check_output_dir
+from .output.manifest import META_DIR
 from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
 from .sources.base import SourceError
-from .stats_cli import DatasetError, card_statistics
 from .stats_cli import add_parser as add_stats_parser
 
 
+class UsageError(ValueError):
+    """A flag value the command cannot use; the message says which and how to fix it."""
+
+
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written")
+    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; an "
+                                                       "AudioSetMix output there is resumed (same settings) or replaced")
+    p.add_argument("--overwrite", action="store_true",
+                   help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
+                        "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
     p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
@@ -36,7 +48,15 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", type=int)
     p.add_argument("--sample_rate", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it)")
+    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it); "
+                                                           "with --engine ray and no cluster: the local Ray's CPUs")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process pool on this machine; ray: one task per shard on a Ray cluster (same bytes)")
+    p.add_argument("--ray_address", help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray started "
+                                         "for the build with --num_proc CPUs)")
+    p.add_argument("--ray_caption_actors", type=int, default=2,
+                   help="ray, LLM captioners: caption actors (each one process keeping --llm_concurrency requests "
+                        "in flight; a transformers captioner loads its model in each)")
     p.add_argument("--num_negatives", type=int)
     p.add_argument("--rows_per_shard", type=int)
     p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
@@ -66,26 +86,27 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     if source == "folder":
         if not args.source_path:
             raise SystemExit("error: the folder source needs --source_path DIR")
-        options["path"] = str(Path(args.source_path).resolve())
+        options["path"] = str(local_path(args.source_path, "--source_path"))
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:
-            options["split_map"] = json.loads(args.split_map)
+            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
     elif source == "audioset":
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
                              "--audioset_ontology and/or --audioset_mid_to_name")
-        options.update(labels_tsv=str(Path(args.audioset_labels).resolve()), audio_dir=str(Path(args.audioset_audio_dir).resolve()))
+        options.update(labels_tsv=str(local_path(args.audioset_labels, "--audioset_labels")),
+                       audio_dir=str(local_path(args.audioset_audio_dir, "--audioset_audio_dir")))
         if args.audioset_ontology:
-            options["ontology"] = str(Path(args.audioset_ontology).resolve())
+            options["ontology"] = str(local_path(args.audioset_ontology, "--audioset_ontology"))
         if args.audioset_mid_to_name:
-            options["mid_to_name"] = str(Path(args.audioset_mid_to_name).resolve())
+            options["mid_to_name"] = str(local_path(args.audioset_mid_to_name, "--audioset_mid_to_name"))
         if args.audioset_exclude:
-            options["exclude_classes"] = json.loads(args.audioset_exclude)
+            options["exclude_classes"] = _json_arg("--audioset_exclude", args.audioset_exclude, list)
     elif source == "hf":
         if not args.source_path:
             raise SystemExit("error: the hf source needs --source_path DATASET_ID_OR_DIR")
-        local = Path(args.source_path)
+        local = local_path(args.source_path, "--source_path") if args.source_path.startswith("file://") else Path(args.source_path)
         options.update(path=str(local.resolve()) if local.exists() else args.source_path,
                        audio_column=args.hf_audio_column, label_column=args.hf_label_column)
         if args.hf_split:
@@ -95,13 +116,11 @@ def _source_options(args, config_source: str, base: dict) -> dict:
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:
-            options["split_map"] = json.loads(args.split_map)
+            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
     return options
 
 
 def build(args) -> int:
-    import datasets
-
 
     started = time.time()
     base = next((c for c in AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
@@ -114,34 +133,84 @@ def build(args) -> int:
         overrides["source"] = args.source
     overrides["source_options"] = _source_options(args, base.source, base.source_options)
     if args.mix:
-        overrides["mix"] = json.loads(args.mix)
-    output_dir = Path(args.output_dir).resolve()
-    with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
-        overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite"))
-        builder = AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
-        maker = builder.row_maker()  # scans and validates the source before any rendering
-        skipped = maker.source.skipped
-        print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
-              f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
-        builder.download_and_prepare(download_config=datasets.DownloadConfig(disable_tqdm=False),
-                                     num_proc=args.num_proc if args.num_proc > 1 else None)
-        prepared = builder.as_dataset()
-        if output_dir.exists():
-            shutil.rmtree(output_dir / "data", ignore_errors=True)
-        data_dir = output_dir / "data"
-        sizes = {}
-        for split in [s for s in ("train", "validation", "test") if s in prepared]:
-            write_shards(prepared[split], split, data_dir, builder.config.rows_per_shard)
-            sizes[split] = len(prepared[split])
-        elapsed = time.time() - started
-        card_extra = {"statistics": card_statistics(prepared)}
-        captions, card_extra["caption_report"] = caption_report(builder, output_dir)
-        write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
-        del prepared
-    _print_summary(output_dir, sizes, skipped, time.time() - started)
-    if captions is not None:
-        print("\n" + "\n".join(summary_lines(captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
+        overrides["mix"] = _json_arg("--mix", args.mix, dict)
+        _check_mix(overrides["mix"])
+    output_dir = local_path(args.output_dir, "--output_dir")
+    check_output_dir(output_dir, args.overwrite)  # before the source scan: a wrong folder is refused at once
+    meta = output_dir / META_DIR
+    overrides.update(caption_overrides(args, meta / "caption-report.sqlite", str(meta / "answers")))
+    # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
+    _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
+                 overrides.get("rows_per_shard", base.rows_per_shard), overrides.get("num_negatives", base.num_negatives))
+    builder = AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
+    maker = builder.row_maker()  # scans and validates the source before any rendering
+    skipped = maker.source.skipped
+    print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
+          f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
+    _check_split_events(builder.config, maker)
+
+    def fresh_report(output) -> None:
+        if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
+            for suffix in ("", "-wal", "-shm"):
+                (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
+
+    result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
+                       after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
+                       ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
+    _print_summary(output_dir, result.sizes, skipped, time.time() - started)
+    if result.captions is not None:
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
+
+
+def _json_arg(flag: str, text: str, kind: type):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{flag} is not valid JSON ({error.msg} at character {error.pos}): "
+                         f"quote it for the shell, e.g. {flag} '{{\"overlap_probability\": 0.5}}'") from None
+    if not isinstance(value, kind):
+        raise UsageError(f"{flag} must be a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
+    return value
+
+
+def _check_mix(mix: dict) -> None:
+    from dataclasses import fields
+
+
+    try:
+        MixConfig.from_dict(mix)
+    except (ValueError, TypeError) as error:
+        known = ", ".join(f.name for f in fields(MixConfig))
+        raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+
+
+def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int) -> None:
+    """Sizes before any work: no negative split, at least one row, a positive shard size."""
+    for split, n in sizes.items():
+        if n < 0:
+            raise UsageError(f"--{split} {n} is negative: give a row count >= 0 (0 leaves the split out)")
+    if not any(sizes.values()):
+        raise UsageError("every split has 0 rows (--train, --validation, --test): give at least one split a row count")
+    if rows_per_shard < 1:
+        raise UsageError(f"--rows_per_shard {rows_per_shard} must be at least 1")
+    if num_negatives < 0:
+        raise UsageError(f"--num_negatives {num_negatives} is negative: give 0 or more")
+
+
+def _check_split_events(config, maker) -> None:
+
+    for split, n in config.num_examples().items():
+        if n > 0 and not maker.pool.classes(split):
+            raise SourceError(f"split {split!r} has no events in the {config.source!r} source; set --{split} 0 or add data")
+
+
+def _fallback_guard(args, builder):
+    if builder.config.captioner == "template":
+        return None
+
+    return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
+                         builder.row_maker().captioner.report)
 
 
 def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float) -> None:
@@ -161,54 +230,97 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
+    if not _ROW_ID.fullmatch(args.id):
+        raise UsageError(f"--id {args.id} is not a row id: ids are <split>-<index>, e.g. train-3, validation-0, test-12")
     ds = _load_split_with_id(args.dataset_dir, args.id)
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
-        raise SystemExit(f"error: no row with id {args.id!r} in {args.dataset_dir}")
+        raise UsageError(f"no row with id {args.id!r} in {args.dataset_dir} (the {args.id.rsplit('-', 1)[0]} split has "
+                         f"{len(ds)} rows, ids {args.id.rsplit('-', 1)[0]}-0 to -{len(ds) - 1})")
     for name, (built, here) in Recipe.from_json(row[0]["recipe"]).version_differences().items():
         print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
-    try:
-        pcm, sr = rerender_pcm(row[0]["recipe"], source_root=args.source_root)
-    except SourceError as error:
-        raise SystemExit(f"error: {error}") from None
+    pcm, sr = rerender_pcm(row[0]["recipe"], source_root=args.source_root)  # a SourceError is one error line (main)
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
     return 0
+
+
+_ROW_ID = re.compile(r"(train|validation|test)-\d+")
+
+
+def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str | None = None):
+    """`load_dataset` with a mistyped folder reported as such (not as an unreachable Hub)."""
+    import datasets
+
+
+    check_dataset_arg(dataset_dir, flag)
+    try:
+        return datasets.load_dataset(str(dataset_dir), split=split)
+    except ValueError as error:
+        if split is not None and "split" in str(error).lower():
+            raise UsageError(f"{flag} {dataset_dir} has no split {split!r}: {error}") from None
+        raise
+    except (OSError, datasets.exceptions.DatasetNotFoundError) as error:
+        if Path(dataset_dir).exists():
+            raise DatasetPathError(f"{flag} {dataset_dir}: not a dataset folder ({type(error).__name__}: "
+                                   f"{str(error).splitlines()[0][:200]}); give the --output_dir of a build") from None
+        raise describe_load_failure(dataset_dir, flag, error) from None
 
 
 def _load_split_with_id(dataset_dir: str, row_id: str):
     import datasets
 
     split = row_id.rsplit("-", 1)[0]
-    ds = datasets.load_dataset(str(dataset_dir), split=split)
+    ds = _load_dataset_arg(dataset_dir, split=split)
     return ds.cast_column("audio", datasets.Audio(decode=False))
+
+
+class PushError(RuntimeError):
+    """The Hub refused or could not be reached; the message says how to fix it."""
 
 
 def push(args) -> int:
     from huggingface_hub import HfApi
 
     folder = Path(args.dataset_dir)
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not folder.is_dir():
+        raise UsageError(f"--dataset_dir {folder}: no such folder; give the --output_dir of a build")
+    # .audiosetmix/ (manifest, staging, answer caches) and other hidden files stay on this machine
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not (folder / "README.md").exists() or not any(f.startswith("data/") for f in files):
-        raise SystemExit(f"error: {folder} is not a built AudioSetMix dataset (README.md and data/ expected)")
+        raise UsageError(f"{folder} is not a built AudioSetMix dataset (README.md and data/ expected); finish its "
+                         f"build first (run the same build command again to resume)")
     if args.dry_run:
         print(f"would upload {len(files)} files to datasets/{args.repo_id}:")
         for f in files:
             print(f"  {f}  ({(folder / f).stat().st_size} bytes)")
         return 0
     api = HfApi()
-    api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=args.repo_id, repo_type="dataset",
-                      commit_message=args.commit_message)
+    try:
+        api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=args.repo_id, repo_type="dataset",
+                          commit_message=args.commit_message, ignore_patterns=[".*", ".*/**", "**/.*"])
+    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors all end the same way
+        raise PushError(_push_failure(error)) from None
     print(f"uploaded {len(files)} files to https://huggingface.co/datasets/{args.repo_id}")
     return 0
 
 
+def _push_failure(error: Exception) -> str:
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    name = type(error).__name__
+    if "401" in text or "Unauthorized" in text or "token" in name.lower() or "token" in text.lower():
+        return f"the Hugging Face Hub refused the upload ({name}: {text}): log in with `huggingface-cli login` or set HF_TOKEN"
+    if "Offline" in name or "offline" in text.lower():
+        return f"the Hub is offline here ({name}): unset HF_HUB_OFFLINE and check the network, or use --dry_run"
+    return (f"could not upload to the Hugging Face Hub ({name}: {text}): check the network and "
+            f"`huggingface-cli login`, or use --dry_run to list the files")
+
+
 def show(args) -> int:
     """Print a few rows and the Python lines that load the dataset."""
-    import datasets
-
-    ds = datasets.load_dataset(str(args.dataset_dir), split=args.split)
+    ds = _load_dataset_arg(args.dataset_dir, split=args.split)
     print(f"{args.dataset_dir}: split {args.split!r} has {len(ds)} rows; columns {ds.column_names}\n")
     for row in ds.select(range(min(args.n, len(ds)))):
         audio = row["audio"]
@@ -257,11 +369,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SourceError, DatasetError) as error:  # bad user input: a clear message, no traceback
-        print(f"error: {error}", file=sys.stderr)
+    except BaseException as error:  # noqa: BLE001 - sorted below: known failures become one line, the rest re-raise
+        message = error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr, flush=True)
         return 2
 
 

@@ -77,7 +77,9 @@ class LLMConfig:
 
     `model` is the transformers model id/path or the server's model name; `base_url` ... `backoff`
     apply to `openai`, `device` ... `batch_size` to `transformers`; `cache` and `report` are SQLite
-    files (the answer cache, shared by processes; the per-build report store).
+    files (the answer cache, shared by processes; the per-build report store); `endpoint_id` and
+    `retry_rejected` shape the cache's keys and reuse (`--llm_cache_namespace`, `--llm_retry_rejected`);
+    `cache_folders` and `answers_dir` are answer files that work across machines (captions.answer_files).
     """
 
     model: str = ""
@@ -85,7 +87,7 @@ class LLMConfig:
     top_p: float = 0.95
     max_new_tokens: int = 64
     max_retries: int = 2
-    base_url: str = ""
+    base_url: str | tuple[str, ...] = ""  # one URL, or several (requests spread by least outstanding)
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 8
     timeout: float = 60.0
@@ -96,6 +98,10 @@ class LLMConfig:
     batch_size: int = 8
     cache: str | None = None
     report: str | None = None
+    endpoint_id: str = ""  # names who answers in cache keys (captions.cli_args.endpoint_id); never a URL
+    retry_rejected: bool = False  # ask again the prompts whose cached answers were rejected
+    cache_folders: tuple[str, ...] = ()  # earlier answers, read-only: folders of answer files (paths or URLs)
+    answers_dir: str | None = None  # this build's answer files, one per shard (<out>/.audiosetmix/answers)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature:

@@ -1,37 +1,11 @@
-"""Write a prepared dataset in the Hub layout: fixed shards by rows, plus the dataset card."""
+"""The Hub layout's card parts: the `configs` and `dataset_info` YAML blocks (shards: `output/`)."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import datasets
-
-
-def shard_name(split: str, shard: int, num_shards: int) -> str:
-    return f"{split}-{shard:05d}-of-{num_shards:05d}.parquet"
-
-
-def in_index_order(ds: datasets.Dataset) -> datasets.Dataset:
-    """Rows sorted by the numeric index in their id, whatever order the workers wrote them in."""
-    indices = [int(i.rsplit("-", 1)[1]) for i in ds["id"]]
-    order = sorted(range(len(indices)), key=indices.__getitem__)
-    return ds if order == list(range(len(order))) else ds.select(order)
-
-
-def write_shards(ds: datasets.Dataset, split: str, data_dir: Path, rows_per_shard: int) -> list[str]:
-    """Shard boundaries depend only on rows_per_shard, never on how many processes built the rows."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    ds = in_index_order(ds)
-    num_shards = max(1, math.ceil(len(ds) / rows_per_shard))
-    names = []
-    for shard in range(num_shards):
-        part = ds.select(range(shard * rows_per_shard, min(len(ds), (shard + 1) * rows_per_shard)))
-        name = shard_name(split, shard, num_shards)
-        part.to_parquet(str(data_dir / name), batch_size=100)
-        names.append(name)
-    return names
 
 
 def configs_yaml(splits: list[str]) -> str:

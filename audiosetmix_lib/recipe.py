@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import metadata
 
@@ -31,6 +31,11 @@ def _installed_versions() -> tuple:
         except metadata.PackageNotFoundError:
             out[name] = None
     return tuple(out.items())
+
+
+def _fields(obj) -> dict:
+    """A dataclass's fields by name, values shared (for serialising only; `to_dict` gives copies)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,11 @@ class Recipe:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """The same text as `json.dumps(self.to_dict(), ...)`, without `asdict`'s deep copies (a row writes
+        five recipes: this was a tenth of a build's time)."""
+        data = _fields(self)
+        data["events"] = [dict(_fields(e), event=_fields(e.event), end=round(e.end, 6)) for e in self.events]
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     def spec_json(self) -> str:
         """The spec alone (no render output): what identifies the row's audio."""

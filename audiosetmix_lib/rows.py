@@ -64,10 +64,13 @@ class RowMaker:
         recipes = [recipe] + [n.recipe for n in chosen]
         return recipe, chosen, CaptionSet(recipe.id, recipes, template.caption_set(recipes))
 
-    def rows(self, split: str, indices):
-        """Rows for a batch of indices: every text of the batch is captioned in one call, then audio is rendered."""
+    def rows(self, split: str, indices, unit: str | None = None):
+        """Rows for a batch of indices: every text of the batch is captioned in one call, then audio is rendered.
+
+        `unit` names the work unit whose answer file keeps the LLM answers (see captions.answer_files).
+        """
         plans = [self.plan(split, index) for index in indices]
-        captioned = self.captioner.caption_sets([caption_set for _, _, caption_set in plans])
+        captioned = self.captioner.caption_sets([caption_set for _, _, caption_set in plans], unit=unit)
         for (recipe, chosen, _), texts in zip(plans, captioned):
             yield self._row(recipe, chosen, texts)
 

@@ -21,6 +21,8 @@ LAYERS = {
     "audiosetmix_lib.config": 0,
     "audiosetmix_lib.audio_io": 0,
     "audiosetmix_lib.retrieval": 0,
+    "audiosetmix_lib.locations": 0,  # paths and file:// URLs a build may use
+    "audiosetmix_lib.dataset_path": 0,  # a mistyped dataset folder told apart from a Hub id
     # 1: transforms and sources
     "audiosetmix_lib.transforms": 1,
     "audiosetmix_lib.recipe": 1,  # the Recipe type reads the transform registry (names, duration math)
@@ -44,11 +46,14 @@ LAYERS = {
     "audiosetmix_lib.training": 4,
     "audiosetmix_lib.evaluation": 4,
     "audiosetmix_lib.testing": 4,
+    "audiosetmix_lib.output": 4,  # the output contract: shard plan, one-shard writer, manifest, commit
     # 5: command lines
     "audiosetmix_lib.cli": 5,
     "audiosetmix_lib.stats_cli": 5,
     "audiosetmix_lib.audit.cli": 5,
     "audiosetmix_lib.captions.cli_args": 5,
+    "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
+    "audiosetmix_lib.cli_errors": 5,
 }
 
 

@@ -68,7 +68,7 @@ def test_tiny_model_build_falls_back_for_every_row_and_rebuild_uses_the_cache(mo
     args = ["--train", "2", "--validation", "0", "--test", "0", "--num_negatives", "1", "--seed", "5",
             "--captioner", "transformers", "--llm_model", str(models["chat"]), "--llm_device", "cpu",
             "--llm_max_new_tokens", "6", "--llm_max_retries", "1", "--llm_batch_size", "4",
-            "--llm_cache", str(tmp_path / "answers.sqlite")]
+            "--llm_cache", str(tmp_path / "answers.sqlite"), "--llm_max_fallback_rate", "1"]  # all fall back: the point
     build_dataset(tmp_path / "one", *args)
     report = json.loads((tmp_path / "one" / "caption_report.json").read_text())
 

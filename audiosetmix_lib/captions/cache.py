@@ -1,8 +1,8 @@
 """Persistent answer cache: one SQLite file, shared safely by several build processes.
 
 Every answer a backend gave is stored, rejected ones included, under a key that hashes
-everything that could change it (backend, model, prompt version, prompt text, sampling
-parameters, attempt number), so a rebuild with the same configuration sends no request for a
+everything that could change it (backend, endpoint id, model, prompt version, prompt text,
+sampling parameters, attempt number; `--llm_retry_rejected` asks rejected ones again), so a rebuild with the same configuration sends no request for a
 prompt already answered, and a retry (attempt 1, 2, ...) has its own entry. Transport
 failures are never stored. WAL mode and a busy timeout let `--num_proc` workers and parallel
 builds share the file; on a race the first stored answer wins and every process uses it.
@@ -37,9 +37,14 @@ CREATE TABLE IF NOT EXISTS answers (
 """
 
 
-def cache_key(backend: str, model: str, prompt_version: str, prompt: str, sampling: dict, attempt: int) -> str:
-    payload = json.dumps({"backend": backend, "model": model, "prompt_version": prompt_version, "prompt": prompt,
-                          "sampling": sampling, "attempt": attempt}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def cache_key(backend: str, model: str, prompt_version: str, prompt: str, sampling: dict, attempt: int,
+              endpoint: str = "") -> str:
+    """`endpoint` names who answers (`cli_args.endpoint_id`: a namespace or a hash of the URL set, never a URL)."""
+    fields = {"backend": backend, "model": model, "prompt_version": prompt_version, "prompt": prompt,
+              "sampling": sampling, "attempt": attempt}
+    if endpoint:
+        fields["endpoint"] = endpoint
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -107,11 +112,13 @@ class AnswerCache(SQLiteStore):
                     found[key] = answer
         return found
 
-    def put(self, key: str, answer: str, backend: str, model: str, prompt_version: str, attempt: int) -> str:
-        """Store an answer unless one is there already; return the stored one (first writer wins)."""
+    def put(self, key: str, answer: str, backend: str, model: str, prompt_version: str, attempt: int,
+            replace: bool = False) -> str:
+        """Store an answer unless one is there already (first writer wins), or over it with `replace`; return the stored one."""
         with self._lock:
             conn = self.connection()
-            conn.execute("INSERT OR IGNORE INTO answers (key, backend, model, prompt_version, attempt, answer, created) "
+            verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+            conn.execute(f"{verb} INTO answers (key, backend, model, prompt_version, attempt, answer, created) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (key, backend, model, prompt_version, attempt, answer, time.time()))
             row = conn.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
         return row[0] if row else answer

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..config import LLMConfig
 from ..describe import describe
+from .answer_files import AnswerFolder, UnitAnswers, unit_answers_url
 from .backend import Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
 from .openai_backend import OpenAIBackend
@@ -51,14 +52,31 @@ class _Item:
     text: str | None = None
 
 
+def _add_endpoint_stats(counter: dict, delta: dict) -> None:
+    """Fold a batch's per-endpoint counts into one record (summed again over records by the report)."""
+    into = counter.setdefault("endpoints", {})
+    for name, d in delta.items():
+        e = into.setdefault(name, {"sent": 0, "answered": 0, "failures": {}, "marked_down": 0})
+        for k in ("sent", "answered", "marked_down"):
+            e[k] += d[k]
+        for kind, n in d["failures"].items():
+            e["failures"][kind] = e["failures"].get(kind, 0) + n
+
+
 class LLMCaptioner:
     """Captions sets of recipes with an LLM backend; picklable (backend, cache and report reopen per process)."""
 
     prompt_version = PROMPT_VERSION
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
-                 cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=()) -> None:
+                 cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=(),
+                 endpoint_id: str = "", retry_rejected: bool = False, readers: list | None = None,
+                 answers_dir: str | None = None) -> None:
         self.backend = backend
+        self.endpoint_id = endpoint_id  # in every cache key: another server is asked afresh
+        self.retry_rejected = retry_rejected
+        self.readers = list(readers or [])  # earlier answers, read-only (AnswerFolder)
+        self.answers_dir = answers_dir  # this build's answer files, one per work unit
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
@@ -77,24 +95,48 @@ class LLMCaptioner:
         temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_MIN_TEMPERATURE)
         return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=attempt)
 
-    def _ask(self, items: list[_Item], attempt: int, counters: list[dict]) -> list[str | TransportFailure]:
+    def answers_for(self, unit: str | None):
+        """The answer cache one call uses: the unit's own file + earlier answers + the SQLite cache."""
+        if unit is None or self.answers_dir is None:
+            if not self.readers:
+                return self.cache
+            return UnitAnswers(None, readers=[*self.readers, *([self.cache] if self.cache else [])], mirror=self.cache)
+        return UnitAnswers(unit_answers_url(self.answers_dir, unit),
+                           readers=[*self.readers, *([self.cache] if self.cache else [])], mirror=self.cache)
+
+    def _ask(self, items: list[_Item], attempt: int, counters: list[dict], cache) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
-        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt)
-                for r in requests]
-        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt,
+                          self.endpoint_id) for r in requests]
+        cached = cache.get_many(keys) if cache is not None else {}
+        if self.retry_rejected:  # a cached answer the validator rejects is asked again and replaced
+            cached = {key: answer for key, answer in cached.items()
+                      if self.validator.check(clean_answer(answer), items[keys.index(key)].description).ok}
         send = [i for i, key in enumerate(keys) if key not in cached]
         answers: list = [cached.get(key) for key in keys]
         for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
-            if not isinstance(answer, TransportFailure) and self.cache is not None:
-                answer = self.cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt)
+            if not isinstance(answer, TransportFailure) and cache is not None:
+                answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt,
+                                        replace=self.retry_rejected)
             answers[i] = answer
         sent = set(send)
         for i, item in enumerate(items):
             counters[item.set_index]["requests" if i in sent else "cache_hits"] += 1
+        if send and hasattr(self.backend, "take_endpoint_stats") and items:
+            _add_endpoint_stats(counters[items[0].set_index], self.backend.take_endpoint_stats())
         return answers
 
-    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
+    def caption_sets(self, sets: list[CaptionSet], unit: str | None = None) -> list[CaptionedSet]:
+        """Caption a batch; `unit` names the work unit (shard) whose answer file keeps the answers."""
+        cache = self.answers_for(unit)
+        try:
+            return self._caption_sets(sets, cache)
+        finally:
+            if isinstance(cache, UnitAnswers):
+                cache.flush()  # also after a BackendError: the answers already paid for are kept
+
+    def _caption_sets(self, sets: list[CaptionSet], cache) -> list[CaptionedSet]:
         items: list[_Item] = []
         for s_index, caption_set in enumerate(sets):
             for recipe in caption_set.recipes:
@@ -106,7 +148,7 @@ class LLMCaptioner:
             pending = [item for item in items if item.final is None and item.set_index not in failed_sets]
             if not pending:
                 break
-            for item, answer in zip(pending, self._ask(pending, attempt, counters)):
+            for item, answer in zip(pending, self._ask(pending, attempt, counters, cache)):
                 if isinstance(answer, TransportFailure):
                     item.attempts.append(f"transport:{answer.kind}")
                     item.final = item.attempts[-1]
@@ -145,6 +187,11 @@ class LLMCaptioner:
             return CaptionedSet(texts, self.source_name, PROMPT_VERSION)
         return CaptionedSet(list(caption_set.fallback), "template-fallback", TEMPLATE_VERSION)
 
+    def close(self) -> None:
+        """Close the backend's connections (an HTTP client keeps them open between batches)."""
+        if hasattr(self.backend, "close"):
+            self.backend.close()
+
     def meta(self) -> dict:
         return {"captioner": self.backend.name, "model": self.model, "prompt_version": PROMPT_VERSION,
                 "max_retries": self.max_retries, "sampling": self.sampling.to_dict()}
@@ -171,4 +218,6 @@ def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=()) ->
     sampling = Sampling(temperature=llm.temperature, top_p=llm.top_p, max_new_tokens=llm.max_new_tokens)
     cache = AnswerCache(llm.cache) if llm.cache else None
     report = ReportStore(llm.report) if llm.report else None
-    return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, known_classes)
+    readers = [AnswerFolder(location) for location in llm.cache_folders]
+    return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, known_classes,
+                        llm.endpoint_id, llm.retry_rejected, readers=readers, answers_dir=llm.answers_dir)

@@ -6,12 +6,15 @@ key itself never passes through here: only the *name* of its environment variabl
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
 
 from ..config import LLMConfig
 from .captioner import CAPTIONERS, LLMCaptioner
+from .openai_backend import base_urls as split_urls
 from .report import card_markdown
 from .template import TEMPLATE_VERSION
 
@@ -24,10 +27,14 @@ def add_caption_args(p) -> None:
                    help="template (offline grammar, default), transformers (local model) or openai (any "
                         "OpenAI-compatible server)")
     g.add_argument("--llm_model", help="transformers: model id or path; openai: the server's model name")
-    g.add_argument("--llm_base_url", help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--llm_base_url", action="append",
+                   help="openai: base URL, e.g. http://127.0.0.1:8000/v1; give it several times (or comma-separated) "
+                        "to spread requests over several servers (least outstanding requests, per-server backoff)")
     g.add_argument("--llm_api_key_env", help="openai: name of the environment variable holding the API key "
                                              "(default: OPENAI_API_KEY if set; the key is never logged or stored)")
-    g.add_argument("--llm_concurrency", type=int, default=_LLM.concurrency, help="openai: requests in flight")
+    g.add_argument("--llm_concurrency", type=int, default=_LLM.concurrency,
+                   help="openai: requests in flight per build process, over all endpoints (256 and more is fine: "
+                        "one event loop, keep-alive connections)")
     g.add_argument("--llm_timeout", type=float, default=_LLM.timeout, help="openai: seconds per request")
     g.add_argument("--llm_http_retries", type=int, default=_LLM.http_retries,
                    help="openai: retries of one request on 429/5xx/timeouts, with backoff honouring Retry-After")
@@ -41,44 +48,94 @@ def add_caption_args(p) -> None:
     g.add_argument("--llm_max_new_tokens", type=int, default=_LLM.max_new_tokens)
     g.add_argument("--llm_max_retries", type=int, default=_LLM.max_retries,
                    help="new attempts for a caption the validator rejected, before the row falls back to the template")
-    g.add_argument("--llm_cache", help="SQLite file caching every answer (safe to share between builds and "
-                                       "processes); a rebuild sends no request for a prompt already answered")
+    g.add_argument("--llm_cache", action="append",
+                   help="earlier answers to reuse: a folder of answer files (an earlier build folder or its "
+                        ".audiosetmix/answers/, also as an fsspec URL), or a SQLite file (local engine; shared by "
+                        "builds and processes on one machine). May be given several times. Every build also keeps "
+                        "its own answers in <output_dir>/.audiosetmix/answers/, which a rerun reads back")
+    g.add_argument("--llm_cache_namespace", help="names the endpoint(s) in cache keys (default: the sha256 of the "
+                                                 "sorted --llm_base_url set); give the same name to share answers "
+                                                 "between servers that answer alike")
+    g.add_argument("--llm_retry_rejected", action="store_true",
+                   help="ask again the prompts whose cached answers the validator rejected (instead of reusing them)")
+    g.add_argument("--llm_max_fallback_rate", type=_fraction, default=0.2, metavar="R",
+                   help="stop the build (exit 2) when more than this share of rows fell back to template captions; "
+                        "checked after each batch once min(50, all rows) rows are captioned, and at the end "
+                        "(0-1, default 0.2; 1 never stops)")
 
 
-def caption_overrides(args, report_path: Path | None) -> dict:
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not a fraction between 0 and 1")
+    return value
+
+
+def endpoint_id(base_urls: list[str] | str | None, namespace: str | None = None) -> str:
+    """The cache's name for who answers: the namespace, else sha256 of the sorted URL set (never the URLs themselves)."""
+    if namespace:
+        return "ns:" + namespace
+    urls = sorted({u.rstrip("/") for u in split_urls(base_urls)})
+    return "sha256:" + hashlib.sha256(json.dumps(urls).encode("utf-8")).hexdigest()
+
+
+def is_answer_folder(location: str) -> bool:
+    """A URL or an existing folder is a folder of answer files; anything else a SQLite file."""
+    if "://" in location and not location.startswith("file://"):
+        return True
+    path = Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
+    return path.is_dir() or location.endswith("/")
+
+
+def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
     """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
         return {}
     if not args.llm_model:
         raise SystemExit(f"error: --captioner {args.captioner} needs --llm_model")
     llm = {"model": args.llm_model, "temperature": args.llm_temperature, "top_p": args.llm_top_p,
-           "max_new_tokens": args.llm_max_new_tokens, "max_retries": args.llm_max_retries}
+           "max_new_tokens": args.llm_max_new_tokens, "max_retries": args.llm_max_retries,
+           "retry_rejected": bool(getattr(args, "llm_retry_rejected", False))}
     if args.captioner == "openai":
         if not args.llm_base_url:
             raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
         if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
             raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
-        llm.update(base_url=args.llm_base_url, api_key_env=args.llm_api_key_env or _LLM.api_key_env,
-                   concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries)
+        llm.update(base_url=tuple(split_urls(args.llm_base_url)), api_key_env=args.llm_api_key_env or _LLM.api_key_env,
+                   concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries,
+                   endpoint_id=endpoint_id(args.llm_base_url, getattr(args, "llm_cache_namespace", None)))
     else:
-        llm.update(device=args.llm_device, dtype=args.llm_dtype, batch_size=args.llm_batch_size)
-    if args.llm_cache:
-        llm["cache"] = str(Path(args.llm_cache).expanduser().resolve())
+        llm.update(device=args.llm_device, dtype=args.llm_dtype, batch_size=args.llm_batch_size,
+                   endpoint_id=endpoint_id(None, getattr(args, "llm_cache_namespace", None) or "local-transformers"))
+    for location in args.llm_cache or []:
+        if is_answer_folder(location):
+            folder = location if "://" in location else str(Path(location).expanduser().resolve())
+            llm["cache_folders"] = (*llm.get("cache_folders", ()), folder)
+        elif "cache" in llm:
+            raise SystemExit("error: --llm_cache names more than one SQLite file; give one (folders may be several)")
+        else:
+            llm["cache"] = str(Path(location).expanduser().resolve())
+    if answers_dir is not None:
+        llm["answers_dir"] = answers_dir
     if report_path is not None:
         llm["report"] = str(report_path)
     return {"captioner": args.captioner, "llm": LLMConfig(**llm)}
 
 
-def caption_report(builder, output_dir: Path) -> tuple[dict | None, str]:
-    """After a build: (report dict or None, card markdown). Writes `caption_report.json` for LLM builds."""
+def caption_report_data(builder) -> tuple[dict | None, str]:
+    """After a build: (report dict or None for template builds, the card's caption markdown)."""
     captioner = builder.row_maker().captioner
-    path = Path(output_dir) / "caption_report.json"
     if not isinstance(captioner, LLMCaptioner):
-        path.unlink(missing_ok=True)  # a stale report of an earlier LLM build into this folder
         return None, card_markdown(None, TEMPLATE_VERSION)
     report = captioner.summary()
+    captioner.close()
     if captioner.report is not None:
         captioner.report.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return report, card_markdown(report, TEMPLATE_VERSION)
+
+
+def report_json(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=True) + "\n"

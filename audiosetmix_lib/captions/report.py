@@ -27,6 +27,16 @@ class ReportStore(SQLiteStore):
             self.connection().execute("INSERT OR REPLACE INTO caption_sets (row_id, record) VALUES (?, ?)",
                                       (record["row"], json.dumps(record, sort_keys=True)))
 
+    def fallback_counts(self) -> tuple[int, int, list[tuple[str, int]]]:
+        """(rows recorded, rows that fell back, [(reason, rows)] most frequent first), across all build processes."""
+        with self._lock:
+            conn = self.connection()
+            rows = conn.execute("SELECT COUNT(*) FROM caption_sets").fetchone()[0]
+            reasons = conn.execute("SELECT json_extract(record, '$.fallback_reason') AS r, COUNT(*) FROM caption_sets "
+                                   "WHERE json_extract(record, '$.source') != 'llm' GROUP BY r "
+                                   "ORDER BY COUNT(*) DESC, r").fetchall()
+        return rows, sum(n for _, n in reasons), [(str(r), n) for r, n in reasons]
+
     def records(self) -> list[dict]:
         with self._lock:
             rows = self.connection().execute("SELECT record FROM caption_sets ORDER BY row_id").fetchall()
@@ -58,6 +68,14 @@ def summarise(records: list[dict], meta: dict | None = None) -> dict:
                 items["skipped"] += 1
             else:
                 items["failed"] += 1
+    endpoints: dict = {}
+    for record in records:
+        for name, d in record.get("endpoints", {}).items():
+            e = endpoints.setdefault(name, {"sent": 0, "answered": 0, "failures": {}, "marked_down": 0})
+            for k in ("sent", "answered", "marked_down"):
+                e[k] += d.get(k, 0)
+            for kind, n in d.get("failures", {}).items():
+                e["failures"][kind] = e["failures"].get(kind, 0) + n
     validated = sum(answers.values())
     rejected = Counter({k: v for k, v in answers.items() if k != ACCEPTED})
     llm_rows = sum(1 for r in records if r["source"] == "llm")
@@ -77,6 +95,7 @@ def summarise(records: list[dict], meta: dict | None = None) -> dict:
         "transport_failures": dict(sorted(transport.items())),
         "requests_sent": sum(r.get("requests", 0) for r in records),
         "cache_hits": sum(r.get("cache_hits", 0) for r in records),
+        "endpoints": dict(sorted(endpoints.items())),
     }
 
 
@@ -98,6 +117,10 @@ def summary_lines(report: dict) -> list[str]:
     if report["transport_failures"]:
         lines.append("  transport failures: " + ", ".join(f"{k} {n}" for k, n in report["transport_failures"].items()))
     lines.append(f"  requests sent: {report['requests_sent']}, cache hits: {report['cache_hits']}")
+    for name, e in report.get("endpoints", {}).items():
+        failures = ", ".join(f"{k} {n}" for k, n in e["failures"].items()) or "none"
+        lines.append(f"    {name}: sent {e['sent']}, answered {e['answered']}, failures {failures}, "
+                     f"marked down {e['marked_down']} time(s)")
     return lines
 
 
@@ -136,4 +159,10 @@ def card_markdown(report: dict | None, template_version: str) -> str:
         lines.append(f"| `{reason}` | {cells[0]} | {cells[1]} |")
     if not reasons:
         lines.append("| (none) | 0 | 0 |")
+    endpoints = report.get("endpoints") or {}
+    if endpoints:  # named by a hash of the URL, never the URL
+        lines += ["", "| endpoint | requests sent | answered | failures | marked down |", "|---|---|---|---|---|"]
+        for name, e in endpoints.items():
+            failures = ", ".join(f"{k} {n}" for k, n in e["failures"].items()) or "0"
+            lines.append(f"| `{name}` | {e['sent']} | {e['answered']} | {failures} | {e['marked_down']} |")
     return "\n".join(lines)

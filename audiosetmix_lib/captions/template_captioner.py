@@ -21,6 +21,6 @@ class TemplateCaptioner:
         """A caption and its negatives in one shared style (see `template_captions`)."""
         return template_captions([describe(r) for r in recipes], recipes[0].caption_seed)
 
-    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
+    def caption_sets(self, sets: list[CaptionSet], unit: str | None = None) -> list[CaptionedSet]:
         """The batch interface LLM captioners share: the template texts are the sets' own fallback texts."""
         return [CaptionedSet(list(s.fallback), self.source_name, self.prompt_version) for s in sets]

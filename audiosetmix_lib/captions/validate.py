@@ -90,6 +90,14 @@ def _match_at(toks: list[str], used: list[bool], i: int, term: tuple[str, ...], 
     return True
 
 
+def _positions(toks: list[str]) -> dict[str, list[int]]:
+    """Where each token occurs, in order: exact-match searches look only where a term can start."""
+    where: dict[str, list[int]] = {}
+    for i, tok in enumerate(toks):
+        where.setdefault(tok, []).append(i)
+    return where
+
+
 def _find(toks: list[str], used: list[bool], terms: list[tuple[str, ...]], start: int) -> tuple[int, int] | None:
     """The earliest unused occurrence at or after `start` of any term (longest first at a position)."""
     for i in range(start, len(toks)):
@@ -247,8 +255,9 @@ class Validator:
     def _modifier_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
         needed = Counter(m for event in description.events for m in event.modifiers)
         found: Counter = Counter()
+        starts = _positions(toks)
         for term, key in MODIFIER_VOCABULARY:
-            for i in range(len(toks)):
+            for i in starts.get(term[0], ()):  # an exact match starts with the term's first word
                 if _match_at(toks, used, i, term, plural=False):
                     used[i:i + len(term)] = [True] * len(term)
                     found[key] += 1
@@ -266,8 +275,10 @@ class Validator:
         free = [t if not u else "" for t, u in zip(toks, used)]
         blank = [False] * len(free)
 
+        starts = _positions(free)
+
         def has(terms) -> bool:
-            return any(_match_at(free, blank, i, term, plural=False) for term in terms for i in range(len(free)))
+            return any(_match_at(free, blank, i, term, plural=False) for term in terms for i in starts.get(term[0], ()))
 
         if "follow" in relations and not has(_FOLLOW_TERMS):
             return ["missing_relation"]

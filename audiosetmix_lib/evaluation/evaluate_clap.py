@@ -43,6 +43,7 @@ import numpy as np
 
 from ..audio_io import read_audio, read_audio_bytes, resample
 from ..captions.lexicon import _clean_name, phrase_for, with_article
+from ..dataset_path import DatasetPathError, check_dataset_arg, load_dataset_checked
 from ..retrieval import bootstrap_ci, first_relevant_ranks, multi_caption_positives, pair_wins
 from ..training.features import LogMel, add_time_channel, uses_time_channel
 from ..transforms import MODIFIER_NAMES
@@ -240,7 +241,7 @@ def load_split(dataset: str, split: str, config: str | None = None):
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ds
-    return datasets.load_dataset(str(local) if local.exists() else dataset, config, split=split)
+    return load_dataset_checked(dataset, "--dataset", config, split=split)
 
 
 def audio_column_of(ds, name: str | None) -> str:
@@ -615,8 +616,9 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        check_dataset_arg(args.dataset, "--dataset")  # before the model loads: a mistyped folder is named at once
         metrics = evaluate_clap(args)
-    except EvaluationError as error:
+    except (EvaluationError, DatasetPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     r = metrics["retrieval"]

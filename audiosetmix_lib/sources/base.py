@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..events import SPLITS, Event, Skip
+from .event_cache import EventCache
 
 
 class SourceError(ValueError):
@@ -58,8 +58,7 @@ class Source(ABC):
     def __init__(self) -> None:
         self._events: list[Event] | None = None
         self.skipped: list[Skip] = []
-        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._cache_size = 64
+        self._cache = EventCache()  # bounded by bytes: memory stays flat in dataset size
 
     @abstractmethod
     def spec(self) -> dict:
@@ -87,14 +86,12 @@ class Source(ABC):
     def load(self, event: Event, sample_rate: int) -> np.ndarray:
         """Cached `_load_raw`: a build draws the same events many times."""
         key = (event.event_id, sample_rate)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        samples = self._cache.get(key)
+        if samples is not None:
+            return samples
         samples = np.ascontiguousarray(self._load_raw(event, sample_rate), dtype=np.float32)
         samples.setflags(write=False)
-        self._cache[key] = samples
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(key, samples)
         return samples
 
     def license_note(self) -> str:

@@ -9,6 +9,7 @@ Instance `k` of a class is a pure function of (class, k): no downloads, no globa
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -33,19 +34,28 @@ def _env(n: int, sr: int, attack: float, release: float) -> np.ndarray:
     return env
 
 
-def _lowpass_noise(rng: np.random.Generator, n: int, sr: int, cutoff: float) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
+@lru_cache(maxsize=256)
+def _butter_sos(order: int, cutoff, btype: str, sr: int) -> np.ndarray:
+    """A Butterworth design, made once per (order, cutoff, type, rate): a drum designed the same filter
+    for every hit, and the designs were most of the synth source's time. Same coefficients, same bytes."""
+    from scipy.signal import butter
 
-    sos = butter(4, min(cutoff, 0.45 * sr), btype="low", fs=sr, output="sos")
-    return sosfilt(sos, rng.standard_normal(n))
+    sos = butter(order, list(cutoff) if isinstance(cutoff, tuple) else cutoff, btype=btype, fs=sr, output="sos")
+    sos.setflags(write=False)  # shared by every caller: they filter with a copy (sosfilt wants a writable one)
+    return sos
+
+
+def _lowpass_noise(rng: np.random.Generator, n: int, sr: int, cutoff: float) -> np.ndarray:
+    from scipy.signal import sosfilt
+
+    return sosfilt(_butter_sos(4, min(cutoff, 0.45 * sr), "low", sr).copy(), rng.standard_normal(n))
 
 
 def _bandpass_noise(rng: np.random.Generator, n: int, sr: int, low: float, high: float) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
+    from scipy.signal import sosfilt
 
     high = min(high, 0.45 * sr)
-    sos = butter(2, [low, high], btype="band", fs=sr, output="sos")
-    return sosfilt(sos, rng.standard_normal(n))
+    return sosfilt(_butter_sos(2, (low, high), "band", sr).copy(), rng.standard_normal(n))
 
 
 def _place(out: np.ndarray, burst: np.ndarray, at: int) -> None:

@@ -56,6 +56,7 @@ class MockChatServer:
         self.policy = policy
         self.latency = latency
         self.log: list[dict] = []
+        self.log_entries = True  # a long-running server process keeps no per-request log in memory
         self.lock = threading.Lock()
         server = self
 
@@ -71,7 +72,7 @@ class MockChatServer:
                 server._answer(self, body)
 
         class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # the default backlog of 5 drops bursts of concurrent connects
+            request_queue_size = 1024  # the default backlog of 5 drops bursts of concurrent connects
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -94,8 +95,9 @@ class MockChatServer:
         reply = self.policy(body, data) if self.policy else Reply()
         entry = {"time": time.monotonic(), "seed": body.get("seed"), "prompt": user_content(body), "tag": reply.tag,
                  "status": reply.status, "authorization": handler.headers.get("Authorization")}
-        with self.lock:
-            self.log.append(entry)
+        if self.log_entries:
+            with self.lock:
+                self.log.append(entry)
         if self.latency or reply.delay:
             time.sleep(self.latency + reply.delay)
         if reply.raw is not None:
@@ -117,3 +119,36 @@ class MockChatServer:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             pass
+
+
+# ---- as a separate process (tests of several endpoints, benchmarks) ------------------------------
+
+
+def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after: int | None = None) -> None:
+    """Serve until killed; print the URL on stdout first. Each request appends one line to `log_path`.
+
+    `stop_after N`: the process exits at once (no goodbye to open connections) when request N+1
+    arrives — a deterministic "server died mid-build", with no sleep-and-kill race.
+    """
+    import os
+    import sys
+
+    counter = {"n": 0}
+    log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 - lives with the process
+
+    def policy(body, data) -> Reply:
+        with server.lock:
+            counter["n"] += 1
+            n = counter["n"]
+        if stop_after is not None and n > stop_after:
+            os._exit(0)
+        if log is not None:
+            log.write(json.dumps({"n": n, "seed": body.get("seed")}) + "\n")
+        return Reply()
+
+    server = MockChatServer(policy, latency=latency)
+    server.log_entries = False
+    with server:
+        sys.stdout.write(server.url + "\n")
+        sys.stdout.flush()
+        server.thread.join()

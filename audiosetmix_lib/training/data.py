@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from audiosetmix_lib import audio_io
+from audiosetmix_lib.dataset_path import load_dataset_checked
 from audiosetmix_lib.negatives import NEGATIVE_KINDS
 
 
@@ -47,7 +48,7 @@ def load_split(name: str, split: str, config: str | None = None):
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         loaded = datasets.load_from_disk(str(path))
         return loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
-    return datasets.load_dataset(name, config, split=split)
+    return load_dataset_checked(name, "--dataset", config, split=split)
 
 
 class CaptionTable:

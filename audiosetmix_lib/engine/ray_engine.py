@@ -1,0 +1,200 @@
+"""The Ray engine: the same planned shards, spread over a Ray cluster, byte-identical to the local engine.
+
+Why Ray tasks and not Ray Data's writers: `Dataset.write_parquet` names its files itself
+(`{uuid}_{block}.parquet`, one per block, blocks shaped by the scheduler), so a rerun or
+another cluster size would write other names and other row groups. The output contract needs
+fixed names and bytes (`train-00000-of-00004.parquet`, rows [0, 500), row groups of 100), so
+each planned shard is ONE Ray task that runs the same `write_shard` as the local engine.
+
+Two stages with their own concurrency, so neither waits behind the other:
+- captioning (LLM captioners only): a few `CaptionActor`s (no CPU reserved: they wait on
+  HTTP, each keeps `--llm_concurrency` requests in flight) caption whole shards, keeping the
+  answers in the shard's own answer file;
+- rendering: one task per shard (1 CPU each) that starts as soon as its shard's captions
+  exist, while the actors caption the next shards.
+The driver alone commits finished shards (rename + manifest) and gathers the caption records
+(the fallback-rate guard runs on them as each shard's captions arrive). A worker killed
+mid-shard is retried by Ray; the half-written file is never taken for a finished one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import time
+from dataclasses import replace
+
+from ..captions.captioner import CaptionedSet
+from ..output.faults import CRASH_ENV, HANG_ENV
+from ..output.plan import ShardSpec
+from ..output.shard_writer import CAPTION_BATCH_ROWS, ShardResult, write_shard
+from .local import BuildInterrupted, WorkerDied
+
+CAPTION_ACTORS = 2
+TASK_RETRIES = 3  # a worker process that dies (killed, out of memory) is restarted this many times per shard
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed or the cluster cannot be reached; the message says what to do."""
+
+
+class GivenCaptions:
+    """A captioner whose texts were written elsewhere (the caption stage), looked up by row id."""
+
+    source_name = "given"
+
+    def __init__(self, captioned: dict[str, CaptionedSet]) -> None:
+        self.captioned = captioned
+
+    def caption_sets(self, sets, unit: str | None = None) -> list[CaptionedSet]:
+        return [self.captioned[s.row_id] for s in sets]
+
+
+def worker_maker(maker):
+    """The maker shipped to workers: the captioner keeps its records in memory (returned to the driver),
+    so no worker needs the driver's report file."""
+    captioner = maker.captioner
+    if hasattr(captioner, "report") and captioner.report is not None:
+        captioner = copy.copy(captioner)
+        captioner.report, captioner.records = None, []
+    return replace(maker, captioner=captioner)
+
+
+def caption_shard(maker, spec: ShardSpec, batch_rows: int = CAPTION_BATCH_ROWS) -> tuple[dict, list[dict]]:
+    """(row id -> CaptionedSet, caption records) for one shard, in the local engine's caption batches."""
+    captioned: dict[str, CaptionedSet] = {}
+    unit = spec.name.removesuffix(".parquet")
+    for start in range(spec.start, spec.stop, batch_rows):
+        plans = [maker.plan(spec.split, i) for i in range(start, min(spec.stop, start + batch_rows))]
+        sets = [caption_set for _, _, caption_set in plans]
+        for caption_set, texts in zip(sets, maker.captioner.caption_sets(sets, unit=unit)):
+            captioned[caption_set.row_id] = texts
+    records, maker.captioner.records = list(maker.captioner.records), []
+    return captioned, records
+
+
+def render_shard(maker, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
+                 captioned: dict | None, test_env: dict | None = None) -> ShardResult:
+    for key in (CRASH_ENV, HANG_ENV):  # the driver's test fault settings, even on a cluster started elsewhere
+        if (test_env or {}).get(key):
+            os.environ[key] = test_env[key]
+        else:
+            os.environ.pop(key, None)
+    if captioned is not None:
+        maker = replace(maker, captioner=GivenCaptions(captioned))
+    return write_shard(maker, spec, features, staging_dir, None, meta_dir)
+
+
+def _test_env() -> dict:
+    return {k: os.environ[k] for k in (CRASH_ENV, HANG_ENV) if os.environ.get(k)}
+
+
+def connect(address: str | None, num_cpus: int):
+    """Join `address` (or RAY_ADDRESS), else start a local Ray with `num_cpus` CPUs; True if we started it."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable("--engine ray needs Ray: pip install 'audiosetmix[ray]' (or ray[data]==2.60.0)") from None
+    if ray.is_initialized():
+        return ray, False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {error}; start one "
+                             f"with `ray start --head` or leave --ray_address and RAY_ADDRESS unset") from None
+    return ray, True
+
+
+def run_ray(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, after_batch=None, log=print,
+            address: str | None = None, caption_actors: int = CAPTION_ACTORS) -> None:
+    """Build every shard of `todo` on Ray and commit each through `output` (a `output.contract.BuildOutput`)."""
+    if not todo:
+        return
+    ray, started_here = connect(address, max(1, num_proc))
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _run(ray, maker, todo, features, output, after_batch, log, caption_actors)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if started_here:
+            ray.shutdown()
+
+
+def _raise_interrupted(signum, frame):
+    raise BuildInterrupted(signal.Signals(signum).name)
+
+
+def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: int) -> None:
+    from ray.exceptions import RayError
+
+    started, total = time.time(), len(todo)
+    shipped = worker_maker(maker)
+    maker_ref = ray.put(shipped)
+    features_ref = ray.put(features)
+    staging, meta = str(output.staging_dir), str(output.meta_dir)
+    render = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(render_shard)
+    llm = hasattr(shipped.captioner, "summary")
+    faults = _test_env()
+    records_refs, render_refs = {}, {}
+    if llm:
+        actor_class = ray.remote(num_cpus=0, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES)(CaptionActor)
+        actors = [actor_class.remote(maker_ref) for _ in range(max(1, min(caption_actors, total)))]
+        for i, spec in enumerate(todo):
+            captions_ref, records_ref = actors[i % len(actors)].caption.options(num_returns=2).remote(spec)
+            records_refs[records_ref] = spec
+            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, captions_ref, faults)] = spec
+    else:
+        for spec in todo:
+            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, None, faults)] = spec
+    report = getattr(maker.captioner, "report", None)
+    count = 0
+    pending = list(records_refs) + list(render_refs)
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                try:
+                    value = ray.get(ref)
+                except RayError as error:
+                    spec = records_refs.get(ref) or render_refs[ref]
+                    cause = getattr(error, "cause", None)
+                    if isinstance(cause, Exception) and not isinstance(cause, RayError):
+                        raise cause from None  # e.g. BackendError: the same one line as the local engine
+                    raise WorkerDied(f"the Ray workers building {spec.name} died {TASK_RETRIES + 1} times "
+                                     f"({type(error).__name__})") from None
+                if ref in records_refs:
+                    if report is not None:
+                        for record in value:
+                            report.add(record)
+                    else:
+                        maker.captioner.records.extend(value)
+                    if after_batch is not None:
+                        after_batch(0)
+                    continue
+                count += 1
+                output.commit(value)
+                log(f"  shard {value.spec.name}: {value.rows} rows ({count}/{total} shards, "
+                    f"{time.time() - started:.1f} s, ray)", flush=True)
+    except BaseException:
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=ref in render_refs)  # actor tasks cannot be force-cancelled
+            except Exception:  # noqa: BLE001 - best effort: ray.shutdown() ends the rest
+                pass
+        raise
+
+
+class CaptionActor:
+    """Captions whole shards; one process with its own LLM client (event loop, keep-alive connections)."""
+
+    def __init__(self, maker) -> None:
+        self.maker = maker
+
+    def caption(self, spec: ShardSpec):
+        return caption_shard(self.maker, spec)

@@ -1,0 +1,1 @@
+"""The output contract: planned shards, the manifest, one-shard writer, staging and commit (README "What you can rely on")."""

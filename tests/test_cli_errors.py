@@ -1,0 +1,114 @@
+"""Every expected failure of the command-line tools ends with ONE `error:` line and exit code 2 (no traceback).
+
+Each case runs the real script in a fresh process, as a user would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
+
+pytestmark = pytest.mark.slow  # real subprocess builds and kills: deselect with -m "not slow"
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def one_error(done: subprocess.CompletedProcess) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    return lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mistyped_dataset_folder_is_named_as_such(tmp_path):
+    typo = str(tmp_path / "outptu" / "audiosetmix")
+    for argv in (["audiosetmix.py", "show", "--dataset_dir", typo],
+                 ["train_clap.py", "--dataset", typo, "--output_dir", str(tmp_path / "clap")],
+                 ["eval/evaluate_clap.py", "--dataset", typo, "--model", str(tmp_path / "clap"),
+                  "--output_dir", str(tmp_path / "eval")]):
+        line = one_error(run(*argv))
+        assert "no such folder" in line and typo in line and "Hub" not in line, argv
+
+
+def test_bad_mix_json_and_wrong_key(tmp_path):
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--mix", "{overlap: 1}"))
+    assert "--mix is not valid JSON" in line
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--mix", '{"overlap": 0.5}'))
+    assert "overlap" in line and "overlap_probability" in line  # the wrong key and the right ones
+
+
+def test_sizes_are_validated_before_any_work(tmp_path):
+    out = tmp_path / "o"
+    assert "--train -5" in one_error(run("audiosetmix.py", "build", "--output_dir", str(out), "--train", "-5"))
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", str(out), "--train", "0", "--validation", "0",
+                         "--test", "0"))
+    assert "0 rows" in line
+    assert not out.exists()  # nothing rendered, nothing written
+
+
+def test_render_with_a_bare_index(tiny_dataset_dir, tmp_path):
+    line = one_error(run("audiosetmix.py", "render", "--dataset_dir", str(tiny_dataset_dir), "--id", "3",
+                         "--out", str(tmp_path / "x.wav")))
+    assert "train-3" in line
+
+
+def test_push_without_network(tiny_dataset_dir):
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}", "HF_TOKEN": "hf_dummy"}
+    line = one_error(run("audiosetmix.py", "push", "--dataset_dir", str(tiny_dataset_dir), "--repo_id", "me/x", env=env))
+    assert "network" in line and "--dry_run" in line
+
+
+def test_401_is_one_line_naming_the_key(tmp_path):
+    with MockChatServer(lambda body, data: Reply(status=401, tag="401")) as server:
+        done = run("audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "2", "--validation", "0",
+                   "--test", "0", "--captioner", "openai", "--llm_base_url", server.url, "--llm_model", "mock",
+                   "--num_proc", "2", "--rows_per_shard", "1")
+    line = one_error(done)
+    assert "HTTP 401" in line and "API key" in line
+
+
+def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "o"
+    build = subprocess.Popen([sys.executable, "audiosetmix.py", "build", "--output_dir", str(out), "--train", "4",
+                              "--validation", "0", "--test", "0", "--rows_per_shard", "2"], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+                                  "AUDIOSETMIX_TEST_HANG_SHARD": "0"},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / ".audiosetmix" / "test-fault-0").exists() and build.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        build.send_signal(signal.SIGINT)
+        _, stderr = build.communicate(timeout=60)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    done = subprocess.CompletedProcess(build.args, build.returncode, "", stderr)
+    assert "resume" in one_error(done)
+
+
+@pytest.mark.parametrize("flag", ["--llm_max_fallback_rate"])
+def test_flag_names_are_exact(flag):
+    done = run("audiosetmix.py", "build", "--help")
+    assert flag in done.stdout and "--overwrite" in done.stdout and "--llm_cache_namespace" in done.stdout
