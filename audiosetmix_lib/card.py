@@ -10,6 +10,7 @@ from string import Template
 
 from . import __version__
 from .recipe import RECIPE_VERSION
+from .sources.report import card_markdown
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
 
@@ -56,7 +57,6 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
     sources = Counter()
     for split in prepared:
         sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"]))
-    reasons = Counter(s.reason.split(":")[0] for s in skipped)
     values = {
         "yaml_header": yaml_header(builder, sizes),
         "config_name": config.name,
@@ -72,7 +72,7 @@ def write_card(output_dir: Path, builder, prepared, skipped, build_seconds: floa
         "num_proc": num_proc,
         "mix_json": json.dumps(config.mix_config().to_dict(), indent=2, sort_keys=True),
         "source_json": json.dumps(builder.row_maker().source.spec(), indent=2, sort_keys=True, ensure_ascii=False),
-        "skipped_summary": (f"{len(skipped)} (" + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()) + ")") if skipped else "none",
+        "skipped_summary": card_markdown(builder.row_maker().source),
         "load_path": Path(output_dir).name,
         "license_note": builder.row_maker().source.license_note(),
         "citation": builder.info.citation,

@@ -8,7 +8,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 
@@ -25,7 +24,13 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it)")
     p.add_argument("--num_negatives", type=int)
     p.add_argument("--rows_per_shard", type=int)
-    p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
+    p.add_argument("--min_event_seconds", type=float,
+                   help="drop source events shorter than this, after trimming silence (folder default 0.1, hf 0.5, audioset 2.0)")
+    p.add_argument("--strict", action="store_true",
+                   help="folder/hf sources: stop at the first bad metadata row instead of skipping and reporting it")
+    p.add_argument("--split_strategy", choices=["auto", "stratified", "hash"],
+                   help="folder/hf sources without a split column: per-class 'stratified' splits, 'hash' of the "
+                        "recording id, or 'auto' (default: stratified up to 2000 recordings, hash above)")
     p.add_argument("--mix", help="JSON object of MixConfig overrides, e.g. '{\"overlap_probability\": 0.5}'")
     g = p.add_argument_group("folder source")
     g.add_argument("--split_column", help="metadata column that names each clip's split (e.g. fold)")
@@ -51,6 +56,11 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     options = dict(base)
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
+    if source in ("folder", "hf"):
+        if args.strict:
+            options["strict"] = True
+        if args.split_strategy:
+            options["split_strategy"] = args.split_strategy
     if source == "folder":
         if not args.source_path:
             raise SystemExit("error: the folder source needs --source_path DIR")
@@ -115,6 +125,10 @@ def build(args) -> int:
         skipped = maker.source.skipped
         print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
               f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
+        from audiosetmix_lib.sources.report import lost_class_warnings
+
+        for warning in lost_class_warnings(maker.source):
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         builder.download_and_prepare(download_config=datasets.DownloadConfig(disable_tqdm=False),
                                      num_proc=args.num_proc if args.num_proc > 1 else None)
         prepared = builder.as_dataset()
@@ -134,7 +148,7 @@ def build(args) -> int:
         captions, card_extra["caption_report"] = caption_report(builder, output_dir)
         write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
         del prepared
-    _print_summary(output_dir, sizes, skipped, time.time() - started)
+    _print_summary(output_dir, sizes, maker.source, time.time() - started)
     if captions is not None:
         from audiosetmix_lib.captions.report import summary_lines
 
@@ -142,14 +156,15 @@ def build(args) -> int:
     return 0
 
 
-def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float) -> None:
+def _print_summary(output_dir: Path, sizes: dict, source, elapsed: float) -> None:
+    from audiosetmix_lib.sources.report import lost_class_warnings, terminal_lines
+
     print("\n=== AudioSetMix build summary ===")
     for split, n in sizes.items():
         print(f"  {split:<10} {n:>7} rows")
-    reasons = Counter(s.reason.split(":")[0] for s in skipped)
-    print(f"  skipped inputs: {len(skipped)}" + "".join(f"\n    {n:>5}  {r}" for r, n in reasons.most_common()))
-    for s in skipped[:10]:
-        print(f"      - {s.item}: {s.reason}")
+    print("\n".join(terminal_lines(source)))
+    for warning in lost_class_warnings(source):
+        print(f"  warning: {warning}")
     print(f"  time: {elapsed:.1f} s")
     print(f"  output: {output_dir}")
     print("\nLoad it with:\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 SPLITS = ("train", "validation", "test")
 MAX_LABEL_WORDS = 6  # AudioSet's longest display names have 6; a longer label is a sentence, not a class
@@ -111,6 +111,34 @@ def stratified_splits(recording_class: dict[str, str], fractions: tuple[float, f
         for i, recording_id in enumerate(ids):
             out[recording_id] = "validation" if i < n_val else "test" if i < n_val + n_test else "train"
     return out
+
+
+STRATIFY_MAX_RECORDINGS = 2000  # "auto": per-class splits up to this many recordings, hashing above
+SPLIT_STRATEGIES = ("auto", "stratified", "hash")
+
+
+def assign_splits(events: list[Event], fractions: tuple[float, float, float], strategy: str = "auto") -> list[Event]:
+    """Give every event without a split (split == "") one, per recording.
+
+    "stratified" splits per class (a recording counts for the class of its first event, so it
+    stays in one split); "hash" hashes the recording id (a recording keeps its split when
+    others are added: the choice for large, growing collections); "auto" stratifies up to
+    STRATIFY_MAX_RECORDINGS recordings, where hashing leaves small classes out of a split.
+    """
+    unassigned = [event for event in events if not event.split]
+    if not unassigned:
+        return events
+    recordings = sorted({event.recording_id for event in unassigned})
+    if strategy == "auto":
+        strategy = "stratified" if len(recordings) <= STRATIFY_MAX_RECORDINGS else "hash"
+    if strategy == "hash":
+        split_of = {r: hash_split(r, fractions) for r in recordings}
+    else:
+        recording_class: dict[str, str] = {}
+        for event in sorted(unassigned):
+            recording_class.setdefault(event.recording_id, event.label)
+        split_of = stratified_splits(recording_class, fractions)
+    return [event if event.split else replace(event, split=split_of[event.recording_id]) for event in events]
 
 
 def normalise_split_name(value: str) -> str:

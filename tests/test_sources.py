@@ -428,7 +428,7 @@ def test_hf_class_label_dataset(hf_cache: Path) -> None:
         "label": [1],
         "source": ["r4"],
     }, features)
-    source = HFSource(str(root))
+    source = HFSource(str(root), split_strategy="hash")
     events = source.events()
     assert [(e.audio, e.label) for e in events] == [("test:0", "Rain"), ("train:0", "Dog"), ("train:1", "Rain"), ("train:3", "Dog")]
     assert [s.item for s in source.skipped] == ["train:2"]
@@ -461,7 +461,9 @@ def test_hf_string_labels_and_split_column(hf_cache: Path) -> None:
     assert [(e.label, e.split) for e in source.events()] == [("Café — ü", "train"), ("Dog, barking", "validation"), ("Dog, barking", "test")]
     check_round_trip(source)
     with pytest.raises(SourceError, match="fold"):
-        HFSource(str(root), label_column="category", split_column="fold").events()
+        HFSource(str(root), label_column="category", split_column="fold", strict=True).events()
+    lenient = HFSource(str(root), label_column="category", split_column="fold")
+    assert lenient.events() == [] and [s.kind for s in lenient.skipped] == ["bad split value"] * 3
 
 
 def test_hf_audiofolder(hf_cache: Path) -> None:

@@ -13,9 +13,8 @@ one run, unless `strict` asks to stop at the first. Then every used file is deco
 trim silence and to skip (and count) missing, empty, truncated or corrupt files and events
 shorter than `min_event_seconds` instead of failing mid-build.
 
-Without a split column, small folders (at most STRATIFY_MAX_RECORDINGS recordings) are split
-per class (`events.stratified_splits`), larger ones by a hash of the recording id (a recording
-keeps its split when files are added); `split_strategy` chooses explicitly.
+Without a split column, splits are made by `events.assign_splits` (`split_strategy`): per
+class for small folders, by a hash of the recording id for large ones.
 """
 
 from __future__ import annotations
@@ -24,13 +23,12 @@ import csv
 import json
 import math
 import re
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .. import audio_io
-from ..events import Event, Skip, cut_label, hash_split, normalise_split_name, stratified_splits
+from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, normalise_split_name
 from .base import Source, SourceError
 
 METADATA_FILE = "metadata.csv"
@@ -41,8 +39,6 @@ AUDIO_EXTENSIONS = frozenset(
 # 0.1-0.3 s; 0.1 s keeps those and drops only near-empty clips (the renderer mixes events of any
 # length; a 0.1 s event still spans 5 frames of the 20 ms silence trimmer).
 DEFAULT_MIN_EVENT_SECONDS = 0.1
-STRATIFY_MAX_RECORDINGS = 2000
-SPLIT_STRATEGIES = ("auto", "stratified", "hash")
 
 
 def clean_label(text: str) -> str:
@@ -347,22 +343,7 @@ class FolderSource(Source):
         )
 
     def _assign_splits(self, events: list[Event]) -> list[Event]:
-        """Events without a split column value get one: per class (stratified) or by hashing the recording."""
-        unassigned = [event for event in events if not event.split]
-        if not unassigned:
-            return events
-        recordings = sorted({event.recording_id for event in unassigned})
-        strategy = self.split_strategy
-        if strategy == "auto":
-            strategy = "stratified" if len(recordings) <= STRATIFY_MAX_RECORDINGS else "hash"
-        if strategy == "hash":
-            split_of = {r: hash_split(r, self.fractions) for r in recordings}
-        else:  # each recording counts for the class of its first event (sorted), so it stays in one split
-            recording_class: dict[str, str] = {}
-            for event in sorted(unassigned):
-                recording_class.setdefault(event.recording_id, event.label)
-            split_of = stratified_splits(recording_class, self.fractions)
-        return [event if event.split else replace(event, split=split_of[event.recording_id]) for event in events]
+        return assign_splits(events, self.fractions, self.split_strategy)
 
     def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
         samples, sr = audio_io.read_audio(self.root / event.audio)
