@@ -110,7 +110,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             from audiosetmix_lib.captions.captioner import make_captioner
 
             mix = self.config.mix_config()
-            captioner = make_captioner(self.config.captioner, self.config.llm, mix.background_db, pool.all_classes())
+            captioner = make_captioner(self.config.captioner, self.config.llm, mix.background_db, pool.all_classes(),
+                                       raw_labels=sorted(source.label_changes))
             self._row_maker = RowMaker(source, pool, mix, self.config.seed,
                                        self.config.sample_rate, self.config.num_negatives, captioner)
         return self._row_maker

@@ -63,6 +63,12 @@ def cut_label(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", head).split())
 
 
+def label_tail(text: str) -> str:
+    """What `cut_label` removed from a label ("" when nothing): text a caption must never repeat."""
+    parts = _LABEL_END.split(str(text), maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
 def label_problem(label: str) -> str | None:
     """Why a cut label cannot name a class (None when it can)."""
     if not label:

@@ -67,7 +67,7 @@ class LLMCaptioner:
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 known_classes=(), raw_labels=()) -> None:
         self.backend = backend
         self.model = model
         self.sampling = sampling
@@ -75,7 +75,7 @@ class LLMCaptioner:
         self.cache = cache
         self.report = report
         self.background_db = background_db
-        self.validator = Validator(known_classes)
+        self.validator = Validator(known_classes, raw_labels)
         self.records: list[dict] = []  # this process's records when there is no report store
 
     @property
@@ -168,8 +168,10 @@ class LLMCaptioner:
         return summarise(records, self.meta())
 
 
-def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, known_classes=()):
-    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` dict."""
+def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, known_classes=(), raw_labels=()):
+    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` dict.
+
+    `raw_labels`: the labels the source cut; the validator rejects captions that repeat what was cut off."""
     llm = dict(llm or {})
     if name == "template":
         from ..rows import TemplateCaptioner
@@ -194,4 +196,4 @@ def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, know
     cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
     report = ReportStore(llm["report"]) if llm.get("report") else None
     return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes)
+                        background_db, known_classes, raw_labels)
