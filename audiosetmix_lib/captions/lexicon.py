@@ -72,6 +72,14 @@ MODIFIER_WORDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
 }
 
 
+def _clean_name(label: str) -> str:
+    """The first comma part of a label, lower-case, control characters as spaces (zero-shot prompts use it)."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", label)
+    text = text.split(",")[0].strip().lower()
+    text = re.sub(r"\s+", " ", text)
+    return text or "sound"
+
+
 def _key(label: str) -> str:
     """Lookup key: the label as sources cut it, case-folded, underscores as spaces ("crying_baby")."""
     return " ".join(cut_label(label).replace("_", " ").split()).casefold()
