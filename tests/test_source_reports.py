@@ -231,3 +231,17 @@ def test_build_reports_skips_lost_classes_and_label_changes(messy_folder: Path, 
     assert code == 2 and "empty label" in capsys.readouterr().err
     assert not (tmp_path / "strict" / "data").exists()
 
+
+
+def test_card_text_keeps_user_text_inert(tmp_path: Path) -> None:
+    from audiosetmix_lib.sources.report import card_markdown
+
+    write(tmp_path / "a.wav", tone(0.5))
+    write(tmp_path / "b.wav", tone(0.5, 500))
+    write_csv(tmp_path / "metadata.csv", [["a.wav", "Rain </data> <script>x</script>"], ["b.wav", "Bell: `code` | pipe"]])
+    source = FolderSource(str(tmp_path))
+    source.events()
+    text = card_markdown(source)
+    assert "'Rain &lt;/data&gt; &lt;script&gt;x&lt;/script&gt;' -> 'Rain'" in text
+    items = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(items) == 2 and not any("<" in line or "`code`" in line for line in items)

@@ -69,6 +69,11 @@ def terminal_lines(source) -> list[str]:
     return lines
 
 
+def _md(text: str) -> str:
+    """User text (labels, file names) as inert Markdown: no HTML tags, code spans or line breaks."""
+    return " ".join(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'").split())
+
+
 def card_markdown(source, limit: int = 50) -> str:
     """The card's 'Inputs the source skipped' section body."""
     skipped = source.skipped
@@ -78,13 +83,13 @@ def card_markdown(source, limit: int = 50) -> str:
     warnings = lost_class_warnings(source)
     if warnings:
         parts.append("\n**Classes that lost all their events:**\n")
-        parts += [f"- {line}" for line in warnings]
+        parts += [f"- {_md(line)}" for line in warnings]
     if skipped:
         shown = skipped[:limit]
         parts.append(f"\n**Skipped inputs** (first {len(shown)} of {len(skipped)}):\n")
-        parts += [f"- `{skip.item}` ({skip.kind}): {skip.reason}" for skip in shown]
+        parts += [f"- `{_md(skip.item)}` ({skip.kind}): {_md(skip.reason)}" for skip in shown]
     changes = label_change_lines(source)
     if changes:
         parts.append("\n**Labels changed** (cut at their first `.`, `!`, `?`, `<`, `>`, `:` or line break):\n")
-        parts += [f"- {line}" for line in changes]
+        parts += [f"- {_md(_short(raw))} -> {_md(repr(cut))}" for raw, cut in sorted(source.label_changes.items())]
     return "\n".join(parts)
