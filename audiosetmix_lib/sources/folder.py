@@ -206,7 +206,10 @@ class FolderSource(Source):
 
     def _inside(self, file_name: str) -> bool:
         """True when the path, symlinks followed, stays inside the folder."""
-        return (self.root / file_name).resolve().is_relative_to(self.root)
+        try:
+            return (self.root / file_name).resolve().is_relative_to(self.root)
+        except (OSError, ValueError):  # a symlink loop, a NUL byte: not a usable path inside the folder
+            return False
 
     def _parse_row(self, cell: dict, label_column: str, at: str) -> dict | Skip:
         """One row as a dict, a Skip for a valid row the source cannot use, or BadRow."""
@@ -218,7 +221,6 @@ class FolderSource(Source):
             raise BadRow("path escape", f"file_name {file_name!r} leads outside the source folder "
                          "(absolute, '..' or a symlink to elsewhere)", item=file_name)
         file_name = str(posix)
-        raw_label = cell.get("label", "")
         try:
             raw = [cell["label"]] if label_column == "label" else parse_labels(cell["labels"])
             labels = unique_labels(raw)
