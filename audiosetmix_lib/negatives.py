@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .describe import describe
 from .recipe import EventSpec, Recipe
 from .sources.base import EventPool
+from .transforms import flip
 
 NEGATIVE_KINDS = ("order", "modifier", "relation", "event", "missing", "extra")
 
@@ -21,23 +23,6 @@ class Negative:
     kind: str
     recipe: Recipe
     detail: str  # what was changed, for people reading the row
-
-
-def _flip_params(name: str, params: dict) -> dict:
-    up = params["direction"] == "up"
-    flipped = {"direction": "down" if up else "up"}
-    if name == "volume":
-        flipped["gain_db"] = -params["gain_db"]
-    elif name == "pitch":
-        flipped["semitones"] = -params["semitones"]
-    elif name == "speed":
-        flipped["tempo"] = round(1.0 / params["tempo"], 4)
-    elif name == "duration":
-        if up:
-            flipped["keep"] = round(1.0 / params["repeats"], 4)
-        else:
-            flipped["repeats"] = round(1.0 / params["keep"], 4)
-    return flipped
 
 
 def _order(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
@@ -60,7 +45,7 @@ def _modifier(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     i, name = options[int(rng.integers(len(options)))]
     spec = recipe.events[i]
     transforms = dict(spec.transforms)
-    transforms[name] = _flip_params(name, transforms[name])
+    transforms[name] = flip(name, transforms[name])
     events = list(recipe.events)
     events[i] = replace(spec, transforms=transforms)
     return Negative("modifier", recipe.with_events(events), f"flipped {name} of {spec.label!r} to {transforms[name]['direction']}")
@@ -146,8 +131,6 @@ def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, ro
 
 def contradicts(original: Recipe, negative: Recipe) -> bool:
     """True when the negative's description differs from the original's (labels, order, modifiers, relations)."""
-    from .describe import describe
-
     a, b = describe(original), describe(negative)
     key = lambda d: [(e.label, e.modifiers, e.relation, e.background) for e in d.events]  # noqa: E731
     return key(a) != key(b)

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply, good_caption, user_content
 from audiosetmix_lib.captions.validate import Validator
 from audiosetmix_lib.cli import main
 from audiosetmix_lib.describe import DescribedEvent, Description
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
 
 SR = 16000
 HOSTILE = {

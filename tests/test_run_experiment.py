@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
+
 RUN_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "run_experiment.py"
 
 

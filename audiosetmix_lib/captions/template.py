@@ -1,9 +1,9 @@
 """The offline template captioner: a seeded grammar over the recipe's description.
 
-Captions read like AudioCaps ("A loud siren wails, followed by a bell ringing briefly."):
-every event is named, every modifier expressed, events in onset order, one sentence of at
-most 30 words, at most one "with" per clause. Phrasing choices come from the recipe's
-caption seed only.
+Captions read like AudioCaps ("A siren wails, followed by a bell ringing", each modifier said
+with its transform module's words): every event is named, every modifier expressed, events in
+onset order, one sentence of at most 30 words, at most one "with" per clause. Phrasing choices
+come from the recipe's caption seed only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import zlib
 import numpy as np
 
 from ..describe import DescribedEvent, Description
-from .lexicon import MODIFIER_WORDS, phrase_for, with_article
+from ..transforms import is_adverbial, words
+from .lexicon import phrase_for, with_article
 
 MAX_WORDS = 30
 TEMPLATE_VERSION = "template-v1"
@@ -47,17 +48,15 @@ class _Choices:
         return bool(self.rng.random() < p)
 
 
-ADVERBIAL = ("speed", "duration")  # "a fast baby" and "a short dog" name the wrong thing: say how it sounds
-
-
 def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: bool) -> tuple[list[str], list[str]]:
-    """Words for the event's modifiers: speed and duration as adverbs, volume either way, pitch as an adjective."""
+    """Words for the event's modifiers: adverbial transforms (speed, duration) as adverbs when they have
+    them, the others either way (a coin per modifier); transforms without adverbs as adjectives."""
     adjectives, adverbs = [], []
     for modifier in event.modifiers:
-        words = MODIFIER_WORDS[modifier]
+        forms = words(modifier)
         as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
-        adverbial = words["adv"] and not adjectives_only and (modifier[0] in ADVERBIAL or as_adverb)
-        options = words["adv"] if adverbial else words["adj"]
+        adverbial = forms.adv and not adjectives_only and (is_adverbial(modifier[0]) or as_adverb)
+        options = forms.adv if adverbial else forms.adj
         (adverbs if adverbial else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
     return adjectives, adverbs
 
@@ -85,9 +84,13 @@ def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: boo
 
 
 def _adverbs(adverbs: list[str]) -> str:
-    if not adverbs:
-        return ""
-    return " " + (" and ".join(adverbs) if len(adverbs) <= 2 else ", ".join(adverbs[:-1]) + " and " + adverbs[-1])
+    """'quickly and softly'; a comparison ("as if through a wall") goes last, after a comma."""
+    simple = [a for a in adverbs if not a.startswith("as if ")]
+    similes = [a for a in adverbs if a.startswith("as if ")]
+    text = " and ".join(simple) if len(simple) <= 2 else ", ".join(simple[:-1]) + " and " + simple[-1]
+    for simile in similes:
+        text = f"{text}, {simile}" if text else simile
+    return " " + text if text else ""
 
 
 def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
