@@ -124,6 +124,11 @@ def fallback_phrase(label: str) -> Phrase:
     return Phrase("a", f"{name} sound", "is heard", None, (name,))
 
 
+def has_phrase(label: str) -> bool:
+    """Whether the core lexicon or the class table knows `label` (else `phrase_for` falls back)."""
+    return label in LEXICON or _key(label) in _index()
+
+
 def phrase_for(label: str) -> Phrase:
     """The core lexicon's entry, the class table's (by display name, case-insensitive), or `fallback_phrase`."""
     if label in LEXICON:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..describe import DescribedEvent, Description
 from ..transforms import is_adverbial, words
-from .lexicon import phrase_for, with_article
+from .lexicon import has_phrase, phrase_for, with_article
 
 MAX_WORDS = 30
 TEMPLATE_VERSION = "template-v1"
@@ -70,17 +70,19 @@ def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
 
 def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True, article: bool = True,
                   short: bool = False) -> str:
-    """Compact: the sound itself as a noun phrase, e.g. "a brief, loud dog barking", "rapid knocking".
+    """Compact: the sound itself as a noun phrase, e.g. "brief, loud dog barking", "rapid knocking".
 
-    Without `article` ("brief dog") or `short` (the noun's last word: "horn" for "car horn"): the
-    last resorts when many events and modifiers would not fit in MAX_WORDS otherwise.
+    A known class reads as a headline ("dog barking"); a label the tables do not know keeps its
+    article ("a person speaking"), since its words alone may not read as a noun phrase. Without
+    `article` or `short` (the noun's last word: "horn" for "car horn"): the last resorts when many
+    events and modifiers would not fit in MAX_WORDS otherwise.
     """
     phrase = phrase_for(event.label)
     noun = phrase.noun.split()[-1] if short else phrase.noun
     words = ([", ".join(adjectives)] if adjectives else []) + [noun]
     if with_gerund and phrase.gerund:
         words.append(phrase.gerund)
-    return " ".join(with_article(phrase.article, words) if article else words)
+    return " ".join(with_article(phrase.article, words) if article and not has_phrase(event.label) else words)
 
 
 def _adverbs(adverbs: list[str]) -> str:
