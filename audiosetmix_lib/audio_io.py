@@ -17,6 +17,40 @@ class AudioReadError(ValueError):
     """An audio file that cannot be decoded (corrupt, empty or missing)."""
 
 
+class TruncatedAudioError(AudioReadError):
+    """A file whose header promises more audio than the file holds (an interrupted copy or download)."""
+
+
+def wav_declared_bytes(path: Path) -> tuple[int, int] | None:
+    """(bytes the WAV `data` chunk declares, bytes actually there), None if not a RIFF WAV or unknown size.
+
+    libsndfile quietly shortens a truncated WAV to what is there, so the header is read here.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = path.stat().st_size
+        position = 12
+        while position + 8 <= size:
+            handle.seek(position)
+            chunk = handle.read(8)
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if length in (0, 0xFFFFFFFF):  # streamed WAV: length not known when the header was written
+                    return None
+                return length, size - position - 8
+            position += 8 + length + (length & 1)
+    return None
+
+
+def _check_complete(path: Path, frames: int, sr: int) -> None:
+    declared = wav_declared_bytes(path) if path.suffix.lower() in (".wav", ".wave") else None
+    if declared is not None and declared[1] < declared[0]:
+        raise TruncatedAudioError(f"{path}: truncated: the header promises {declared[0]} bytes of samples, "
+                                  f"the file holds {max(0, declared[1])} ({frames / sr:.3f} s readable)")
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode a file to mono float32. soundfile first (wav/flac/ogg/mp3), torchcodec/FFmpeg second."""
     path = Path(path)
@@ -30,13 +64,29 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         try:
             data, sr = _read_with_torchcodec(path)
         except Exception as ff_error:  # noqa: BLE001
+            promised = _header_frames(path)
+            if promised:  # a valid header, then data that stops decoding: cut short (or damaged) after the header
+                raise TruncatedAudioError(f"{path}: truncated or damaged: the header promises {promised} frames, "
+                                          f"the data cannot be decoded ({sf_error})") from ff_error
             raise AudioReadError(f"{path}: cannot decode ({sf_error}; FFmpeg: {ff_error})") from ff_error
+        promised = _header_frames(path)
+        if promised and len(data) < promised * 0.99:  # libsndfile stopped mid-stream, FFmpeg read what was left
+            raise TruncatedAudioError(f"{path}: truncated: the header promises {promised / sr:.3f} s, "
+                                      f"{len(data) / sr:.3f} s decodable ({sf_error})")
     samples = data.mean(axis=1).astype(np.float32)
+    _check_complete(path, len(samples), int(sr))
     if samples.size == 0:
         raise AudioReadError(f"{path}: no audio samples")
     if not np.all(np.isfinite(samples)):
         raise AudioReadError(f"{path}: non-finite samples")
     return samples, int(sr)
+
+
+def _header_frames(path: Path) -> int | None:
+    try:
+        return int(sf.info(str(path)).frames)
+    except Exception:  # noqa: BLE001 - no readable header: nothing promised
+        return None
 
 
 def read_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:

@@ -124,7 +124,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             source = make_source(self.config.source, **self.config.source_options)
             pool = EventPool(source.events())
             mix = self.config.mix
-            captioner = make_captioner(self.config.captioner, self.config.llm, pool.all_classes())
+            captioner = make_captioner(self.config.captioner, self.config.llm, pool.all_classes(),
+                                       raw_labels=sorted(source.label_changes))
             self._row_maker = RowMaker(source, pool, mix, self.config.seed,
                                        self.config.sample_rate, self.config.num_negatives, captioner)
         return self._row_maker

@@ -11,6 +11,7 @@ from string import Template
 from . import __version__
 from .hub_layout import configs_yaml, dataset_info_yaml
 from .recipe import RECIPE_VERSION
+from .sources.report import card_markdown
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
 
@@ -55,7 +56,6 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
     sources = Counter()
     for split in prepared:
         sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"]))
-    reasons = Counter(s.reason.split(":")[0] for s in skipped)
     values = {
         "yaml_header": yaml_header(builder, sizes, split_bytes),
         "config_name": config.name,
@@ -71,7 +71,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "num_proc": num_proc,
         "mix_json": json.dumps(config.mix_config().to_dict(), indent=2, sort_keys=True),
         "source_json": json.dumps(builder.row_maker().source.spec(), indent=2, sort_keys=True, ensure_ascii=False),
-        "skipped_summary": (f"{len(skipped)} (" + "; ".join(f"{r}: {n}" for r, n in reasons.most_common()) + ")") if skipped else "none",
+        "skipped_summary": card_markdown(builder.row_maker().source),
         "load_path": Path(output_dir).name,
         "license_note": builder.row_maker().source.license_note(),
         "citation": builder.info.citation,

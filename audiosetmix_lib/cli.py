@@ -7,7 +7,6 @@ import json
 import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from .audio_io import write_wav
@@ -27,6 +26,7 @@ from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
 from .sources.base import SourceError
+from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 
 
@@ -59,7 +59,13 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
                         "in flight; a transformers captioner loads its model in each)")
     p.add_argument("--num_negatives", type=int)
     p.add_argument("--rows_per_shard", type=int)
-    p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
+    p.add_argument("--min_event_seconds", type=float,
+                   help="drop source events shorter than this, after trimming silence (folder default 0.1, hf 0.5, audioset 2.0)")
+    p.add_argument("--strict", action="store_true",
+                   help="folder/hf sources: stop at the first bad metadata row instead of skipping and reporting it")
+    p.add_argument("--split_strategy", choices=["auto", "stratified", "hash"],
+                   help="folder/hf sources without a split column: per-class 'stratified' splits, 'hash' of the "
+                        "recording id, or 'auto' (default: stratified up to 2000 recordings, hash above)")
     p.add_argument("--mix", help="JSON object of MixConfig overrides, e.g. '{\"overlap_probability\": 0.5}'")
     g = p.add_argument_group("folder source")
     g.add_argument("--split_column", help="metadata column that names each clip's split (e.g. fold)")
@@ -83,6 +89,11 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     options = dict(base)
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
+    if source in ("folder", "hf"):
+        if args.strict:
+            options["strict"] = True
+        if args.split_strategy:
+            options["split_strategy"] = args.split_strategy
     if source == "folder":
         if not args.source_path:
             raise SystemExit("error: the folder source needs --source_path DIR")
@@ -147,6 +158,8 @@ def build(args) -> int:
     skipped = maker.source.skipped
     print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
           f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
+    for warning in lost_class_warnings(maker.source):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     _check_split_events(builder.config, maker)
 
     def fresh_report(output) -> None:
@@ -157,7 +170,7 @@ def build(args) -> int:
     result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
-    _print_summary(output_dir, result.sizes, skipped, time.time() - started)
+    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
@@ -213,14 +226,13 @@ def _fallback_guard(args, builder):
                          builder.row_maker().captioner.report)
 
 
-def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float) -> None:
+def _print_summary(output_dir: Path, sizes: dict, source, elapsed: float) -> None:
     print("\n=== AudioSetMix build summary ===")
     for split, n in sizes.items():
         print(f"  {split:<10} {n:>7} rows")
-    reasons = Counter(s.reason.split(":")[0] for s in skipped)
-    print(f"  skipped inputs: {len(skipped)}" + "".join(f"\n    {n:>5}  {r}" for r, n in reasons.most_common()))
-    for s in skipped[:10]:
-        print(f"      - {s.item}: {s.reason}")
+    print("\n".join(terminal_lines(source)))
+    for warning in lost_class_warnings(source):
+        print(f"  warning: {warning}")
     print(f"  time: {elapsed:.1f} s")
     print(f"  output: {output_dir}")
     print("\nLoad it with:\n"

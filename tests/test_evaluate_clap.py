@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -16,7 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
 
-EVAL_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "evaluate_clap.py"
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_SCRIPT = ROOT / "eval" / "evaluate_clap.py"
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +159,7 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
            "--zero_shot_dataset", str(tiny_audiofolder), "--zero_shot_where", "fold=1,2"]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "the model expects 48000 Hz audio" in run.stdout and "is 16000 Hz: every clip is resampled" in run.stdout
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["meta"]["num_audio"] == 8 and metrics["meta"]["num_captions"] == 8
@@ -387,3 +390,32 @@ def test_objective_terms_of_two_models_on_the_same_batches(tmp_path, tiny_model_
         assert any(k.startswith("pairwise/") for k in r) and all(v > 0 for k, v in r.items() if k.startswith("pairwise/"))
     assert plain != timed
     assert "| model |" in run.stdout and str(tiny_time_model_dir) in run.stdout
+
+
+def readme_zero_shot_example() -> str:
+    """The README's zero-shot Python block, as a user would copy it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    found = [b for b in blocks if "logits_per_audio" in b]
+    assert len(found) == 1
+    return found[0]
+
+
+@pytest.mark.parametrize("which", ["plain", "time_channel"])
+def test_readme_zero_shot_example_resamples_to_48k_and_runs(which, tmp_path, tiny_model_dir, tiny_time_model_dir,
+                                                            tiny_dataset_dir, capsys):
+    code = readme_zero_shot_example()
+    assert 'cast_column("audio", Audio(sampling_rate=48000))' in code
+    model = tiny_model_dir if which == "plain" else tiny_time_model_dir
+    code = code.replace('"out/clap-tiny"', repr(str(model))).replace('"output/audiosetmix-synth-small"', repr(str(tiny_dataset_dir)))
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    scores = eval(printed.strip().splitlines()[-1])
+    assert set(scores) == {"a dog barking", "rain falling", "a siren wailing"}
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_evaluate_clap_says_which_rate_the_model_expects(evaluate_clap):
+    note = evaluate_clap.rate_note(48000, 16000, "out/ds")
+    assert "expects 48000 Hz" in note and "16000 Hz" in note and "resampled to 48000 Hz" in note
+    assert "no resampling" in evaluate_clap.rate_note(48000, 48000, "out/ds")

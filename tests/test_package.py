@@ -38,6 +38,7 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((work / "dist").glob("audiosetmix-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "audiosetmix_lib/dataset_card.md" in names and "audiosetmix_lib/audit/static/audit.js" in names
+    assert "audiosetmix_lib/captions/class_phrases.tsv" in names  # phrase_for reads it at run time
     assert "audiosetmix.py" in names and not any(n.startswith(("tests/", "eval/", "bench/")) for n in names)
     target = work / "site"
     _pip("install", "--no-deps", "--target", str(target), str(wheel), cwd=work)

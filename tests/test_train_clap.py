@@ -223,3 +223,11 @@ def test_hard_negative_term_switches_on_at_its_start(tiny_dataset_dir, shared_to
     assert all(h["train/hard_negative"] > 0 and h["train/negatives_hard_per_audio"] > 0 for h in result.history)
     assert all(h["train/loss"] == pytest.approx(h["train/contrastive"] + h["train/hard_negative_weight"] * h["train/hard_negative"], rel=1e-5)
                for h in result.history)
+
+
+def test_training_says_which_rate_the_saved_model_expects(tiny_dataset_dir, shared_tokenizer, tmp_path, capsys):
+    run(["--dataset", str(tiny_dataset_dir), "--tokenizer", str(shared_tokenizer), "--output_dir", str(tmp_path / "m"),
+         "--num_train_epochs", "0", "--validation_split=", "--report_to", "none", "--max_train_samples", "4",
+         "--per_device_train_batch_size", "4"])
+    printed = capsys.readouterr().out
+    assert "expect 48000 Hz audio" in printed and "Audio(sampling_rate=48000)" in printed

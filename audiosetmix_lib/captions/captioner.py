@@ -71,7 +71,7 @@ class LLMCaptioner:
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=(),
                  endpoint_id: str = "", retry_rejected: bool = False, readers: list | None = None,
-                 answers_dir: str | None = None) -> None:
+                 answers_dir: str | None = None, raw_labels=()) -> None:
         self.backend = backend
         self.endpoint_id = endpoint_id  # in every cache key: another server is asked afresh
         self.retry_rejected = retry_rejected
@@ -82,7 +82,7 @@ class LLMCaptioner:
         self.max_retries = max(0, int(max_retries))
         self.cache = cache
         self.report = report
-        self.validator = Validator(known_classes)
+        self.validator = Validator(known_classes, raw_labels)
         self.records: list[dict] = []  # this process's records when there is no report store
 
     @property
@@ -202,8 +202,10 @@ class LLMCaptioner:
         return summarise(records, self.meta())
 
 
-def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=()) -> Captioner:
-    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` settings."""
+def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=(), raw_labels=()) -> Captioner:
+    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` settings.
+
+    `raw_labels`: the labels the source cut; the validator rejects captions that repeat what was cut off."""
     llm = llm if llm is not None else LLMConfig()
     if name == "template":
         return TemplateCaptioner()
@@ -220,4 +222,5 @@ def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=()) ->
     report = ReportStore(llm.report) if llm.report else None
     readers = [AnswerFolder(location) for location in llm.cache_folders]
     return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, known_classes,
-                        llm.endpoint_id, llm.retry_rejected, readers=readers, answers_dir=llm.answers_dir)
+                        llm.endpoint_id, llm.retry_rejected, readers=readers, answers_dir=llm.answers_dir,
+                        raw_labels=raw_labels)

@@ -1,13 +1,21 @@
 """Class names -> natural phrases (the modifiers' words live in their transform modules).
 
 A phrase is (article, noun, verb, gerund): "a" + adjectives + "siren" + "wails" / "wailing".
-Classes without an entry get a phrase from their display name (see `phrase_for`).
+`LEXICON` holds the core classes the caption validator always knows; `class_phrases.tsv`
+(package data, keyed by AudioSet display name) holds a phrase for every AudioSet class;
+other labels get a grammatical phrase from their own words (see `phrase_for`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from ..events import cut_label
+
+PHRASES_FILE = "class_phrases.tsv"
 
 
 @dataclass(frozen=True)
@@ -53,21 +61,80 @@ LEXICON: dict[str, Phrase] = {
 
 
 def _clean_name(label: str) -> str:
+    """The first comma part of a label, lower-case, control characters as spaces (zero-shot prompts use it)."""
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", label)
     text = text.split(",")[0].strip().lower()
     text = re.sub(r"\s+", " ", text)
     return text or "sound"
 
 
+def _key(label: str) -> str:
+    """Lookup key: the label as sources cut it, case-folded, underscores as spaces ("crying_baby")."""
+    return " ".join(cut_label(label).replace("_", " ").split()).casefold()
+
+
+def parse_phrases(text: str) -> dict[str, Phrase]:
+    """`class_phrases.tsv` text -> {display name: Phrase}; '#' lines are comments."""
+    phrases = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 6:
+            raise ValueError(f"{PHRASES_FILE}, line {number}: {len(fields)} fields, expected 6")
+        name, article, noun, verb, gerund, synonyms = fields
+        phrases[name] = Phrase(article, noun, verb, None if gerund == "-" else gerund,
+                               tuple(s for s in synonyms.split(";") if s))
+    return phrases
+
+
+@lru_cache(maxsize=1)
+def class_phrases() -> dict[str, Phrase]:
+    """Every AudioSet class's phrase, by display name (read once from the package data)."""
+    return parse_phrases(resources.files(__package__).joinpath(PHRASES_FILE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, Phrase]:
+    index = {_key(name): phrase for name, phrase in class_phrases().items()}
+    index.update({_key(name): phrase for name, phrase in LEXICON.items()})
+    return index
+
+
+_PLURAL_END = re.compile(r"[^su]s$")  # "footsteps", "waves"; not "glass", "bus", "chorus"
+
+
+def fallback_phrase(label: str) -> Phrase:
+    """A grammatical phrase for a label no table knows, from its first comma part.
+
+    One plural word ("footsteps", "sea waves") -> "footsteps are heard"; a single "-ing" word
+    ("sneezing") is a mass noun -> "sneezing is heard"; words ending in "-ing" after a noun
+    ("person speaking") -> "a person speaking is heard"; anything else names the sound by its
+    source: "a drawer slam sound is heard" (no "a laughter", no bare count noun).
+    """
+    words = re.sub(r"[\"“”„«»`*#]", "", cut_label(label).replace("_", " ")).split(",")[0].split()
+    name = " ".join(words).lower() or "unknown"
+    last = name.split()[-1]
+    if _PLURAL_END.search(last) and len(last) > 3:
+        return Phrase("", name, "are heard", None, (name,))
+    if last.endswith("ing") and len(last) > 4:
+        return Phrase("" if name == last else "a", name, "is heard", None, (name,))
+    if last in ("sound", "noise"):
+        return Phrase("a", name, "is heard", None, (name,))
+    return Phrase("a", f"{name} sound", "is heard", None, (name,))
+
+
+def has_phrase(label: str) -> bool:
+    """Whether the core lexicon or the class table knows `label` (else `phrase_for` falls back)."""
+    return label in LEXICON or _key(label) in _index()
+
+
 def phrase_for(label: str) -> Phrase:
-    """The lexicon entry, or a rule: the first comma part of the display name, 'is heard'."""
+    """The core lexicon's entry, the class table's (by display name, case-insensitive), or `fallback_phrase`."""
     if label in LEXICON:
         return LEXICON[label]
-    noun = _clean_name(label)
-    plural = noun.endswith("s") and not noun.endswith("ss")
-    mass = noun.endswith("ing")
-    article = "" if plural or mass else "a"
-    return Phrase(article, noun, "are heard" if plural else "is heard", None, (noun,))
+    found = _index().get(_key(label))
+    return found if found is not None else fallback_phrase(label)
 
 
 def with_article(article: str, words: list[str]) -> list[str]:

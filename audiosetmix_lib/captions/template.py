@@ -2,7 +2,8 @@
 
 Captions read like AudioCaps ("A siren wails, followed by a bell ringing", each modifier said
 with its transform module's words): every event is named, every modifier expressed, events in
-onset order, one sentence of at most 30 words. Phrasing choices come from the recipe's caption seed only.
+onset order, one sentence of at most 30 words, at most one "with" per clause. Phrasing choices
+come from the recipe's caption seed only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..describe import DescribedEvent, Description
 from ..transforms import is_adverbial, words
-from .lexicon import phrase_for, with_article
+from .lexicon import has_phrase, phrase_for, with_article
 
 MAX_WORDS = 30
 TEMPLATE_VERSION = "template-v1"
@@ -21,7 +22,12 @@ TEMPLATE_VERSION = "template-v1"
 FOLLOW_JOINERS = (", followed by {ing}", ", then {clause}", ", and then {clause}", ", after which {clause}")
 OVERLAP_JOINERS = (" while {clause}", " as {clause}", ", along with {ing}")
 BACKGROUND_JOINERS = (" with {ing} in the background", " while {clause} in the background")
+# A joiner that opens a new clause resets the "with" count; one that says "with" uses it up.
+NEW_CLAUSE = frozenset({", then {clause}", ", and then {clause}", ", after which {clause}", " while {clause}", " as {clause}",
+                        " while {clause} in the background"})
+WITHOUT_WITH = {", along with {ing}": " while {clause}", " with {ing} in the background": " while {clause} in the background"}
 COMPACT_JOINERS = {"follow": ", then {np}", "overlap": " with {np}", "background": " with {np} in the background"}
+COMPACT_AND = {"overlap": " and {np}", "background": " and {np} in the background"}  # after this clause's "with"
 
 
 class _Choices:
@@ -62,13 +68,21 @@ def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
     return " ".join(with_article(phrase.article, words))
 
 
-def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True) -> str:
-    """Compact: the sound itself as a noun phrase, e.g. "<adjectives> dog barking"."""
+def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True, article: bool = True,
+                  short: bool = False) -> str:
+    """Compact: the sound itself as a noun phrase, e.g. "brief, loud dog barking", "rapid knocking".
+
+    A known class reads as a headline ("dog barking"); a label the tables do not know keeps its
+    article ("a person speaking"), since its words alone may not read as a noun phrase. Without
+    `article` or `short` (the noun's last word: "horn" for "car horn"): the last resorts when many
+    events and modifiers would not fit in MAX_WORDS otherwise.
+    """
     phrase = phrase_for(event.label)
-    words = ([", ".join(adjectives)] if adjectives else []) + [phrase.noun]
+    noun = phrase.noun.split()[-1] if short else phrase.noun
+    words = ([", ".join(adjectives)] if adjectives else []) + [noun]
     if with_gerund and phrase.gerund:
         words.append(phrase.gerund)
-    return " ".join(words)
+    return " ".join(with_article(phrase.article, words) if article and not has_phrase(event.label) else words)
 
 
 def _adverbs(adverbs: list[str]) -> str:
@@ -94,7 +108,9 @@ def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
     else:  # no gerund: fold the adverbs back into adjectives
         ing = _noun_phrase(event, all_adjectives)
     return {"clause": clause, "ing": ing, "np": _sound_phrase(event, all_adjectives),
-            "bare": _sound_phrase(event, all_adjectives, with_gerund=False)}
+            "bare": _sound_phrase(event, all_adjectives, with_gerund=False),
+            "headline": _sound_phrase(event, all_adjectives, with_gerund=False, article=False),
+            "short": _sound_phrase(event, all_adjectives, with_gerund=False, article=False, short=True)}
 
 
 def _finish(text: str) -> str:
@@ -107,24 +123,47 @@ def word_count(text: str) -> int:
 
 
 def _styles(description: Description, seed: int) -> list[str]:
-    """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns."""
+    """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns, head nouns."""
     forms = [realise_event(e, _Choices(seed, "event:" + e.label)) for e in description.events]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
+    with_used = False
     for event, form in zip(description.events[1:], forms[1:]):
         if event.relation == "overlap":
             joiner = choices.pick(BACKGROUND_JOINERS if event.background else OVERLAP_JOINERS)
         else:
             joiner = choices.pick(FOLLOW_JOINERS)
+        if with_used and joiner in WITHOUT_WITH:
+            joiner = WITHOUT_WITH[joiner]
+        if joiner in NEW_CLAUSE:
+            with_used = False
+        with_used = with_used or " with " in joiner
         parts.append(joiner.format(**form))
+
     def joined(key: str) -> str:
-        out = [forms[0][key]]
+        out, with_used = [forms[0][key]], False
         for event, form in zip(description.events[1:], forms[1:]):
             kind = "background" if event.background else (event.relation or "follow")
-            out.append(COMPACT_JOINERS[kind].format(np=form[key]))
+            if kind == "follow":
+                with_used = False
+            joiner = COMPACT_AND[kind] if with_used and kind in COMPACT_AND else COMPACT_JOINERS[kind]
+            with_used = with_used or " with " in joiner
+            out.append(joiner.format(np=form[key]))
         return _finish("".join(out))
 
-    return [_finish("".join(parts)), joined("np"), joined("bare")]
+    return [_finish("".join(parts)), joined("np"), joined("bare"), joined("headline"), joined("short")]
+
+
+def _cut_to_limit(text: str) -> str:
+    """Last resort (five events with several modifiers each): the first MAX_WORDS words, one sentence."""
+    words = text.rstrip(".").split()
+    kept, count = [], 0
+    for word in words:
+        count += word_count(word)
+        if count > MAX_WORDS:
+            break
+        kept.append(word)
+    return _finish(" ".join(kept).rstrip(","))
 
 
 def template_captions(descriptions: list[Description], seed: int) -> list[str]:
@@ -134,10 +173,10 @@ def template_captions(descriptions: list[Description], seed: int) -> list[str]:
     of a text never tells a model which one is the negative.
     """
     styles = [_styles(d, seed) for d in descriptions]
-    for level in range(3):
+    for level in range(len(styles[0])):
         if all(word_count(s[level]) <= MAX_WORDS for s in styles):
             return [s[level] for s in styles]
-    return [s[2] for s in styles]
+    return [_cut_to_limit(s[-1]) for s in styles]
 
 
 def template_caption(description: Description, seed: int) -> str:

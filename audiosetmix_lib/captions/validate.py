@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..describe import Description
+from ..events import label_tail
 from ..relations import BACKGROUND_WORD, FOLLOW_WORDS, OVERLAP_WORDS
 from ..transforms import MODIFIER_KEYS, other_direction, words
 from .lexicon import LEXICON, phrase_for
@@ -29,6 +30,7 @@ REASONS = (
     "quotes",
     "multiple_sentences",
     "too_long",
+    "injected_text",
     "missing_event",
     "invented_class",
     "order",
@@ -189,10 +191,30 @@ def form_reasons(text: str) -> list[str]:
     return reasons
 
 
-class Validator:
-    """Validates captions for one source: `known_classes` are the classes an invented one may come from."""
+# Words a label's removed tail may share with an honest caption: they prove nothing.
+_TAIL_COMMON = frozenset("""a an the and or of to in on at by for from is are be it its this that these those
+your you i we they he she them his her my our their there here as so do does not no""".split())
 
-    def __init__(self, known_classes=()) -> None:
+
+def tail_words(raw_labels) -> frozenset[str]:
+    """Tokens of what label cutting removed from `raw_labels` (e.g. "ignore", "hacked"), minus
+    function words and the words captions are made of (modifiers, relations, generic nouns)."""
+    words: set[str] = set()
+    for raw in raw_labels:
+        words |= {part for token in tokens(label_tail(raw)) for part in (token, *token.split("-")) if part}
+    vocabulary = {word for term, _ in MODIFIER_VOCABULARY for word in term}
+    vocabulary |= {word for term in (*_FOLLOW_TERMS, *_OVERLAP_TERMS) for word in term}
+    return frozenset(words - _TAIL_COMMON - vocabulary - GENERIC_WORDS)
+
+
+class Validator:
+    """Validates captions for one source: `known_classes` are the classes an invented one may come from;
+    `raw_labels` the labels the source cut (`Source.label_changes`): a caption repeating a word of
+    their removed tail (an injected instruction) is rejected as "injected_text"."""
+
+    def __init__(self, known_classes=(), raw_labels=()) -> None:
+        self.raw_labels = tuple(sorted(set(raw_labels)))
+        self._tail_words = tail_words(self.raw_labels)
         self.known_classes = tuple(sorted(set(known_classes) | set(LEXICON)))
         index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for label in self.known_classes:
@@ -203,7 +225,7 @@ class Validator:
         self._index = index
 
     def __reduce__(self):
-        return (Validator, (self.known_classes,))
+        return (Validator, (self.known_classes, self.raw_labels))
 
     def _other_class(self, toks: list[str], used: list[bool], present: set[str], present_terms: set) -> str | None:
         for i, word in enumerate(toks):
@@ -224,6 +246,10 @@ class Validator:
             return Verdict(("empty",))
         reasons = form_reasons(text)
         toks = tokens(text)
+        if self._tail_words:
+            present = {word for label in description.labels for term in name_terms(label) for word in term}
+            if any(t in self._tail_words and t not in present for t in toks):
+                reasons.append("injected_text")
         used = [False] * len(toks)
         cursor, missing, out_of_order = 0, False, False
         for event in description.events:

@@ -161,6 +161,13 @@ class Featurizer:
         return {"input_features": features}
 
 
+def rate_note(model_rate: int, dataset_rate: int | None, dataset: str) -> str:
+    """Say which rate the model expects and what happens to the dataset's audio (every clip goes through `fit_clip`)."""
+    have = f"{dataset_rate} Hz" if dataset_rate else "stored at its files' own rates"
+    action = "no resampling needed" if dataset_rate == model_rate else f"every clip is resampled to {model_rate} Hz (soxr)"
+    return f"[eval] the model expects {model_rate} Hz audio; {dataset} is {have}: {action}"
+
+
 def _torch_logmel(extractor):
     """The training code's torch log-mel built from `extractor` (same filters and STFT), if it can be built."""
     try:
@@ -541,8 +548,10 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
     if len(ds) == 0:
         raise EvaluationError(f"split {args.split!r} of {args.dataset} is empty")
     audio_col = audio_column_of(ds, args.audio_column)
+    dataset_rate = getattr(ds.features[audio_col], "sampling_rate", None)
     ds = ds.cast_column(audio_col, datasets.Audio(decode=False))
     texts, owner = captions_of(ds, args.caption_column)
+    print(rate_note(featurizer.extractor.sampling_rate, dataset_rate, args.dataset), flush=True)
 
     print(f"[eval] {len(ds)} clips, {len(texts)} captions; features: {featurizer.kind}", flush=True)
     audio_emb = embed_audio(model, featurizer, _column_iter(ds, audio_col), args.batch_size)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import audio_io
-from ..events import Event, Skip, hash_split
+from ..events import Event, Skip, cut_label, hash_split
 from .base import Source, SourceError, symbolic_path
 from .folder import AUDIO_EXTENSIONS, load_span
 
@@ -256,15 +256,15 @@ class AudioSetSource(Source):
         for line, segment_id, start, end, mid in rows:
             item = f"{self.labels_tsv.name}:{line}"
             if mid not in names:
-                skipped.append(Skip(item=item, reason=f"unknown MID {mid} (line {line}: not in the ontology or name map)"))
+                skipped.append(Skip(item=item, reason=f"unknown MID {mid} (line {line}: not in the ontology or name map)", kind="unknown MID"))
                 continue
             name = names[mid]
             flagged = sorted(restrictions.get(mid, set()) & set(EXCLUDED_RESTRICTIONS))
             if flagged:
-                skipped.append(Skip(item=item, reason=f"class {name!r} ({mid}) is {'/'.join(flagged)} in the ontology"))
+                skipped.append(Skip(item=item, reason=f"class {name!r} ({mid}) is {'/'.join(flagged)} in the ontology", kind="restricted class"))
                 continue
             if name.lower() in excluded or mid.lower() in excluded:
-                skipped.append(Skip(item=item, reason=f"class {name!r} ({mid}) is excluded (background/unknown-like)"))
+                skipped.append(Skip(item=item, reason=f"class {name!r} ({mid}) is excluded (background/unknown-like)", kind="excluded class"))
                 continue
             spans.setdefault((segment_id, mid), []).append((start, end))
 
@@ -272,7 +272,8 @@ class AudioSetSource(Source):
         for (segment_id, mid), pieces in sorted(spans.items()):
             for start, end in merge_spans(pieces):
                 if end - start < self.min_event_seconds:
-                    skipped.append(Skip(item=f"{segment_id} {names[mid]} {start:.3f}-{end:.3f}", reason=f"event shorter than {self.min_event_seconds} s ({end - start:.3f} s)"))
+                    skipped.append(Skip(item=f"{segment_id} {names[mid]} {start:.3f}-{end:.3f}", reason=f"event shorter than {self.min_event_seconds} s ({end - start:.3f} s; --min_event_seconds)",
+                                        kind="too short", label=cut_label(names[mid])))
                     continue
                 by_segment.setdefault(segment_id, []).append((mid, start, end))
 
@@ -281,18 +282,22 @@ class AudioSetSource(Source):
             wanted = by_segment[segment_id]
             clip = clips.get(segment_id)
             if clip is None:
-                skipped.append(Skip(item=segment_id, reason=f"no clip file {segment_id}.<ext> in {self.audio_dir} ({len(wanted)} events)"))
+                skipped.append(Skip(item=segment_id, reason=f"no clip file {segment_id}.<ext> in the audio folder ({len(wanted)} events)",
+                                    kind="missing file"))
                 continue
             try:
                 duration = probe_clip(self.audio_dir / clip)
             except (audio_io.AudioReadError, OSError) as error:
-                skipped.append(Skip(item=clip, reason=f"unreadable audio: {error} ({len(wanted)} events)"))
+                kind = "truncated audio" if isinstance(error, audio_io.TruncatedAudioError) else "unreadable audio"
+                reason = str(error).replace(str(self.audio_dir) + "/", "")
+                skipped.append(Skip(item=clip, reason=f"{kind}: {reason} ({len(wanted)} events)", kind=kind))
                 continue
             recording_id = recording_of(segment_id)
             for mid, start, end in wanted:
                 end = min(end, duration)
                 if end - start < self.min_event_seconds:
-                    skipped.append(Skip(item=f"{segment_id} {names[mid]} {start:.3f}-{end:.3f}", reason=f"event shorter than {self.min_event_seconds} s within the {duration:.3f} s clip"))
+                    skipped.append(Skip(item=f"{segment_id} {names[mid]} {start:.3f}-{end:.3f}", reason=f"event shorter than {self.min_event_seconds} s within the {duration:.3f} s clip (--min_event_seconds)",
+                                        kind="too short", label=cut_label(names[mid])))
                     continue
                 events.append(Event(
                     event_id=f"{segment_id}#{mid}#{start:.3f}",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..events import SPLITS, Event, Skip
+from ..events import SPLITS, Event, Skip, cut_label, label_problem
 from .event_cache import EventCache
 
 
@@ -50,14 +51,20 @@ class Source(ABC):
     `_load_raw(event, sample_rate)` (the event's span as mono float32 at `sample_rate`).
     `spec()` is plain JSON that `sources.from_spec` turns back into an equal source, so a
     recipe can be re-rendered from the row alone.
+
+    Every source's labels pass through `events()`, the one place they are cleaned: cut with
+    `events.cut_label`, too-long or empty ones skipped, every changed label recorded in
+    `label_changes` (raw -> cut). With `strict`, a bad input row raises instead of being skipped.
     """
 
     name: str = ""
     min_event_seconds: float = 0.5
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = bool(strict)
         self._events: list[Event] | None = None
         self.skipped: list[Skip] = []
+        self.label_changes: dict[str, str] = {}
         self._cache = EventCache()  # bounded by bytes: memory stays flat in dataset size
 
     @abstractmethod
@@ -79,9 +86,41 @@ class Source(ABC):
     def events(self) -> list[Event]:
         if self._events is None:
             events, skipped = self._scan()
-            self._events = sorted(events)
-            self.skipped = list(skipped)
+            events, label_skips = self._clean_labels(events)
+            self._events = sorted(self._assign_splits(events))
+            self.skipped = list(skipped) + label_skips
         return self._events
+
+    def _clean_labels(self, events: list[Event]) -> tuple[list[Event], list[Skip]]:
+        kept, skipped = [], []
+        for event in events:
+            label = cut_label(event.label)
+            problem = label_problem(label)
+            if problem is not None:
+                words = f" ({len(label.split())} words after cutting; at most 6)" if problem == "long label" else ""
+                message = f"label {event.label!r}: {problem}{words}"
+                if self.strict:
+                    raise SourceError(f"{event.audio}: {message}")
+                skipped.append(Skip(item=event.audio, reason=message, kind=problem))
+                continue
+            if label != event.label:
+                self.label_changes[event.label] = label
+                event = replace(event, label=label)
+            kept.append(event)
+        return kept, skipped
+
+    def _assign_splits(self, events: list[Event]) -> list[Event]:
+        """Hook for sources that split after scanning (per-class stratified splits need every event)."""
+        return events
+
+    def lost_classes(self) -> dict[str, dict[str, int]]:
+        """Classes that had inputs but kept no event: label -> {skip kind: count}."""
+        present = {event.label for event in self.events()}
+        lost: dict[str, Counter] = {}
+        for skip in self.skipped:
+            if skip.label and skip.label not in present:
+                lost.setdefault(skip.label, Counter())[skip.kind] += 1
+        return {label: dict(counts) for label, counts in sorted(lost.items())}
 
     def load(self, event: Event, sample_rate: int) -> np.ndarray:
         """Cached `_load_raw`: a build draws the same events many times."""

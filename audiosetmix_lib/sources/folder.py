@@ -6,9 +6,15 @@ Two layouts:
   split column named by `split_column` (mapped with `split_map`, e.g. ESC's `fold`);
 - no metadata: one sub-folder per label, label = folder name.
 
-The whole metadata file is validated before any audio is decoded (a typo should stop the
-build in a second, not after an hour); then every used file is decoded once to trim silence
-and to skip (and count) corrupt, empty or missing files instead of failing mid-build.
+The whole metadata file is checked before any audio is decoded. A bad header stops the build;
+a bad row (empty label, a path that leaves the folder, directly or through a symlink, an
+unparsable start/end or split value) is skipped and reported with its reason, all of them in
+one run, unless `strict` asks to stop at the first. Then every used file is decoded once to
+trim silence and to skip (and count) missing, empty, truncated or corrupt files and events
+shorter than `min_event_seconds` instead of failing mid-build.
+
+Without a split column, splits are made by `events.assign_splits` (`split_strategy`): per
+class for small folders, by a hash of the recording id for large ones.
 """
 
 from __future__ import annotations
@@ -22,19 +28,30 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .. import audio_io
-from ..events import Event, Skip, hash_split, normalise_split_name
+from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, normalise_split_name
 from .base import SOURCE_ROOT, Source, SourceError
 
 METADATA_FILE = "metadata.csv"
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".w64", ".caf", ".webm", ".mka", ".wma"}
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Isolated-event folders (ESC-50, office or foley recordings) hold clicks, knocks and taps of
+# 0.1-0.3 s; 0.1 s keeps those and drops only near-empty clips (the renderer mixes events of any
+# length; a 0.1 s event still spans 5 frames of the 20 ms silence trimmer).
+DEFAULT_MIN_EVENT_SECONDS = 0.1
 
 
 def clean_label(text: str) -> str:
-    """Strip a label and collapse control characters/newlines to one space; keep everything else."""
-    return _CONTROL.sub(" ", str(text)).strip()
+    """A raw label with surrounding whitespace removed; `Source.events()` cuts it (one rule for all sources)."""
+    return str(text).strip()
+
+
+class BadRow(ValueError):
+    """One unusable metadata row: `kind` is the short reason the build summary counts."""
+
+    def __init__(self, kind: str, message: str, item: str = "", label: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.item, self.label = kind, item, label
 
 
 def parse_labels(text: str) -> list[str]:
@@ -52,11 +69,14 @@ def parse_labels(text: str) -> list[str]:
 
 
 def unique_labels(labels: list[str]) -> list[str]:
-    """Cleaned labels in order of appearance, duplicates removed; ValueError on an empty one."""
+    """Stripped labels in order of appearance, duplicates (equal once cut) removed; ValueError on an empty one."""
     cleaned = [clean_label(label) for label in labels]
     if not cleaned or any(not label for label in cleaned):
         raise ValueError("empty label")
-    return list(dict.fromkeys(cleaned))
+    first: dict[str, str] = {}
+    for label in cleaned:
+        first.setdefault(cut_label(label), label)
+    return list(first.values())
 
 
 def trimmed_span(samples: np.ndarray, sr: int, trim_db: float) -> tuple[int, int]:
@@ -89,16 +109,21 @@ class FolderSource(Source):
     def __init__(
         self,
         path: str,
-        min_event_seconds: float = 0.5,
+        min_event_seconds: float = DEFAULT_MIN_EVENT_SECONDS,
         split_column: str | None = None,
         split_map: dict | None = None,
         trim_db: float = -40.0,
         fractions=(0.8, 0.1, 0.1),
+        split_strategy: str = "auto",
+        strict: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(strict=strict)
         self.root = Path(path).expanduser().resolve()
         if not self.root.is_dir():
             raise SourceError(f"folder source: {self.root} is not a directory")
+        if split_strategy not in SPLIT_STRATEGIES:
+            raise SourceError(f"folder source: split_strategy must be one of {', '.join(SPLIT_STRATEGIES)}, got {split_strategy!r}")
+        self.split_strategy = split_strategy
         self.min_event_seconds = float(min_event_seconds)
         self.split_column = split_column
         self.trim_db = float(trim_db)
@@ -126,6 +151,7 @@ class FolderSource(Source):
             "split_map": dict(self.split_map) if self.split_map is not None else None,
             "trim_db": self.trim_db,
             "fractions": list(self.fractions),
+            "split_strategy": self.split_strategy,
         }
 
     def license_note(self) -> str:
@@ -140,7 +166,7 @@ class FolderSource(Source):
         else:
             if self.split_column is not None:
                 raise SourceError(f"folder source: split_column={self.split_column!r} needs {metadata}")
-            rows, skipped = self._read_subfolders(), []
+            rows, skipped = self._read_subfolders()
         events = self._decode(rows, skipped)
         return events, skipped
 
@@ -163,59 +189,78 @@ class FolderSource(Source):
             for row_number, cells in enumerate(reader, start=1):
                 if not any(cell.strip() for cell in cells):
                     continue
-                at = f"{where}, row {row_number} (line {reader.line_num})"
-                if len(cells) != len(header):
-                    raise SourceError(f"{at}: {len(cells)} fields, the header has {len(header)}")
-                cell = {column: cells[i] for column, i in index.items()}
-                rows_or_skip = self._parse_row(cell, label_column, at)
+                at = f"{METADATA_FILE}, row {row_number} (line {reader.line_num})"
+                try:
+                    if len(cells) != len(header):
+                        raise BadRow("field count", f"{len(cells)} fields, the header has {len(header)}")
+                    cell = {column: cells[i] for column, i in index.items()}
+                    rows_or_skip = self._parse_row(cell, label_column, at)
+                except BadRow as bad:
+                    if self.strict:
+                        raise SourceError(f"{where}, row {row_number} (line {reader.line_num}): {bad}") from None
+                    skipped.append(Skip(item=bad.item or f"row {row_number}", reason=f"{bad} at {at}", kind=bad.kind,
+                                        label=cut_label(bad.label)))
+                    continue
                 if isinstance(rows_or_skip, Skip):
                     skipped.append(rows_or_skip)
                 else:
                     rows.append(rows_or_skip)
         return rows, skipped
 
+    def _inside(self, file_name: str) -> bool:
+        """True when the path, symlinks followed, stays inside the folder."""
+        try:
+            return (self.root / file_name).resolve().is_relative_to(self.root)
+        except (OSError, ValueError):  # a symlink loop, a NUL byte: not a usable path inside the folder
+            return False
+
     def _parse_row(self, cell: dict, label_column: str, at: str) -> dict | Skip:
+        """One row as a dict, a Skip for a valid row the source cannot use, or BadRow."""
         file_name = cell["file_name"].strip().replace("\\", "/")
         if not file_name:
-            raise SourceError(f"{at}: empty file_name")
+            raise BadRow("empty file_name", "empty file_name")
         posix = PurePosixPath(file_name)
-        if posix.is_absolute() or ".." in posix.parts:
-            raise SourceError(f"{at}: file_name {file_name!r} must be a path inside {self.root}")
+        if posix.is_absolute() or ".." in posix.parts or not self._inside(str(posix)):
+            raise BadRow("path escape", f"file_name {file_name!r} leads outside the source folder "
+                         "(absolute, '..' or a symlink to elsewhere)", item=file_name)
         file_name = str(posix)
         try:
             raw = [cell["label"]] if label_column == "label" else parse_labels(cell["labels"])
             labels = unique_labels(raw)
         except ValueError as error:
-            raise SourceError(f"{at}: {label_column}: {error}") from None
+            kind = "empty label" if "empty label" in str(error) else "bad labels cell"
+            raise BadRow(kind, f"{label_column}: {error}", item=file_name) from None
+        raw_label = labels[0]
         try:
             start, end = _number(cell.get("start", "")), _number(cell.get("end", ""))
         except ValueError as error:
-            raise SourceError(f"{at}: start/end must be numbers of seconds ({error})") from None
+            raise BadRow("bad start/end", f"start/end must be numbers of seconds ({error})", file_name, raw_label) from None
         if start is not None and start < 0:
-            raise SourceError(f"{at}: start {start} is negative")
+            raise BadRow("bad start/end", f"start {start} is negative", file_name, raw_label)
         if end is not None and end <= (start or 0.0):
-            raise SourceError(f"{at}: end {end} is not after start {start or 0.0}")
+            raise BadRow("bad start/end", f"end {end} is not after start {start or 0.0}", file_name, raw_label)
         split = None
         if self.split_column is not None:
             value = cell[self.split_column].strip()
             if self.split_map is not None:
                 if value not in self.split_map:
-                    raise SourceError(f"{at}: split value {value!r} of column {self.split_column!r} is not in split_map")
+                    raise BadRow("bad split value", f"split value {value!r} of column {self.split_column!r} is not in split_map",
+                                 file_name, raw_label)
                 split = self.split_map[value]
             else:
                 try:
                     split = normalise_split_name(value)
                 except ValueError as error:
-                    raise SourceError(f"{at}: column {self.split_column!r}: {error}; map its values with "
-                                      f"split_map (CLI: --split_map '{{\"1\": \"train\", ...}}')") from None
+                    raise BadRow("bad split value", f"column {self.split_column!r}: {error}; map its values with "
+                                 f"split_map (CLI: --split_map '{{\"1\": \"train\", ...}}')", file_name, raw_label) from None
         if len(labels) > 1:
-            return Skip(item=file_name, reason=f"several labels ({', '.join(labels)}) at {at}")
+            return Skip(item=file_name, reason=f"several labels ({', '.join(labels)}) at {at}", kind="several labels")
         recording_id = cell.get("recording_id", "").strip() or file_name
         return {"file_name": file_name, "label": labels[0], "start": start, "end": end, "split": split, "recording_id": recording_id, "at": at}
 
-    def _read_subfolders(self) -> list[dict]:
+    def _read_subfolders(self) -> tuple[list[dict], list[Skip]]:
         folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        rows = []
+        rows, skipped = [], []
         for folder in folders:
             label = clean_label(folder.name)
             files = sorted(
@@ -224,10 +269,16 @@ class FolderSource(Source):
             )
             for file in files:
                 file_name = file.relative_to(self.root).as_posix()
+                if not self._inside(file_name):
+                    message = "a symlink that leads outside the source folder"
+                    if self.strict:
+                        raise SourceError(f"folder source: {file_name}: {message}")
+                    skipped.append(Skip(item=file_name, reason=message, kind="path escape", label=cut_label(label)))
+                    continue
                 rows.append({"file_name": file_name, "label": label, "start": None, "end": None, "split": None, "recording_id": file_name, "at": file_name})
         if not folders:
             raise SourceError(f"folder source: {self.root} has neither {METADATA_FILE} nor label sub-folders")
-        return rows
+        return rows, skipped
 
     def _decode(self, rows: list[dict], skipped: list[Skip]) -> list[Event]:
         """Decode each file once; trim each row's span; skip unusable files and short events."""
@@ -239,7 +290,10 @@ class FolderSource(Source):
             try:
                 samples, sr = audio_io.read_audio(self.root / file_name)
             except audio_io.AudioReadError as error:
-                skipped.append(Skip(item=file_name, reason=f"unreadable audio: {error}"))
+                kind = self._read_error_kind(file_name, error)
+                reason = str(error).replace(str(self.root) + "/", "")  # relative paths only in reports
+                for row in by_file[file_name]:
+                    skipped.append(Skip(item=file_name, reason=f"{kind}: {reason}", kind=kind, label=cut_label(row["label"])))
                 continue
             duration = len(samples) / sr
             for row in by_file[file_name]:
@@ -247,27 +301,42 @@ class FolderSource(Source):
                 if event is None:
                     continue
                 if event.event_id in events:
-                    skipped.append(Skip(item=file_name, reason=f"duplicate event {event.event_id} at {row['at']}"))
+                    skipped.append(Skip(item=file_name, reason=f"duplicate event {event.event_id} at {row['at']}", kind="duplicate event"))
                     continue
                 events[event.event_id] = event
         return list(events.values())
 
+    @staticmethod
+    def _read_error_kind(file_name: str, error: audio_io.AudioReadError) -> str:
+        if isinstance(error, audio_io.TruncatedAudioError):
+            return "truncated audio"
+        text = str(error)
+        if text.endswith("file not found"):
+            return "missing file"
+        if text.endswith("empty file"):
+            return "empty file"
+        return "unreadable audio"
+
     def _event(self, row: dict, samples: np.ndarray, sr: int, duration: float, skipped: list[Skip]) -> Event | None:
+        def skip(kind: str, reason: str) -> None:
+            skipped.append(Skip(item=row["file_name"], reason=f"{reason} at {row['at']}", kind=kind, label=cut_label(row["label"])))
+
         start = row["start"] or 0.0
         end = duration if row["end"] is None else min(row["end"], duration)
         if end <= start:
-            skipped.append(Skip(item=row["file_name"], reason=f"span starts at {start:.3f} s, after the end of the audio ({duration:.3f} s) at {row['at']}"))
+            skip("span after the end", f"span starts at {start:.3f} s, after the end of the audio ({duration:.3f} s)")
             return None
         offset = int(round(start * sr))
         begin, stop = trimmed_span(samples[offset: int(round(end * sr))], sr, self.trim_db)
         if stop <= begin:
-            skipped.append(Skip(item=row["file_name"], reason=f"silent audio at {row['at']}"))
+            skip("silent audio", "silent audio")
             return None
         start, end = (offset + begin) / sr, (offset + stop) / sr
         if end - start < self.min_event_seconds:
-            skipped.append(Skip(item=row["file_name"], reason=f"event of {end - start:.3f} s after trimming silence is shorter than {self.min_event_seconds} s at {row['at']}"))
+            skip("too short", f"event of {end - start:.3f} s after trimming silence is shorter than "
+                 f"{self.min_event_seconds} s (--min_event_seconds)")
             return None
-        split = row["split"] or hash_split(row["recording_id"], self.fractions)
+        split = row["split"] or ""  # "" until _assign_splits sees every event
         return Event(
             event_id=f"{row['file_name']}#{start:.3f}-{end:.3f}",
             recording_id=row["recording_id"],
@@ -277,6 +346,9 @@ class FolderSource(Source):
             end=end,
             split=split,
         )
+
+    def _assign_splits(self, events: list[Event]) -> list[Event]:
+        return assign_splits(events, self.fractions, self.split_strategy)
 
     def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
         samples, sr = audio_io.read_audio(self.root / event.audio)

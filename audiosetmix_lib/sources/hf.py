@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import audio_io
-from ..events import Event, Skip, hash_split, normalise_split_name
+from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, normalise_split_name
 from .base import SOURCE_ROOT, Source, SourceError
-from .folder import clean_label, load_span, trimmed_span, unique_labels
+from .folder import BadRow, clean_label, load_span, trimmed_span, unique_labels
 
 
 def _decode_cell(value) -> tuple[np.ndarray, int]:
@@ -71,8 +71,13 @@ class HFSource(Source):
         split_map: dict | None = None,
         revision: str | None = None,
         fingerprint: str | None = None,
+        split_strategy: str = "auto",
+        strict: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(strict=strict)
+        if split_strategy not in SPLIT_STRATEGIES:
+            raise SourceError(f"hf source: split_strategy must be one of {', '.join(SPLIT_STRATEGIES)}, got {split_strategy!r}")
+        self.split_strategy = split_strategy
         local = Path(path).expanduser()
         self.local = local.exists()
         self.path = str(local.resolve()) if self.local else str(path)
@@ -118,6 +123,7 @@ class HFSource(Source):
             "trim_db": self.trim_db,
             "fractions": list(self.fractions),
             "split_map": dict(self.split_map) if self.split_map is not None else None,
+            "split_strategy": self.split_strategy,
         }
 
     def license_note(self) -> str:
@@ -161,7 +167,7 @@ class HFSource(Source):
 
     def _scan(self) -> tuple[list[Event], list[Skip]]:
         splits = self._datasets()
-        rows = []  # validate labels and splits of every row before decoding any audio
+        rows, skipped = [], []  # check labels and splits of every row before decoding any audio
         for split_name, dataset in splits.items():
             namer = _label_namer(dataset.features[self.label_column])
             meta = dataset.select_columns([c for c in (self.label_column, self.split_column, self.recording_column) if c])
@@ -172,28 +178,39 @@ class HFSource(Source):
                     rows.append((split_name, index, [], None, ""))
                     continue
                 try:
-                    labels = unique_labels(raw)
-                except ValueError as error:
-                    raise SourceError(f"hf source: {self.path!r} row {item}: column {self.label_column!r}: {error}") from None
-                rows.append((split_name, index, labels, self._row_split(row, item), self._row_recording(row, item)))
+                    try:
+                        labels = unique_labels(raw)
+                    except ValueError as error:
+                        raise BadRow("empty label", f"column {self.label_column!r}: {error}") from None
+                    rows.append((split_name, index, labels, self._row_split(row, item), self._row_recording(row, item)))
+                except BadRow as bad:
+                    if self.strict:
+                        raise SourceError(f"hf source: {self.path!r} row {item}: {bad}") from None
+                    skipped.append(Skip(item=item, reason=str(bad), kind=bad.kind, label=cut_label(raw[0])))
 
-        events, skipped = [], []
+        events = []
         for split_name, index, labels, split, recording_id in rows:
             item = f"{split_name}:{index}"
             if not labels:
-                skipped.append(Skip(item=item, reason=f"no label in column {self.label_column!r}"))
+                skipped.append(Skip(item=item, reason=f"no label in column {self.label_column!r}", kind="no label"))
                 continue
             if len(labels) > 1:
-                skipped.append(Skip(item=item, reason=f"several labels ({', '.join(labels)})"))
+                skipped.append(Skip(item=item, reason=f"several labels ({', '.join(labels)})", kind="several labels"))
                 continue
+            label = cut_label(labels[0])
             try:
                 samples, sr = _decode_cell(splits[split_name][index][self.audio_column])
             except Exception as error:  # noqa: BLE001 - any decoder failure means an unusable row
-                skipped.append(Skip(item=item, reason=f"unreadable audio: {error}"))
+                kind = "truncated audio" if isinstance(error, audio_io.TruncatedAudioError) else "unreadable audio"
+                skipped.append(Skip(item=item, reason=f"{kind}: {error}", kind=kind, label=label))
                 continue
             begin, stop = trimmed_span(samples, sr, self.trim_db)
+            if stop <= begin:
+                skipped.append(Skip(item=item, reason="silent audio", kind="silent audio", label=label))
+                continue
             if stop - begin < self.min_event_seconds * sr:
-                skipped.append(Skip(item=item, reason=f"event of {(stop - begin) / sr:.3f} s after trimming silence is shorter than {self.min_event_seconds} s"))
+                skipped.append(Skip(item=item, reason=f"event of {(stop - begin) / sr:.3f} s after trimming silence is shorter than "
+                                    f"{self.min_event_seconds} s (--min_event_seconds)", kind="too short", label=label))
                 continue
             events.append(Event(
                 event_id=item,
@@ -202,9 +219,12 @@ class HFSource(Source):
                 audio=item,
                 start=begin / sr,
                 end=stop / sr,
-                split=split or hash_split(recording_id, self.fractions),
+                split=split or "",  # "" until _assign_splits sees every event
             ))
         return events, skipped
+
+    def _assign_splits(self, events: list[Event]) -> list[Event]:
+        return assign_splits(events, self.fractions, self.split_strategy)
 
     def _row_split(self, row: dict, item: str) -> str | None:
         if self.split_column is None:
@@ -212,12 +232,12 @@ class HFSource(Source):
         value = str(row[self.split_column]).strip()
         if self.split_map is not None:
             if value not in self.split_map:
-                raise SourceError(f"hf source: {self.path!r} row {item}: split value {value!r} of column {self.split_column!r} is not in split_map")
+                raise BadRow("bad split value", f"split value {value!r} of column {self.split_column!r} is not in split_map")
             return self.split_map[value]
         try:
             return normalise_split_name(value)
         except ValueError as error:
-            raise SourceError(f"hf source: {self.path!r} row {item}: column {self.split_column!r}: {error}") from None
+            raise BadRow("bad split value", f"column {self.split_column!r}: {error}") from None
 
     def _row_recording(self, row: dict, item: str) -> str:
         if self.recording_column is None:

@@ -310,7 +310,15 @@ def _save_final(args, accelerator, module, processor, output_dir: Path, result: 
         (output_dir / "train_args.json").write_text(json.dumps(asdict(args), indent=2, sort_keys=True) + "\n")
         if result.eval_metrics:
             (output_dir / "eval_results.json").write_text(json.dumps(result.eval_metrics, indent=2, sort_keys=True) + "\n")
+        accelerator.print(sampling_rate_note(output_dir, processor.feature_extractor.sampling_rate))
     accelerator.wait_for_everyone()
+
+
+def sampling_rate_note(output_dir: Path, rate: int) -> str:
+    """What a user of the saved model must know: its processor assumes `rate` Hz and does not resample."""
+    return (f"[train] saved the model and its processor to {output_dir}: they expect {rate} Hz audio and do not "
+            f"resample; resample first, e.g. ds.cast_column('audio', Audio(sampling_rate={rate})) before "
+            "pipeline('zero-shot-audio-classification', ...)")
 
 
 def resolve_mixed_precision(args) -> str:
