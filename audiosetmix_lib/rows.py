@@ -72,7 +72,7 @@ class RowMaker:
         template = self._template
         recipe = self.recipe(split, index)
         chosen, seen = [], {template.caption(recipe)}
-        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index)):
+        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index), config=self.mix):
             if len(chosen) >= self.num_negatives:
                 break
             text = template.caption(negative.recipe)

@@ -44,16 +44,26 @@ class _Choices:
 ADVERBIAL = ("speed", "duration")  # "a fast baby" and "a short dog" name the wrong thing: say how it sounds
 
 
-def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: bool) -> tuple[list[str], list[str]]:
-    """Words for the event's modifiers: speed and duration as adverbs, volume either way, pitch as an adjective."""
-    adjectives, adverbs = [], []
+def _modifier_forms(event: DescribedEvent, choices: _Choices) -> tuple[list[str], list[str], list[str]]:
+    """Words for the event's modifiers, from one pair of draws per modifier.
+
+    Returns (adjectives, adverbs) for a clause with a gerund (speed and duration as adverbs,
+    volume either way, pitch as an adjective) and every modifier as an adjective (passive and
+    compact forms). All come from the same draws, so an event says "deep" in every form and
+    position, and a negative that moves it keeps its words.
+    """
+    adjectives, adverbs, all_adjectives = [], [], []
     for modifier in event.modifiers:
         words = MODIFIER_WORDS[modifier]
         as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
-        adverbial = words["adv"] and not adjectives_only and (modifier[0] in ADVERBIAL or as_adverb)
-        options = words["adv"] if adverbial else words["adj"]
-        (adverbs if adverbial else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
-    return adjectives, adverbs
+        adverbial = bool(words["adv"]) and (modifier[0] in ADVERBIAL or as_adverb)
+        adjective = words["adj"][min(len(words["adj"]) - 1, int(which * len(words["adj"])))]
+        all_adjectives.append(adjective)
+        if adverbial:
+            adverbs.append(words["adv"][min(len(words["adv"]) - 1, int(which * len(words["adv"])))])
+        else:
+            adjectives.append(adjective)
+    return adjectives, adverbs, all_adjectives
 
 
 def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
@@ -82,13 +92,14 @@ def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
     """The event as a clause, a gerund phrase, a compact sound phrase and a bare noun phrase."""
     phrase = phrase_for(event.label)
     passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: "rapid knocking is heard"
-    adjectives, adverbs = _modifier_forms(event, choices, adjectives_only=passive)
+    adjectives, adverbs, all_adjectives = _modifier_forms(event, choices)
+    if passive:
+        adjectives, adverbs = all_adjectives, []
     np_ = _noun_phrase(event, adjectives)
     clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
-    all_adjectives, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
     if phrase.gerund:
         ing = f"{np_} {phrase.gerund}{_adverbs(adverbs)}"
-    else:  # no gerund: fold the adverbs back into adjectives
+    else:  # no gerund: the adverbs are already adjectives
         ing = _noun_phrase(event, all_adjectives)
     return {"clause": clause, "ing": ing, "np": _sound_phrase(event, all_adjectives),
             "bare": _sound_phrase(event, all_adjectives, with_gerund=False)}
