@@ -43,14 +43,25 @@ def features(sample_rate: int) -> datasets.Features:
             "caption_source": datasets.Value("string"),
             "prompt_version": datasets.Value("string"),
             "negatives": datasets.List(
-                {"caption": datasets.Value("string"), "kind": datasets.Value("string"), "recipe": datasets.Value("string")}
+                {"caption": datasets.Value("string"), "kind": datasets.Value("string"), "recipe": datasets.Value("string"),
+                 "direction": datasets.Value("string")}
             ),
             "labels": datasets.List(datasets.Value("string")),
             "modifiers": datasets.List(datasets.Value("string")),
             "recipe": datasets.Value("string"),
             "duration": datasets.Value("float32"),
+            **audio_negative_features(sample_rate),
         }
     )
+
+
+def audio_negative_features(sample_rate: int) -> dict:
+    """The counterfactual clips of a row (`--audio_negatives`): same rate and codec as `audio`,
+    and the index in `negatives` of each."""
+    return {
+        "negative_audio": datasets.List(datasets.Audio(sampling_rate=sample_rate)),
+        "negative_audio_index": datasets.List(datasets.Value("int32")),
+    }
 
 
 @dataclass
@@ -65,6 +76,7 @@ class AudioSetMixConfig(datasets.BuilderConfig):
     test: int = 250
     seed: int = 0
     num_negatives: int = 3
+    audio_negatives: int = 1  # counterfactual clips rendered per row (0: none)
     rows_per_shard: int = 500
     mix: dict = field(default_factory=dict)  # MixConfig overrides
     captioner: str = "template"  # template (offline) | transformers | openai
@@ -112,7 +124,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             mix = self.config.mix_config()
             captioner = make_captioner(self.config.captioner, self.config.llm, mix.background_db, pool.all_classes())
             self._row_maker = RowMaker(source, pool, mix, self.config.seed,
-                                       self.config.sample_rate, self.config.num_negatives, captioner)
+                                       self.config.sample_rate, self.config.num_negatives, captioner,
+                                       audio_negatives=self.config.audio_negatives)
         return self._row_maker
 
     def _split_generators(self, dl_manager):

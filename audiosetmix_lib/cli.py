@@ -24,6 +24,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it)")
     p.add_argument("--num_negatives", type=int)
+    p.add_argument("--audio_negatives", type=int, help="counterfactual clips rendered per row, from its negatives' recipes "
+                   "(default 1; 0: none); kinds order, modifier, relation first")
     p.add_argument("--rows_per_shard", type=int)
     p.add_argument("--min_event_seconds", type=float, help="drop source events shorter than this")
     p.add_argument("--mix", help="JSON object of MixConfig overrides, e.g. '{\"overlap_probability\": 0.5}'")
@@ -98,7 +100,7 @@ def build(args) -> int:
     if base is None:
         names = ", ".join(c.name for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS)
         raise SystemExit(f"error: unknown config {args.config!r} (choose from {names})")
-    overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "rows_per_shard")
+    overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "audio_negatives", "rows_per_shard")
                  if getattr(args, k) is not None}
     if args.source:
         overrides["source"] = args.source
@@ -168,9 +170,15 @@ def render_cmd(args) -> int:
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
         raise SystemExit(f"error: no row with id {args.id!r} in {args.dataset_dir}")
-    pcm, sr = rerender_pcm(row[0]["recipe"])
+    recipe, what = row[0]["recipe"], args.id
+    if args.negative is not None:
+        negatives = row[0]["negatives"]
+        if not 0 <= args.negative < len(negatives):
+            raise SystemExit(f"error: {args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
+        recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
+    pcm, sr = rerender_pcm(recipe)
     write_wav(args.out, pcm, sr)
-    print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
+    print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0
 
 
@@ -235,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset_dir", required=True)
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
+    r.add_argument("--negative", type=int, help="render the row's negative K (an index into `negatives`) instead")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
     s.add_argument("--dataset_dir", required=True)

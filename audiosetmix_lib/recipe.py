@@ -51,11 +51,13 @@ class EventSpec:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["event"] = self.event.to_dict()
+        data["end"] = round(self.end, 6)  # stored for readers; derived again on load
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "EventSpec":
         data = dict(data)
+        data.pop("end", None)
         data["event"] = Event.from_dict(data["event"])
         return cls(**data)
 

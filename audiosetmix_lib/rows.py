@@ -17,6 +17,7 @@ from .recipe import Recipe
 from .render import render
 from .sampler import sample_recipe
 from .sources.base import EventPool, Source
+from .transforms import MODIFIER_NAMES
 
 
 class TemplateCaptioner:
@@ -51,6 +52,7 @@ class RowMaker:
     sample_rate: int
     num_negatives: int = 3
     captioner: TemplateCaptioner | None = None
+    audio_negatives: int = 1  # counterfactual clips rendered per row
 
     def __post_init__(self) -> None:
         self._template = TemplateCaptioner(self.mix.background_db)
@@ -97,7 +99,9 @@ class RowMaker:
         recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
-        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(others, chosen)]
+        chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives)
+        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json(), "direction": negative_direction(recipe, n)}
+                     for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,
             "audio": {"bytes": encode_flac(pcm, recipe.sample_rate), "path": f"{recipe.id}.flac"},
@@ -109,7 +113,47 @@ class RowMaker:
             "modifiers": recipe.modifiers(),
             "recipe": recipe.to_json(),
             "duration": round(len(pcm) / recipe.sample_rate, 6),
+            "negative_audio": [{"bytes": clip, "path": f"{recipe.id}-negative-{k}.flac"} for k, clip in clips],
+            "negative_audio_index": [k for k, _ in clips],
         }
+
+
+AUDIO_NEGATIVE_PREFERENCE = ("order", "modifier", "relation")  # the kinds only the audio's structure tells apart
+
+
+def audio_negative_choice(kinds: list[str], n: int) -> list[int]:
+    """Indices of up to `n` negatives to render: kinds order, modifier, relation first, then the rest, each by index."""
+    rank = lambda k: AUDIO_NEGATIVE_PREFERENCE.index(kinds[k]) if kinds[k] in AUDIO_NEGATIVE_PREFERENCE else len(AUDIO_NEGATIVE_PREFERENCE)  # noqa: E731
+    return sorted(range(len(kinds)), key=lambda k: (rank(k), k))[: max(0, n)]
+
+
+def render_negative_clips(chosen: list, source: Source, n: int) -> tuple[list, list[tuple[int, bytes]]]:
+    """FLAC bytes of up to `n` negatives' counterfactual clips, by the row's renderer, as [(index, bytes)].
+
+    Rendered negatives get their limiter reduction written into their recipe, as the row does.
+    """
+    chosen, clips = list(chosen), []
+    for k in audio_negative_choice([c.kind for c in chosen], n):
+        rendered = render(chosen[k].recipe, source)
+        chosen[k] = replace(chosen[k], recipe=replace(chosen[k].recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db))
+        clips.append((k, encode_flac(quantize(rendered.samples), chosen[k].recipe.sample_rate)))
+    return chosen, clips
+
+
+def negative_direction(recipe: Recipe, negative) -> str:
+    """What the true clip has where the negative says otherwise: the modifier (`louder`) or the relation
+    (`follow`) that was flipped; empty for kinds without a direction. Lets evaluation split accuracy
+    by direction without reading recipes."""
+    if negative.kind == "modifier":
+        for before, after in zip(recipe.events, negative.recipe.events):
+            for name, params in sorted(before.transforms.items()):
+                if after.transforms.get(name, {}).get("direction") != params["direction"]:
+                    return MODIFIER_NAMES[(name, params["direction"])]
+    if negative.kind == "relation":
+        for before, after in zip(recipe.events, negative.recipe.events):
+            if before.relation != after.relation:
+                return before.relation or ""
+    return ""
 
 
 def rerender_pcm(recipe_json: str, source: Source | None = None) -> tuple[np.ndarray, int]:

@@ -11,7 +11,8 @@ import soundfile as sf
 from audiosetmix_lib.cli import main
 from conftest import build_dataset
 
-COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration"]
+COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration",
+           "negative_audio", "negative_audio_index"]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
