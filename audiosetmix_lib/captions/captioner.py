@@ -20,7 +20,7 @@ from .backend import Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
 from .prompt import PROMPT_VERSION, build_messages, prompt_text
 from .report import ACCEPTED, ReportStore, summarise
-from .validate import Validator
+from .validate import Validator, reworded
 
 CAPTIONERS = ("template", "transformers", "openai")
 RETRY_MIN_TEMPERATURE = 0.7
@@ -145,6 +145,9 @@ class LLMCaptioner:
         reason = failures[0] if failures else None
         if reason is None and len({t.casefold().rstrip(". ") for t in texts}) < len(texts):
             reason = "duplicate"  # two different recipes got the same text: one of them is wrong
+        if reason is None and any(reworded(texts[0], items[0].description, text, item.description)
+                                  for text, item in zip(texts[1:], items[1:])):
+            reason = "reworded"  # a negative names an unchanged modifier in other words: a wording tell
         record = {"row": caption_set.row_id, "source": "llm" if reason is None else "template-fallback",
                   "fallback_reason": reason, **counters,
                   "items": [{"attempts": item.attempts, "final": item.final} for item in items]}

@@ -74,7 +74,10 @@ class CaptionTable:
         self.caption_mode = caption_mode
         # counterfactual clips (undecoded, like the audio); none for label captions or without the column
         self.negative_audio, self.negative_audio_column, self.max_audio_negatives = None, negative_audio_column, 0
-        if max_audio_negatives > 0 and caption_mode == "caption" and negative_audio_column in ds.column_names:
+        if max_audio_negatives > 0 and caption_mode == "caption" and negative_audio_column not in ds.column_names:
+            raise ValueError(f"dataset {name!r} has no {negative_audio_column!r} column for the audio-negative term; "
+                             "build it with `audiosetmix.py build --audio_negatives 1` (or more)")
+        if max_audio_negatives > 0 and caption_mode == "caption":
             self.negative_audio = ds.select_columns([negative_audio_column]).cast_column(
                 negative_audio_column, datasets.List(datasets.Audio(decode=False)))
             self.max_audio_negatives = max_audio_negatives

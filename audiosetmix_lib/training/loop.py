@@ -203,17 +203,19 @@ def trains_on_audio_negatives(args: TrainClapArguments) -> bool:
 def load_tables(args: TrainClapArguments) -> list:
     from audiosetmix_lib.training.data import CaptionTable, load_split
 
-    def table(name, split, max_rows=None):
+    def table(name, split, max_rows=None, clips=0):
         return CaptionTable(
             load_split(name, split, args.dataset_config if name == args.dataset else None),
             audio_column=args.audio_column, caption_column=args.caption_column,
             negatives_column=args.negatives_column, labels_column=args.labels_column,
             caption_mode=args.caption_mode, max_negatives=args.max_negatives, max_rows=max_rows, name=name,
             negative_audio_column=args.negative_audio_column,
-            max_audio_negatives=args.max_audio_negatives if trains_on_audio_negatives(args) else 0,
+            max_audio_negatives=clips,
         )
 
-    main = table(args.dataset, args.train_split, args.max_train_samples)
+    # counterfactual clips come from the main (AudioSetMix) dataset only; extra caption datasets have none
+    main = table(args.dataset, args.train_split, args.max_train_samples,
+                 args.max_audio_negatives if trains_on_audio_negatives(args) else 0)
     return [main] + [table(name, args.extra_split) for name in args_lib.extra_datasets(args)]
 
 
