@@ -9,16 +9,14 @@ from pathlib import Path
 from string import Template
 
 from . import __version__
+from .hub_layout import configs_yaml, dataset_info_yaml
 from .recipe import RECIPE_VERSION
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
 
 
 def card_template() -> str:
-    """The template shipped at the repository root (editable install) or inside the package."""
-    root = Path(__file__).resolve().parents[1] / CARD_TEMPLATE_NAME
-    if root.exists():
-        return root.read_text(encoding="utf-8")
+    """The template shipped inside the package (package data: found from a wheel or a checkout alike)."""
     return resources.files("audiosetmix_lib").joinpath(CARD_TEMPLATE_NAME).read_text(encoding="utf-8")
 
 
@@ -26,8 +24,6 @@ LICENSES = {"synth": "cc-by-4.0", "audioset": "cc-by-4.0", "folder": "other", "h
 
 
 def yaml_header(builder, split_sizes: dict[str, int]) -> str:
-    from .hub_layout import configs_yaml, dataset_info_yaml
-
     config = builder.config
     lines = [
         f"license: {LICENSES.get(config.source, 'other')}",

@@ -11,11 +11,25 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .audio_io import write_wav
+from .audit.cli import add_parser as add_audit_parser
+from .builder import AudioSetMix
+from .captions.cli_args import add_caption_args, caption_overrides, caption_report
+from .captions.report import summary_lines
+from .card import write_card
+from .hub_layout import write_shards
+from .recipe import Recipe
+from .rows import rerender_pcm
+from .sources import SOURCE_NAMES
+from .sources.base import SourceError
+from .stats_cli import DatasetError, card_statistics
+from .stats_cli import add_parser as add_stats_parser
+
 
 def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
-    p.add_argument("--source", choices=["synth", "folder", "audioset", "hf"], help="override the config's source")
+    p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
     p.add_argument("--train", type=int)
     p.add_argument("--validation", type=int)
@@ -43,8 +57,6 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_label_column", default="label")
     g.add_argument("--hf_split", help="only this split of the dataset")
     g.add_argument("--hf_config", help="dataset config name")
-    from audiosetmix_lib.captions.cli_args import add_caption_args
-
     add_caption_args(p)
 
 
@@ -92,13 +104,11 @@ def _source_options(args, config_source: str, base: dict) -> dict:
 def build(args) -> int:
     import datasets
 
-    import audiosetmix
-    from audiosetmix_lib.card import write_card
 
     started = time.time()
-    base = next((c for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
+    base = next((c for c in AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
     if base is None:
-        names = ", ".join(c.name for c in audiosetmix.AudioSetMix.BUILDER_CONFIGS)
+        names = ", ".join(c.name for c in AudioSetMix.BUILDER_CONFIGS)
         raise SystemExit(f"error: unknown config {args.config!r} (choose from {names})")
     overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "audio_negatives", "rows_per_shard")
                  if getattr(args, k) is not None}
@@ -109,10 +119,8 @@ def build(args) -> int:
         overrides["mix"] = json.loads(args.mix)
     output_dir = Path(args.output_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="audiosetmix-") as tmp:
-        from audiosetmix_lib.captions.cli_args import caption_overrides, caption_report
-
         overrides.update(caption_overrides(args, Path(tmp) / "caption-report.sqlite"))
-        builder = audiosetmix.AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
+        builder = AudioSetMix(config_name=args.config, cache_dir=tmp, **overrides)
         maker = builder.row_maker()  # scans and validates the source before any rendering
         skipped = maker.source.skipped
         print(f"source {builder.config.source}: {len(maker.pool.events)} events, {len(maker.pool.all_classes())} classes, "
@@ -124,22 +132,16 @@ def build(args) -> int:
             shutil.rmtree(output_dir / "data", ignore_errors=True)
         data_dir = output_dir / "data"
         sizes = {}
-        from audiosetmix_lib.hub_layout import write_shards
-
         for split in [s for s in ("train", "validation", "test") if s in prepared]:
             write_shards(prepared[split], split, data_dir, builder.config.rows_per_shard)
             sizes[split] = len(prepared[split])
         elapsed = time.time() - started
-        from audiosetmix_lib.stats_cli import card_statistics
-
-        card_extra = {"statistics": card_statistics(prepared, builder.config.mix_config().background_db)}
+        card_extra = {"statistics": card_statistics(prepared)}
         captions, card_extra["caption_report"] = caption_report(builder, output_dir)
         write_card(output_dir, builder, prepared, skipped, elapsed, args.num_proc, extra=card_extra)
         del prepared
     _print_summary(output_dir, sizes, skipped, time.time() - started)
     if captions is not None:
-        from audiosetmix_lib.captions.report import summary_lines
-
         print("\n" + "\n".join(summary_lines(captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
     return 0
 
@@ -161,11 +163,6 @@ def _print_summary(output_dir: Path, sizes: dict, skipped: list, elapsed: float)
 
 
 def render_cmd(args) -> int:
-    import datasets
-
-    from audiosetmix_lib.audio_io import write_wav
-    from audiosetmix_lib.rows import rerender_pcm
-
     ds = _load_split_with_id(args.dataset_dir, args.id)
     row = ds.filter(lambda r: r == args.id, input_columns="id")
     if len(row) == 0:
@@ -176,7 +173,12 @@ def render_cmd(args) -> int:
         if not 0 <= args.negative < len(negatives):
             raise SystemExit(f"error: {args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
         recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
-    pcm, sr = rerender_pcm(recipe)
+    for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
+        print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
+    try:
+        pcm, sr = rerender_pcm(recipe, source_root=args.source_root)
+    except SourceError as error:
+        raise SystemExit(f"error: {error}") from None
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0
@@ -234,7 +236,7 @@ def show(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="audiosetmix.py", description="Build, re-render and publish AudioSetMix datasets.")
+    p = argparse.ArgumentParser(prog="audiosetmix", description="Build, re-render and publish AudioSetMix datasets.")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="render a dataset in the Hub layout")
     _add_build_args(b)
@@ -244,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
     r.add_argument("--negative", type=int, help="render the row's negative K (an index into `negatives`) instead")
+    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
     s.add_argument("--dataset_dir", required=True)
@@ -257,20 +260,19 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--commit_message", default="Upload AudioSetMix")
     u.add_argument("--dry_run", action="store_true", help="list what would be uploaded and stop")
     u.set_defaults(func=push)
-    from audiosetmix_lib.audit.cli import add_parser as add_audit_parser
-    from audiosetmix_lib.stats_cli import add_parser as add_stats_parser
-
     add_stats_parser(sub)
     add_audit_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from audiosetmix_lib.sources.base import SourceError
-
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except SourceError as error:  # bad user input: a clear message, no traceback
+    except (SourceError, DatasetError) as error:  # bad user input: a clear message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,8 +41,12 @@ class Description:
         }
 
 
-def describe(recipe: Recipe, background_db: float = 6.0) -> Description:
-    """Events in onset order with their modifiers and their relation to the previous event."""
+def describe(recipe: Recipe) -> Description:
+    """Events in onset order with their modifiers and their relation to the previous event.
+
+    Every parameter comes from the recipe (`recipe.describe`), so a stored row describes itself.
+    """
+    background_db = recipe.describe["background_db"]
     described = []
     for i, spec in enumerate(recipe.events):
         modifiers = tuple(sorted((name, params["direction"]) for name, params in spec.transforms.items()))

@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import MixConfig
+from .describe import describe
 from .recipe import EventSpec, Recipe
 from .sampler import refit_plan
 from .sources.base import EventPool
+from .transforms import flip
 
 NEGATIVE_KINDS = ("order", "modifier", "relation", "event", "missing", "extra")
 
@@ -26,23 +28,6 @@ class Negative:
     kind: str
     recipe: Recipe
     detail: str  # what was changed, for people reading the row
-
-
-def _flip_params(name: str, params: dict) -> dict:
-    up = params["direction"] == "up"
-    flipped = {"direction": "down" if up else "up"}
-    if name == "volume":
-        flipped["gain_db"] = -params["gain_db"]
-    elif name == "pitch":
-        flipped["semitones"] = -params["semitones"]
-    elif name == "speed":
-        flipped["tempo"] = round(1.0 / params["tempo"], 4)
-    elif name == "duration":
-        if up:
-            flipped["keep"] = round(1.0 / params["repeats"], 4)
-        else:
-            flipped["repeats"] = round(1.0 / params["keep"], 4)
-    return flipped
 
 
 def _order(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
@@ -56,11 +41,6 @@ def _order(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     events[i] = replace(b, **{k: getattr(a, k) for k in timing})
     events[i + 1] = replace(a, **{k: getattr(b, k) for k in timing})
     return Negative("order", recipe.with_events(events), f"swapped {a.label!r} and {b.label!r}")
-
-
-def flip(name: str, params: dict) -> dict:
-    """The opposite of one transform's params (the one place negatives flip a modifier)."""
-    return _flip_params(name, params)
 
 
 def _modifier(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
@@ -184,8 +164,6 @@ def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, ro
 
 def contradicts(original: Recipe, negative: Recipe) -> bool:
     """True when the negative's description differs from the original's (labels, order, modifiers, relations)."""
-    from .describe import describe
-
     a, b = describe(original), describe(negative)
     key = lambda d: [(e.label, e.modifiers, e.relation, e.background) for e in d.events]  # noqa: E731
     return key(a) != key(b)

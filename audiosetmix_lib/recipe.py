@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from importlib import metadata
 
 from . import __version__
 from .events import Event
-from .transforms import MODIFIER_NAMES, duration_factor, tempo_of
+from .transforms import MODIFIER_NAMES, duration_factor, gain_db_of, tempo_of
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
+# Distributions whose versions shape the rendered samples (a re-render warns when one differs).
+SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
+
+
+def shaping_versions() -> dict:
+    """Versions of this library and of the packages that shape the samples, as installed now."""
+    return dict(_installed_versions())
+
+
+@lru_cache(maxsize=1)
+def _installed_versions() -> tuple:
+    out = {"audiosetmix": __version__}
+    for name in SHAPING_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return tuple(out.items())
 
 
 @dataclass(frozen=True)
@@ -43,15 +64,21 @@ class EventSpec:
 
     @property
     def gain_db(self) -> float:
-        return self.transforms.get("volume", {}).get("gain_db", 0.0)
+        return gain_db_of(self.transforms)
+
+    def segment_bounds(self, sample_rate: int) -> tuple[int, int]:
+        """The sample range [begin, end) of the event's audio this spec uses."""
+        begin = int(round(self.segment_start * sample_rate))
+        return begin, begin + int(round(self.segment_duration * sample_rate))
 
     def modifiers(self) -> list[str]:
         return [MODIFIER_NAMES[(name, params["direction"])] for name, params in sorted(self.transforms.items())]
 
     def to_dict(self) -> dict:
+        """Plain data; `end` (seconds, after the fit) is stored for readers, derived again on load."""
         data = asdict(self)
         data["event"] = self.event.to_dict()
-        data["end"] = round(self.end, 6)  # stored for readers; derived again on load
+        data["end"] = round(self.end, 6)
         return data
 
     @classmethod
@@ -91,10 +118,17 @@ class Recipe:
     source: dict
     events: list[EventSpec]
     render: dict  # fade_seconds, reference_dbfs, active_range_db, limiter_threshold_dbfs, max_duration
+    describe: dict  # how the description reads the events: background_db
     caption_seed: int = 0
     version: int = RECIPE_VERSION
-    library_version: str = __version__
-    limiter_gain_reduction_db: float | None = None  # filled in by the renderer's caller
+    versions: dict = field(default_factory=shaping_versions)  # of what shapes the samples, at build time
+    # What rendering measured (limiter_gain_reduction_db): an output beside the spec, not part of
+    # it; `spec_json` leaves it out, negatives and re-layouts drop it.
+    render_output: dict | None = None
+
+    @property
+    def limiter_gain_reduction_db(self) -> float | None:
+        return (self.render_output or {}).get("limiter_gain_reduction_db")
 
     @property
     def id(self) -> str:
@@ -119,6 +153,23 @@ class Recipe:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
+    def spec_json(self) -> str:
+        """The spec alone (no render output): what identifies the row's audio."""
+        data = self.to_dict()
+        data.pop("render_output", None)
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def version_differences(self, installed: dict | None = None) -> dict:
+        """name -> (recorded, installed) for every shaping package whose version differs."""
+        installed = installed or shaping_versions()
+        return {k: (v, installed.get(k)) for k, v in sorted(self.versions.items()) if installed.get(k) != v}
+
+    def warn_if_versions_differ(self) -> None:
+        differences = self.version_differences()
+        if differences:
+            text = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in differences.items())
+            warnings.warn(f"recipe {self.id} was built with other versions ({text}): the samples may differ", stacklevel=2)
+
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         data = dict(data)
@@ -134,4 +185,4 @@ class Recipe:
 
     def with_events(self, events: list[EventSpec]) -> "Recipe":
         """A copy with other events (re-laid out): how negatives perturb a recipe."""
-        return replace(self, events=layout(events), limiter_gain_reduction_db=None)
+        return replace(self, events=layout(events), render_output=None)

@@ -7,15 +7,14 @@ normalised; a peak limiter at `limiter_threshold_dbfs` (no make-up gain) only ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from .recipe import EventSpec, Recipe
-from .sampler import segment_bounds
 from .sources.base import Source
-from .transforms import apply_transforms, db_to_gain, fade
+from .transforms import db_to_gain, fade, render_chain
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,7 @@ class Rendered:
     samples: np.ndarray  # float32 mono at recipe.sample_rate
     limiter_gain_reduction_db: float
     event_spans: list[tuple[int, int]]  # sample [onset, end) of each event in the mix
+    events: list[EventSpec]  # the recipe's events with what rendering measured (e.g. a filter's cut-off)
 
 
 def active_rms_db(samples: np.ndarray, sr: int, active_range_db: float = 30.0, frame_s: float = 0.05) -> float:
@@ -59,27 +59,29 @@ def limit(samples: np.ndarray, sr: int, threshold_dbfs: float, window_s: float =
     return out, float(-20 * np.log10(gain.min()))
 
 
-def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> np.ndarray:
-    """One event's contribution, before placement."""
+def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> tuple[np.ndarray, EventSpec]:
+    """One event's contribution, before placement, and the spec with its measured params."""
     sr = recipe.sample_rate
     settings = recipe.render
     raw = source.load(spec.event, sr)
-    begin, end = segment_bounds(spec, sr)
+    begin, end = spec.segment_bounds(sr)
     segment = raw[begin:end]
     cut = begin > 0 or end < len(raw)
     if cut:
         segment = fade(segment, sr, settings["fade_seconds"])
     segment = to_reference_level(segment, sr, settings["reference_dbfs"], settings["active_range_db"])
-    return apply_transforms(segment, sr, spec.transforms, settings["fade_seconds"])
+    audio, transforms = render_chain(segment, sr, spec.transforms, settings["fade_seconds"])
+    return audio, replace(spec, transforms=transforms)
 
 
 def render(recipe: Recipe, source: Source) -> Rendered:
     """Mix the recipe's events at their onsets, then limit peaks."""
     sr = recipe.sample_rate
     max_len = int(round(recipe.render["max_duration"] * sr))
-    parts, spans = [], []
+    parts, spans, events = [], [], []
     for spec in recipe.events:
-        audio = render_event(spec, source, recipe)
+        audio, resolved = render_event(spec, source, recipe)
+        events.append(resolved)
         onset = int(round(spec.onset * sr))
         parts.append((onset, audio))
         spans.append((onset, min(max_len, onset + len(audio))))
@@ -90,4 +92,4 @@ def render(recipe: Recipe, source: Source) -> Rendered:
         if stop > onset:
             mix[onset:stop] += audio[: stop - onset]
     mix, reduction = limit(mix, sr, recipe.render["limiter_threshold_dbfs"])
-    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans)
+    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)

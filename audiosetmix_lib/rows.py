@@ -7,38 +7,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .audio_io import encode_flac, quantize
-from .captions.captioner import CaptionedSet, CaptionSet
-from .captions.template import TEMPLATE_VERSION, template_caption, template_captions
+from .captions.sets import CaptionedSet, Captioner, CaptionSet
+from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
-from .describe import describe
 from .events import SPLITS
 from .negatives import iter_negatives
 from .recipe import Recipe
 from .render import render
 from .sampler import sample_recipe
+from .sources import from_spec
 from .sources.base import EventPool, Source
-from .transforms import MODIFIER_NAMES
-
-
-class TemplateCaptioner:
-    """The default offline captioner: deterministic given the recipe's caption seed."""
-
-    source_name = "template"
-    prompt_version = TEMPLATE_VERSION
-
-    def __init__(self, background_db: float = 6.0) -> None:
-        self.background_db = background_db
-
-    def caption(self, recipe: Recipe) -> str:
-        return template_caption(describe(recipe, self.background_db), recipe.caption_seed)
-
-    def caption_set(self, recipes: list[Recipe]) -> list[str]:
-        """A caption and its negatives in one shared style (see `template_captions`)."""
-        return template_captions([describe(r, self.background_db) for r in recipes], recipes[0].caption_seed)
-
-    def caption_sets(self, sets: list[CaptionSet]) -> list[CaptionedSet]:
-        """The batch interface LLM captioners share: the template texts are the sets' own fallback texts."""
-        return [CaptionedSet(list(s.fallback), self.source_name, self.prompt_version) for s in sets]
+from .transforms import MODIFIER_NAMES, resolve_settings
 
 
 @dataclass
@@ -51,16 +30,18 @@ class RowMaker:
     seed: int
     sample_rate: int
     num_negatives: int = 3
-    captioner: TemplateCaptioner | None = None
+    captioner: Captioner | None = None
     audio_negatives: int = 1  # counterfactual clips rendered per row
 
     def __post_init__(self) -> None:
-        self._template = TemplateCaptioner(self.mix.background_db)
+        self.transform_settings = resolve_settings(self.mix.transforms)  # validates the overrides before any rendering
+        self._template = TemplateCaptioner()
         if self.captioner is None:
             self.captioner = self._template
 
     def recipe(self, split: str, index: int) -> Recipe:
-        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec())
+        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
+                             self.transform_settings)
 
     def negatives_rng(self, split: str, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(split), index, 1]))
@@ -96,7 +77,7 @@ class RowMaker:
 
     def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
         rendered = render(recipe, self.source)
-        recipe = replace(recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db)
+        recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
         chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives)
@@ -130,12 +111,13 @@ def audio_negative_choice(kinds: list[str], n: int) -> list[int]:
 def render_negative_clips(chosen: list, source: Source, n: int) -> tuple[list, list[tuple[int, bytes]]]:
     """FLAC bytes of up to `n` negatives' counterfactual clips, by the row's renderer, as [(index, bytes)].
 
-    Rendered negatives get their limiter reduction written into their recipe, as the row does.
+    Rendered negatives get what rendering measured written into their recipe, as the row does.
     """
     chosen, clips = list(chosen), []
     for k in audio_negative_choice([c.kind for c in chosen], n):
         rendered = render(chosen[k].recipe, source)
-        chosen[k] = replace(chosen[k], recipe=replace(chosen[k].recipe, limiter_gain_reduction_db=rendered.limiter_gain_reduction_db))
+        chosen[k] = replace(chosen[k], recipe=replace(chosen[k].recipe, events=rendered.events,
+                                                      render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}))
         clips.append((k, encode_flac(quantize(rendered.samples), chosen[k].recipe.sample_rate)))
     return chosen, clips
 
@@ -156,10 +138,12 @@ def negative_direction(recipe: Recipe, negative) -> str:
     return ""
 
 
-def rerender_pcm(recipe_json: str, source: Source | None = None) -> tuple[np.ndarray, int]:
-    """Re-render a stored recipe to the stored PCM integers (what `render` CLI writes)."""
-    from .sources import from_spec
+def rerender_pcm(recipe_json: str, source: Source | None = None, source_root=None) -> tuple[np.ndarray, int]:
+    """Re-render a stored recipe to the stored PCM integers (what `render` CLI writes).
 
+    `source_root`: where the source's files are on this machine (the recipe names them relative
+    to `<source_root>`).
+    """
     recipe = Recipe.from_json(recipe_json)
-    source = source or from_spec(recipe.source)
+    source = source or from_spec(recipe.source, source_root)
     return quantize(render(recipe, source).samples), recipe.sample_rate

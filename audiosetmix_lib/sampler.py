@@ -17,7 +17,7 @@ from .config import MixConfig
 from .events import SPLITS
 from .recipe import EventSpec, Recipe, layout
 from .sources.base import EventPool
-from .transforms import TRANSFORM_NAMES, duration_factor, sample_params, tempo_of
+from .transforms import duration_factor, resolve_settings, sample_transforms, tempo_of
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -34,8 +34,19 @@ def render_settings(config: MixConfig) -> dict:
     }
 
 
-def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, index: int, sample_rate: int, source_spec: dict) -> Recipe:
-    """Draw one complete recipe for example `index` of `split`."""
+def describe_settings(config: MixConfig) -> dict:
+    """What `describe` reads from a recipe (stored in it, so a row describes itself)."""
+    return {"background_db": config.background_db}
+
+
+def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, index: int, sample_rate: int, source_spec: dict,
+                  transform_settings: dict | None = None) -> Recipe:
+    """Draw one complete recipe for example `index` of `split`.
+
+    `transform_settings`: name -> settings from `resolve_settings(config.transforms)` (resolved
+    here when not given; callers that draw many recipes resolve once).
+    """
+    settings = transform_settings if transform_settings is not None else resolve_settings(config.transforms)
     rng = example_rng(seed, split, index)
     classes = pool.classes(split)
     if not classes:
@@ -47,7 +58,7 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
     for i, label in enumerate(chosen):
         candidates = pool.by_split[split][label]
         event = candidates[int(rng.integers(len(candidates)))]
-        transforms = {name: sample_params(name, rng, config) for name in TRANSFORM_NAMES if rng.random() < config.transform_probability}
+        transforms = sample_transforms(rng, settings)
         relation, gap, overlap_at = None, 0.0, 0.0
         if i > 0:
             relation = "overlap" if rng.random() < config.overlap_probability else "follow"
@@ -57,7 +68,7 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
                                relation=relation, gap=gap, overlap_at=overlap_at))
     specs = fit_plan(specs, config, rng)
     return Recipe(split=split, index=int(index), seed=int(seed), sample_rate=int(sample_rate), source=source_spec,
-                  events=specs, render=render_settings(config), caption_seed=int(rng.integers(2**31)))
+                  events=specs, render=render_settings(config), describe=describe_settings(config), caption_seed=int(rng.integers(2**31)))
 
 
 def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
@@ -138,11 +149,6 @@ def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable
             break
         specs = [replace(s, relation="overlap") if j == follows[0] else s for j, s in enumerate(specs)]
     return _with_segment_cap(specs, cap)
-
-
-def segment_bounds(spec: EventSpec, sample_rate: int) -> tuple[int, int]:
-    begin = int(round(spec.segment_start * sample_rate))
-    return begin, begin + int(round(spec.segment_duration * sample_rate))
 
 
 __all__ = ["example_rng", "sample_recipe", "fit_plan", "refit_plan", "render_settings", "duration_factor"]

@@ -22,23 +22,16 @@ from collections.abc import Iterable, Mapping
 
 from .describe import describe
 from .recipe import Recipe
-from .transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES
+from .relations import RELATIONS, STATS_WORD_GROUPS
+from .transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES, TRANSFORMS
 
-STATS_VERSION = 1
+STATS_VERSION = 2
 
-# Words (and phrases) that express each kind of modifier in a caption. Matching is on whole
-# lower-cased tokens, so "as" does not match "gas" and "long" does not match "along".
-# Every word the template captioner uses (captions/lexicon.py, captions/template.py) is here.
-WORD_GROUPS: dict[str, tuple[str, ...]] = {
-    "volume": ("loud", "loudly", "louder", "loudest", "quiet", "quietly", "quieter", "faint", "faintly", "fainter",
-               "soft", "softly", "softer"),
-    "pitch": ("high-pitched", "high pitched", "high-pitch", "high pitch", "low-pitched", "low pitched", "low-pitch",
-              "low pitch", "deep", "deeper"),
-    "speed": ("fast", "faster", "rapid", "rapidly", "quickly", "slow", "slowly", "slower"),
-    "duration": ("brief", "briefly", "short", "long", "longer", "prolonged", "continuous", "continuously"),
-    "order": ("followed by", "then", "after", "before"),
-    "overlap": ("while", "as", "along with", "in the background"),
-}
+# Words (and phrases) that express each kind of modifier or relation in a caption, from the
+# transform modules and `relations`. Matching is on whole lower-cased tokens, so "as" does not
+# match "gas" and "long" does not match "along".
+WORD_GROUPS: dict[str, tuple[str, ...]] = {**{name: module.STATS_WORDS for name, module in TRANSFORMS.items()},
+                                           **STATS_WORD_GROUPS}
 
 # The same rates measured with WORD_GROUPS on all 57,188 AudioCaps v1 captions (train + val +
 # test; Kim et al., NAACL 2019): a fixed reference for cards built without the CSV at hand.
@@ -51,13 +44,12 @@ AUDIOCAPS_REFERENCE = {
                     "overlap": 0.2299},
 }
 
-RELATIONS = ("follow", "overlap", "background")
 DURATION_PERCENTILES = (10, 50, 90)
 TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens; hyphenated words ("high-pitched") stay one token."""
+    """Lower-cased word tokens; hyphenated words ("tick-tock") stay one token."""
     return TOKEN.findall(str(text).lower())
 
 
@@ -147,8 +139,8 @@ def _recipe(value) -> Recipe:
 class SplitAccumulator:
     """Every statistic of one split (or of all splits together), gathered one row at a time."""
 
-    def __init__(self, background_db: float = 6.0) -> None:
-        self.background_db = background_db
+    def __init__(self) -> None:
+        self.background_dbs: set = set()  # the recipes' own describe settings
         self.rows = 0
         self.durations: list[float] = []
         self.events_per_clip: Counter = Counter()
@@ -167,7 +159,8 @@ class SplitAccumulator:
 
     def add(self, row: Mapping) -> None:
         recipe = _recipe(row["recipe"])
-        description = describe(recipe, self.background_db)
+        description = describe(recipe)
+        self.background_dbs.add(recipe.describe["background_db"])
         self.rows += 1
         self.durations.append(float(row["duration"]) if row.get("duration") is not None else recipe.duration)
         self.events_per_clip[len(description.events)] += 1
@@ -222,27 +215,34 @@ class SplitAccumulator:
         }
 
 
-def split_stats(rows: Iterable[Mapping], background_db: float = 6.0) -> dict:
+def _background_text(stats: dict) -> str:
+    """The recipes' background threshold(s) in dB, as stored in their describe settings."""
+    values = stats.get("background_db") or []
+    values = values if isinstance(values, list) else [values]
+    return " / ".join(f"{v:g}" for v in values) or "the recipe's"
+
+
+def split_stats(rows: Iterable[Mapping]) -> dict:
     """Statistics of one split's rows."""
-    acc = SplitAccumulator(background_db)
+    acc = SplitAccumulator()
     for row in rows:
         acc.add(row)
     return acc.result()
 
 
-def dataset_stats(splits: Mapping[str, Iterable[Mapping]], background_db: float = 6.0, caption_report: dict | None = None,
+def dataset_stats(splits: Mapping[str, Iterable[Mapping]], caption_report: dict | None = None,
                   reference: dict | None = None, reference_name: str | None = None) -> dict:
     """Per split and over all splits; `caption_report` (caption_report.json) and `reference`
     (`caption_stats` of reference captions) are carried along as given."""
-    total = SplitAccumulator(background_db)
+    total = SplitAccumulator()
     per_split = {}
     for name, rows in splits.items():
-        acc = SplitAccumulator(background_db)
+        acc = SplitAccumulator()
         for row in rows:
             acc.add(row)
             total.add(row)
         per_split[name] = acc.result()
-    stats = {"stats_version": STATS_VERSION, "background_db": background_db, "splits": per_split, "all": total.result(),
+    stats = {"stats_version": STATS_VERSION, "background_db": sorted(total.background_dbs), "splits": per_split, "all": total.result(),
              "word_groups": {g: list(p) for g, p in WORD_GROUPS.items()}}
     if caption_report is not None:
         stats["caption_report"] = caption_report
@@ -310,12 +310,12 @@ def stats_markdown(stats: dict, level: int = 2, max_classes: int = 30, title: st
         for d in DIRECTIONS:
             rows.append([t, d, MODIFIER_NAMES[(t, d)]] + [f"{s['modifiers'][t][d]} ({_pct(s['modifiers'][t][d], s['events'])})" for _, s in columns])
     out += _table(["transform", "direction", "modifier", *names], rows)
-    out += ["", "Share of events with each transform (the sampler's p_t is 0.3 by default): "
+    out += ["", "Share of events with each transform (each transform's own probability, 0.3 by default): "
             + ", ".join(f"{t} {100 * stats['all']['transform_rates'][t]:.1f} %" for t in TRANSFORM_NAMES) + ".", ""]
 
     out += [f"{h} Relations (events after the first)", "",
             "`follow`: starts after the previous events end; `overlap`: starts inside the previous event; "
-            f"`background`: an overlap at least {stats.get('background_db', 6.0):g} dB below the event it overlaps "
+            f"`background`: an overlap at least {_background_text(stats)} dB below the event it overlaps "
             "(counted here, not under `overlap`).", ""]
     out += _table(["relation", *names], [[r] + [f"{s['relations'][r]} ({_pct(s['relations'][r], sum(s['relations'].values()))})"
                                                 for _, s in columns] for r in RELATIONS]) + [""]
@@ -354,7 +354,7 @@ def stats_markdown(stats: dict, level: int = 2, max_classes: int = 30, title: st
     ref_name = f"reference: {reference['name']}" if reference else AUDIOCAPS_REFERENCE["name"]
     out += _table(["words", *[n for n, _ in columns], ref_name],
                   [[f"{g} ({', '.join(WORD_GROUPS[g][:4])}...)"] + [f"{100 * s['captions']['word_groups'][g]:.1f} %" for _, s in columns]
-                   + [f"{100 * ref_rates[g]:.1f} %"] for g in WORD_GROUPS]) + [""]
+                   + [f"{100 * ref_rates[g]:.1f} %" if g in ref_rates else "n/a"] for g in WORD_GROUPS]) + [""]
 
     out += [f"{h} Caption sources", ""]
     sources = list(stats["all"]["caption_sources"])

@@ -1,4 +1,4 @@
-"""`audiosetmix.py stats`: read a built dataset (no audio decoding), write stats.json, stats.md and plots.
+"""`audiosetmix stats`: read a built dataset (no audio decoding), write stats.json, stats.md and plots.
 
 Also the build's hook: `card_statistics(prepared)` is the Markdown the dataset card carries
 under its `Statistics` heading.
@@ -14,6 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .events import SPLITS
+from .stats import caption_stats, dataset_stats, stats_markdown
+from .stats_plots import write_plots
+
+
+class DatasetError(ValueError):
+    """A folder that is not a readable built dataset, or an input file without what it needs."""
+
 
 ROW_COLUMNS = ("id", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration")
 CAPTION_REPORT = "caption_report.json"
@@ -55,31 +62,26 @@ def read_reference_captions(paths: list[str]) -> list[str]:
         with open(name, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames or "caption" not in reader.fieldnames:
-                raise SystemExit(f"error: {name} has no 'caption' column (columns: {reader.fieldnames})")
+                raise DatasetError(f"{name} has no 'caption' column (columns: {reader.fieldnames})")
             captions.extend(row["caption"] for row in reader if row.get("caption"))
     return captions
 
 
-def compute(dataset_dir: Path, reference_paths: list[str] | None = None, reference_name: str | None = None,
-            background_db: float = 6.0) -> dict:
-    from .stats import caption_stats, dataset_stats
-
+def compute(dataset_dir: Path, reference_paths: list[str] | None = None, reference_name: str | None = None) -> dict:
     splits = dataset_splits(dataset_dir)
     if not splits:
-        raise SystemExit(f"error: no data/*.parquet in {dataset_dir} (is it a built AudioSetMix dataset?)")
+        raise DatasetError(f"no data/*.parquet in {dataset_dir} (is it a built AudioSetMix dataset?)")
     reference = None
     if reference_paths:
         reference = caption_stats(read_reference_captions(reference_paths))
         reference_name = reference_name or " + ".join(Path(p).name for p in reference_paths)
-    stats = dataset_stats({s: iter_rows(paths) for s, paths in splits.items()}, background_db=background_db,
+    stats = dataset_stats({s: iter_rows(paths) for s, paths in splits.items()},
                           caption_report=read_caption_report(dataset_dir), reference=reference, reference_name=reference_name)
     stats["dataset_dir"] = str(Path(dataset_dir).resolve())
     return stats
 
 
 def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Path]:
-    from .stats import stats_markdown
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # key order carries meaning (splits in order, classes by frequency): not sorted
@@ -87,8 +89,6 @@ def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Pat
     title = f"AudioSetMix statistics: {Path(stats.get('dataset_dir', '')).name or 'dataset'}"
     plot_paths: list[Path] = []
     if plots:
-        from .stats_plots import write_plots
-
         plot_paths = write_plots(stats, output_dir)
     text = stats_markdown(stats, level=2, title=title)
     if plot_paths:
@@ -98,9 +98,7 @@ def write_outputs(stats: dict, output_dir: Path, plots: bool = True) -> list[Pat
 
 
 def run(args) -> int:
-    from .stats import stats_markdown
-
-    stats = compute(Path(args.dataset_dir), args.reference_captions, args.reference_name, args.background_db)
+    stats = compute(Path(args.dataset_dir), args.reference_captions, args.reference_name)
     if args.output_dir:
         written = write_outputs(stats, Path(args.output_dir), plots=not args.no_plots)
         print(f"wrote {len(written)} files to {Path(args.output_dir).resolve()}: " + ", ".join(p.name for p in written))
@@ -109,14 +107,12 @@ def run(args) -> int:
     return 0
 
 
-def card_statistics(prepared, background_db: float = 6.0) -> str:
+def card_statistics(prepared) -> str:
     """The card's Statistics section body, from a prepared DatasetDict (audio column not read)."""
-    from .stats import dataset_stats, stats_markdown
-
     def rows(ds):
         yield from ds.select_columns([c for c in ROW_COLUMNS if c in ds.column_names])
 
-    stats = dataset_stats({split: rows(prepared[split]) for split in prepared}, background_db=background_db)
+    stats = dataset_stats({split: rows(prepared[split]) for split in prepared})
     return stats_markdown(stats, level=3, max_classes=30)
 
 
@@ -129,8 +125,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="CSV file(s) with a 'caption' column (e.g. AudioCaps train/val/test.csv)")
     p.add_argument("--reference_name", help="name of the reference in tables (default: the file names)")
     p.add_argument("--output_dir", help="write stats.json, stats.md and PNG plots here (default: print the Markdown)")
-    p.add_argument("--background_db", type=float, default=6.0,
-                   help="an overlapping event this many dB below the other counts as background (the build's MixConfig value)")
     p.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=run)
     return p

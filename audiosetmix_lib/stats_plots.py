@@ -129,7 +129,7 @@ def plot_captions(stats: dict, path: Path) -> None:
     ref_rates = reference["word_groups"] if reference else AUDIOCAPS_REFERENCE["word_groups"]
     ref_name = f"reference: {reference['name']}" if reference else AUDIOCAPS_REFERENCE["name"]
     _grouped_bars(right, groups, [("all: AudioSetMix", [ours["word_groups"][g] for g in groups]),
-                                  ("reference: " + ref_name.removeprefix("reference: "), [ref_rates[g] for g in groups])],
+                                  ("reference: " + ref_name.removeprefix("reference: "), [ref_rates.get(g, float("nan")) for g in groups])],
                   "fraction of captions")
     right.set_title("Captions with modifier words")
     fig.savefig(path)

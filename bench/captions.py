@@ -38,8 +38,8 @@ def caption_sets(rows: int, negatives: int):
     import numpy as np
 
     from audiosetmix_lib.captions.captioner import CaptionSet
+    from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
     from audiosetmix_lib.negatives import iter_negatives
-    from audiosetmix_lib.rows import TemplateCaptioner
 
     pool, rs = recipes(rows, seed=1)
     template, sets = TemplateCaptioner(), []
@@ -53,8 +53,8 @@ def bench_openai(sets, latency: float, concurrency: int) -> tuple[float, int, fl
     """(captions per second, captions, LLM share of rows) for one concurrency level."""
     from audiosetmix_lib.captions.backend import Sampling
     from audiosetmix_lib.captions.captioner import LLMCaptioner
-    from audiosetmix_lib.captions.mock_server import MockChatServer
     from audiosetmix_lib.captions.openai_backend import OpenAIBackend
+    from audiosetmix_lib.testing.mock_server import MockChatServer
 
     with MockChatServer(latency=latency) as server:
         backend = OpenAIBackend(base_url=server.url, model="mock", concurrency=concurrency, timeout=30.0)

@@ -21,7 +21,7 @@ def naive_render(recipe, source):
     from audiomentations import Compose, Gain, PitchShift, TimeStretch
 
     from audiosetmix_lib.render import limit, to_reference_level
-    from audiosetmix_lib.sampler import segment_bounds
+    from audiosetmix_lib.transforms import TRANSFORMS as transform_modules
     from audiosetmix_lib.transforms import apply_duration, fade
 
     sr = recipe.sample_rate
@@ -29,7 +29,7 @@ def naive_render(recipe, source):
     parts = []
     for spec in recipe.events:
         raw = source.load(spec.event, sr)
-        begin, end = segment_bounds(spec, sr)
+        begin, end = spec.segment_bounds(sr)
         segment = raw[begin:end]
         if begin > 0 or end < len(raw):
             segment = fade(segment, sr, settings["fade_seconds"])
@@ -46,6 +46,8 @@ def naive_render(recipe, source):
         for transform in (pitch, stretch, gain):
             transform.freeze_parameters()
         audio = compose(segment.astype(np.float32), sr)
+        if "filter" in t:  # the same scipy filter (linear, so its place after the gain does not matter)
+            audio = transform_modules["filter"].apply(audio, sr, t["filter"])
         if "duration" in t:
             audio = apply_duration(audio, sr, t["duration"], settings["fade_seconds"])
         parts.append((int(round(spec.onset * sr)), audio))

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 AUDIOSETMIX_WITH_BROWSER=1 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
+.venv/bin/python -m ruff check .   # lint first: a finding fails CI before the (long) tests run
 exec .venv/bin/python -m pytest -q "$@"

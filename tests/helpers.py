@@ -7,7 +7,7 @@ import numpy as np
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.events import Event
 from audiosetmix_lib.recipe import EventSpec, Recipe, layout
-from audiosetmix_lib.sampler import render_settings
+from audiosetmix_lib.sampler import describe_settings, render_settings
 from audiosetmix_lib.sources.base import Source
 
 SR = 16000
@@ -58,7 +58,7 @@ def recipe_of(source: ArraySource, specs: list[tuple[str, dict, str | None]], co
     built = [EventSpec(event=events[label], segment_start=0.0, segment_duration=events[label].duration, transforms=t,
                        relation=r, gap=gap, overlap_at=overlap_at) for label, t, r in specs]
     return Recipe(split="train", index=0, seed=0, sample_rate=SR, source=source.spec(), events=layout(built),
-                  render=render_settings(config))
+                  render=render_settings(config), describe=describe_settings(config))
 
 
 def dominant_frequency(x: np.ndarray, sr: int = SR) -> float:

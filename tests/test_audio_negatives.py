@@ -99,8 +99,8 @@ def test_audio_negatives_count_is_the_flag(tmp_path):
     for a, b in zip(three, none):
         assert sorted(a["negative_audio_index"]) == list(range(len(a["negatives"])))
         assert b["negative_audio"] == [] and b["negative_audio_index"] == []
-        # the clips change nothing else (a rendered negative's recipe also records its limiter reduction)
-        plain = lambda ns: [{**n, "recipe": {**json.loads(n["recipe"]), "limiter_gain_reduction_db": None}} for n in ns]  # noqa: E731
+        # the clips change nothing else (a rendered negative's recipe also records what rendering measured)
+        plain = lambda ns: [{**n, "recipe": {**json.loads(n["recipe"]), "render_output": None}} for n in ns]  # noqa: E731
         assert a["caption"] == b["caption"] and plain(a["negatives"]) == plain(b["negatives"])
     card = (tmp_path / "none" / "README.md").read_text()
     assert "(`negative_audio`) | 0 (" in card

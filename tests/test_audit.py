@@ -162,11 +162,16 @@ def test_same_seed_same_page(audit_dir, tiny_dataset_dir, tmp_path):
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
 
 
-def test_audit_errors_are_clear(tiny_dataset_dir, tmp_path):
+def test_audit_errors_are_clear(tiny_dataset_dir, tmp_path, capsys):
+    """The library raises an exception; the CLI turns it into one `error:` line and exit status 2."""
+    from audiosetmix_lib.audit.cli import read_sample
     from audiosetmix_lib.cli import main
+    from audiosetmix_lib.stats_cli import DatasetError
 
-    with pytest.raises(SystemExit, match="no split 'nope'"):
-        main(["audit", "--dataset_dir", str(tiny_dataset_dir), "--split", "nope", "--output_dir", str(tmp_path / "x")])
+    with pytest.raises(DatasetError, match="no split 'nope'"):
+        read_sample(tiny_dataset_dir, "nope", 3, 0)
+    assert main(["audit", "--dataset_dir", str(tiny_dataset_dir), "--split", "nope", "--output_dir", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.startswith("error: no split 'nope'")
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(SystemExit, match="not an AudioSetMix audit export"):
         main(["audit", "--summarize", str(tmp_path / "bad.json")])

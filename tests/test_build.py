@@ -2,14 +2,18 @@
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
-from conftest import build_dataset
 
 COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration",
            "negative_audio", "negative_audio_index"]
@@ -52,7 +56,7 @@ def test_load_dataset_round_trip_with_decoded_audio(tiny_dataset_dir):
     assert [e["event"]["label"] for e in recipe["events"]] == row["labels"]
     for negative in row["negatives"]:
         assert negative["kind"] in {"order", "modifier", "relation", "event", "missing", "extra"}
-        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == 1
+        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == 2
 
 
 def test_every_row_has_three_negatives_when_the_recipe_allows(tiny_dataset_dir):
@@ -80,9 +84,14 @@ def test_splits_are_disjoint_by_recording(tiny_dataset_dir):
     assert not (recordings["validation"] & recordings["test"])
 
 
-def test_same_seed_gives_byte_identical_files_for_any_num_proc(tmp_path):
+def test_same_seed_gives_byte_identical_files_for_any_num_proc_and_process(tmp_path):
+    """One build in a fresh interpreter (its own hash seed), one here with two worker processes."""
     args = ["--train", "9", "--validation", "3", "--test", "3", "--rows_per_shard", "4", "--seed", "11"]
-    one = build_dataset(tmp_path / "one" / "ds", *args, "--num_proc", "1")
+    one = tmp_path / "one" / "ds"
+    env = dict(os.environ, PYTHONHASHSEED="12345", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    fresh = subprocess.run([sys.executable, "-m", "audiosetmix_lib.cli", "build", "--output_dir", str(one), *args,
+                            "--num_proc", "1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
     two = build_dataset(tmp_path / "two" / "ds", *args, "--num_proc", "2")
     a, b = files_of(one), files_of(two)
     assert list(a) == list(b) and len(a) == 6
@@ -182,7 +191,7 @@ def test_folder_build_skips_and_counts_corrupt_empty_and_missing_files(tmp_path,
 def test_bad_metadata_stops_the_build_before_any_work(tmp_path, capsys):
     src = tmp_path / "src"
     lines = folder_fixture(src)
-    (src / "metadata.csv").write_text("\n".join(["path,category"] + [l.split(",", 1)[1] for l in lines[1:]]) + "\n")
+    (src / "metadata.csv").write_text("\n".join(["path,category"] + [line.split(",", 1)[1] for line in lines[1:]]) + "\n")
     out = tmp_path / "out"
     code = main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "4"])
     err = capsys.readouterr().err
@@ -219,3 +228,53 @@ def test_unknown_mid_is_skipped_and_counted_in_an_audioset_build(tmp_path, capsy
 def test_unknown_config_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="unknown config"):
         main(["build", "--output_dir", str(tmp_path), "--config", "nope"])
+
+
+def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import datasets
+
+    src = tmp_path / "src"
+    (src / "metadata.csv").write_text("\n".join(folder_fixture(src)) + "\n")
+    out = tmp_path / "out"
+    mix = json.dumps({"transforms": {"filter": {"probability": 0.6}}})
+    assert main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "6",
+                 "--validation", "0", "--test", "4", "--mix", mix]) == 0
+    # every text the dataset carries: rows (recipes, negatives), the card, any side file
+    texts = [(out / "README.md").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in out.rglob("*") if p.suffix in (".json", ".md", ".txt")]
+    rows = []
+    for split in ("train", "test"):
+        ds = datasets.load_dataset(str(out), split=split).remove_columns("audio")
+        rows += list(ds)
+    texts += [json.dumps(row, ensure_ascii=False) for row in rows]
+    for text in texts:
+        assert str(tmp_path) not in text and str(src) not in text and str(Path.home()) not in text
+        assert not re.search(r'"/[^"<>]*"', text), re.search(r'"/[^"<>]*"', text)  # no absolute path as a JSON value
+    recipe = json.loads(rows[-1]["recipe"])
+    assert recipe["source"]["path"] == "<source_root>" and not recipe["events"][0]["event"]["audio"].startswith("/")
+    assert any("filter" in e["transforms"] for row in rows for e in json.loads(row["recipe"])["events"])
+    # move the audio to another machine's folder: render --source_root re-renders the stored PCM bit for bit
+    elsewhere = tmp_path / "elsewhere" / "audio-copy"
+    shutil.copytree(src, elsewhere)
+    shutil.rmtree(src)
+    test = datasets.load_dataset(str(out), split="test").cast_column("audio", datasets.Audio(decode=False))
+    for i in range(len(test)):
+        row_id = test[i]["id"]
+        stored, sr = sf.read(io.BytesIO(test[i]["audio"]["bytes"]), dtype="int16")
+        wav = tmp_path / f"{row_id}.wav"
+        assert main(["render", "--dataset_dir", str(out), "--id", row_id, "--out", str(wav), "--source_root", str(elsewhere)]) == 0
+        again, sr2 = sf.read(wav, dtype="int16")
+        assert sr2 == sr and np.array_equal(again, stored), row_id
+    assert "warning" not in capsys.readouterr().err  # same versions here: no warning
+    with pytest.raises(SystemExit, match="--source_root"):
+        main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "x.wav")])
+    # other versions here than at build time: render says so on stderr (and still renders)
+    from audiosetmix_lib import recipe as recipe_module
+
+    real = recipe_module.shaping_versions()
+    monkeypatch.setattr(recipe_module, "shaping_versions", lambda: {**real, "scipy": "0.0-other"})
+    assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "y.wav"),
+                 "--source_root", str(elsewhere)]) == 0
+    assert f"warning: scipy 0.0-other here, {real['scipy']} at build time" in capsys.readouterr().err

@@ -6,14 +6,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS, phrase_for
-from audiosetmix_lib.captions.template import MAX_WORDS, _styles, template_caption, word_count
+from audiosetmix_lib.captions.lexicon import phrase_for
+from audiosetmix_lib.captions.template import _styles, template_caption, word_count
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
-from audiosetmix_lib.negatives import candidates, contradicts, iter_negatives
-from audiosetmix_lib.rows import TemplateCaptioner
+from audiosetmix_lib.negatives import candidates, contradicts
+from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import MODIFIER_KEYS
+from audiosetmix_lib.transforms import words as modifier_words
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +31,17 @@ def words_of(text):
 
 
 def check_caption(recipe, caption):
-    assert word_count(caption) <= MAX_WORDS, caption
+    assert word_count(caption) <= 30, caption  # the design's limit: one sentence of at most 30 words
     assert caption[0].isupper() and caption.endswith(".") and caption.count(".") == 1, caption
     words = words_of(caption)
     for spec in recipe.events:
         assert phrase_for(spec.label).noun.split()[-1] in words, (spec.label, caption)
         for name, params in spec.transforms.items():
-            allowed = MODIFIER_WORDS[(name, params["direction"])]
-            options = {w for w in allowed["adj"] + allowed["adv"]}
-            assert any(w in caption.lower() for w in options), (name, params["direction"], caption)
+            allowed = modifier_words((name, params["direction"]))
+            options = {w for w in allowed.adj + allowed.adv}
+            # whole words only: "long" must not be found in "along"
+            assert any(re.search(rf"(?<![a-z-]){re.escape(w)}(?![a-z-])", caption.lower()) for w in options), \
+                (name, params["direction"], caption)
 
 
 def test_captions_are_one_sentence_naming_every_event_and_modifier(recipes):
@@ -101,16 +106,11 @@ def test_negatives_are_offered_only_where_the_recipe_allows_them(recipes):
 
 def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
     pool, rs = recipes
-    captioner = TemplateCaptioner()
-    for i, recipe in enumerate(rs[:120]):
-        chosen = []
-        seen = {captioner.caption(recipe)}
-        for negative in iter_negatives(recipe, pool, np.random.default_rng(i)):
-            text = captioner.caption(negative.recipe)
-            if text not in seen and len(chosen) < 3:
-                seen.add(text)
-                chosen.append(negative)
-        texts = captioner.caption_set([recipe] + [n.recipe for n in chosen])
+    maker = RowMaker(make_source("synth"), pool, MixConfig(), 3, 16000, num_negatives=3)
+    for i in range(120):
+        recipe, chosen, caption_set = maker.plan("train", i)  # what a build writes for train-i
+        assert recipe == rs[i]
+        texts = caption_set.fallback
         assert len(set(texts)) == len(texts)
         check_caption(recipe, texts[0])
         for text, negative in zip(texts[1:], chosen):
@@ -133,7 +133,7 @@ def test_a_negative_keeps_the_wording_of_everything_it_did_not_change(recipes):
                 continue  # near the limit the whole set may switch to the compact style
             backgrounds = lambda r: [e.background for e in describe(r).events]  # noqa: E731
             if kind == "modifier" and backgrounds(recipe) == backgrounds(negative.recipe):
-                words = {w for (t, d), forms in MODIFIER_WORDS.items() for w in forms["adj"] + forms["adv"]}
+                words = {w for key in MODIFIER_KEYS for w in modifier_words(key).adj + modifier_words(key).adv}
                 strip = lambda t: re.sub("|".join(sorted(map(re.escape, words), key=len, reverse=True)), "_", t.lower())  # noqa: E731
                 assert strip(caption) == strip(text) and caption != text, (caption, text)
                 checked[kind] += 1

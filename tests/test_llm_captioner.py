@@ -6,18 +6,17 @@ import threading
 from collections import Counter
 
 from audiosetmix_lib.captions.backend import Sampling
-from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.cache import AnswerCache
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply, good_caption, user_content
+from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
-from audiosetmix_lib.captions.prompt import (DATA_CLOSE, DATA_OPEN, EXAMPLES, PROMPT_VERSION, SYSTEM, build_messages,
-                                             parse_data_block)
+from audiosetmix_lib.captions.prompt import DATA_CLOSE, DATA_OPEN, EXAMPLES, PROMPT_VERSION, SYSTEM, build_messages, parse_data_block
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.events import Event
 from audiosetmix_lib.recipe import EventSpec, Recipe, layout
-from audiosetmix_lib.rows import TemplateCaptioner
-from audiosetmix_lib.sampler import render_settings
+from audiosetmix_lib.sampler import describe_settings, render_settings
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
 
 LOUD = {"volume": {"direction": "up", "gain_db": 8.0}}
 QUIET = {"volume": {"direction": "down", "gain_db": -12.0}}
@@ -27,7 +26,8 @@ def make_recipe(specs, index: int = 0) -> Recipe:
     """specs: (label, transforms, relation) per event."""
     events = [EventSpec(Event(label, label, label, label, 0.0, 2.0, "train"), 0.0, 2.0, dict(t), r, 0.2, 0.4)
               for label, t, r in specs]
-    return Recipe("train", index, 0, 16000, {"name": "test"}, layout(events), render_settings(MixConfig()), caption_seed=index)
+    return Recipe("train", index, 0, 16000, {"name": "test"}, layout(events), render_settings(MixConfig()),
+                  describe_settings(MixConfig()), caption_seed=index)
 
 
 def caption_set(row: str, recipes: list[Recipe]) -> CaptionSet:
@@ -43,7 +43,7 @@ def test_prompt_has_system_few_shots_and_one_data_block():
     recipe = make_recipe([("Dog", LOUD, None), ("Siren", {}, "follow")])
     messages = build_messages(describe(recipe))
     assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(EXAMPLES) + ["user"]
-    assert 2 <= len(EXAMPLES) <= 3 and messages[0]["content"] == SYSTEM and PROMPT_VERSION == "prompt-v1"
+    assert 2 <= len(EXAMPLES) <= 3 and messages[0]["content"] == SYSTEM and PROMPT_VERSION == "prompt-v2"
     last = messages[-1]["content"]
     assert last.count(DATA_OPEN) == 1 and last.count(DATA_CLOSE) == 1
     data = parse_data_block(last)

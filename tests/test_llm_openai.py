@@ -10,17 +10,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import build_dataset
 
 from audiosetmix_lib.captions.backend import BackendError, Request, Sampling, TransportFailure
-from audiosetmix_lib.captions.mock_server import MockChatServer, Reply, good_caption, user_content
-from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages, user_message
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend, parse_retry_after
+from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages, user_message
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.captions.validate import Validator
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.recipe import Recipe
-from audiosetmix_lib.rows import TemplateCaptioner
-
-from conftest import build_dataset
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
 
 OPPOSITE_WORD = {"loud": "quiet", "quiet": "loud", "high-pitched": "low-pitched", "low-pitched": "high-pitched",
                  "fast": "slow", "slow": "fast", "prolonged": "brief", "brief": "prolonged"}
@@ -243,7 +242,7 @@ def test_flaky_server_build_rates_fallbacks_and_cached_rebuild(tmp_path, monkeyp
         reason = f"transport:{transport[0]}" if transport else "missing_event" if "bad_always" in categories else None
         texts = [row["caption"]] + [n["caption"] for n in row["negatives"]]
         if reason is None:
-            assert row["caption_source"] == "llm:mock" and row["prompt_version"] == "prompt-v1"
+            assert row["caption_source"] == "llm:mock" and row["prompt_version"] == "prompt-v2"
             assert all(validator.check(t, describe(r)).ok for t, r in zip(texts, recipes))
         else:
             expected_fallback[reason] += 1

@@ -9,15 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import build_dataset
 
 from audiosetmix_lib.captions.backend import Request, Sampling
 from audiosetmix_lib.captions.prompt import EXAMPLES, build_messages
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.captions.transformers_backend import TransformersBackend
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.recipe import Recipe
-from audiosetmix_lib.rows import TemplateCaptioner
-
-from conftest import build_dataset
 
 WORDS = "a an the dog siren bell rain wind engine loud quiet fast slow then while is heard followed by . , :".split()
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"

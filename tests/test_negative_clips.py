@@ -16,12 +16,17 @@ from audiosetmix_lib.negatives import contradicts
 from audiosetmix_lib.render import active_rms_db, render, render_event
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import TRANSFORM_NAMES
+
+def _every_transform(p: float) -> dict:
+    return {"transforms": {name: {"probability": p} for name in TRANSFORM_NAMES}}
+
 
 CONFIGS = [  # (seed, MixConfig overrides, rows)
     (3, {}, 40),
     (11, {"overlap_probability": 0.0, "max_duration": 6.0}, 40),  # many follows in a tight budget
-    (5, {"overlap_probability": 1.0, "transform_probability": 0.7}, 30),
-    (8, {"min_events": 3, "max_events": 5, "transform_probability": 0.6, "max_duration": 8.0}, 40),
+    (5, {"overlap_probability": 1.0, **_every_transform(0.7)}, 30),
+    (8, {"min_events": 3, "max_events": 5, **_every_transform(0.6), "max_duration": 8.0}, 40),
 ]
 SR = 8000
 MODIFIER_WORD_SET = {w for forms in MODIFIER_WORDS.values() for w in forms["adj"] + forms["adv"]}

@@ -1,14 +1,16 @@
 """Recipes: JSON round trip, seeded sampling, plan fitting and the realised events-per-clip distribution."""
 
+import json
 from collections import Counter
 
 import numpy as np
 import pytest
 
 from audiosetmix_lib.config import MixConfig
-from audiosetmix_lib.recipe import Recipe
+from audiosetmix_lib.recipe import RECIPE_VERSION, Recipe
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import resolve_settings
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_plans_fit_the_budget_and_keep_every_event(synth):
             assert e.output_duration > 0.1
             transformed.update(list(e.transforms))
     events = sum(len(draw(synth, i).events) for i in range(300))
-    for name in ("volume", "pitch", "speed", "duration"):  # Bernoulli p = 0.3 per transform
+    for name in ("volume", "pitch", "speed", "duration", "filter"):  # Bernoulli p = 0.3 per transform
         assert transformed[name] / events == pytest.approx(0.3, abs=0.06)
 
 
@@ -83,12 +85,70 @@ def test_config_ranges_are_respected_and_validated(synth):
                 assert 3 <= abs(t["pitch"]["semitones"]) <= 6
             if "speed" in t:
                 assert 1.3 <= t["speed"]["tempo"] <= 1.6 or 0.6 <= t["speed"]["tempo"] <= 0.77
-    with pytest.raises(ValueError, match="half an octave"):
-        MixConfig(higher_semitones=(3.0, 9.0))
+            if "filter" in t:
+                r = t["filter"]["ratio"]
+                assert 2.0 <= r <= 4.0 or 0.25 <= r <= 0.5
+    with pytest.raises(ValueError, match=r"within \[0.0, 6.0\]"):  # half an octave at most
+        resolve_settings({"pitch": {"up": [3.0, 9.0]}})
     with pytest.raises(ValueError, match="range"):
-        MixConfig(louder_db=(12.0, 6.0))
+        resolve_settings({"volume": {"up": [12.0, 6.0]}})
     with pytest.raises(ValueError, match="unknown"):
         MixConfig.from_dict({"volume_please": 1})
+    with pytest.raises(ValueError, match="unknown settings for transform 'pitch'"):
+        resolve_settings({"pitch": {"semitones": [1, 2]}})
+    with pytest.raises(ValueError, match="unknown transforms"):
+        resolve_settings({"reverb": {}})
+    with pytest.raises(ValueError, match=r'louder_db -> "transforms": \{"volume": \{"up"'):
+        MixConfig.from_dict({"louder_db": [6, 12]})
+
+
+def test_transform_overrides_change_sampling(synth):
+    only_filter = MixConfig(transforms={"volume": {"probability": 0}, "pitch": {"probability": 0}, "speed": {"probability": 0},
+                                        "duration": {"probability": 0}, "filter": {"probability": 1.0, "down": [0.3, 0.3]}})
+    for i in range(20):
+        for e in draw(synth, i, config=only_filter).events:
+            assert set(e.transforms) == {"filter"}
+            if e.transforms["filter"]["direction"] == "down":
+                assert e.transforms["filter"]["ratio"] == 0.3
+
+
+def test_recipe_v2_stores_describe_settings_versions_and_event_ends(synth):
+    recipe = draw(synth, 3, config=MixConfig(background_db=9.0))
+    data = recipe.to_dict()
+    assert data["version"] == RECIPE_VERSION == 2
+    assert data["describe"] == {"background_db": 9.0}
+    assert set(data["versions"]) == {"audiosetmix", "python-stretch", "soxr", "numpy", "scipy"}
+    assert data["versions"]["numpy"] == np.__version__
+    for stored, spec in zip(data["events"], recipe.events):
+        assert stored["end"] == pytest.approx(stored["onset"] + spec.output_duration, abs=1e-6)
+        assert stored["end"] <= recipe.render["max_duration"] + 1e-3
+    assert "render_output" not in json.loads(recipe.spec_json())
+    assert recipe.version_differences() == {}
+    old = Recipe.from_dict({**data, "versions": {**data["versions"], "numpy": "0.0.1"}})
+    assert old.version_differences() == {"numpy": ("0.0.1", np.__version__)}
+
+
+def test_segment_bounds_is_a_method_of_the_event_spec(synth):
+    spec = draw(synth, 0).events[0]
+    begin, end = spec.segment_bounds(8000)
+    assert begin == round(spec.segment_start * 8000) and end - begin == round(spec.segment_duration * 8000)
+
+
+def test_describe_reads_background_db_from_the_recipe(synth):
+    from dataclasses import replace
+
+    from audiosetmix_lib.describe import describe
+
+    always = MixConfig(overlap_probability=1.0, min_events=2, max_events=2)
+    for i in range(200):
+        recipe = draw(synth, i, config=always)
+        gains = [e.gain_db for e in recipe.events]
+        if gains[1] - gains[0] <= -10:  # 10+ dB below its predecessor
+            break
+    else:
+        pytest.fail("no overlap 10 dB below its predecessor drawn")
+    assert describe(replace(recipe, describe={"background_db": 6.0})).events[1].background
+    assert not describe(replace(recipe, describe={"background_db": 30.0})).events[1].background
 
 
 def test_overlap_probability_is_a_config_value(synth):

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
+
 RUN_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "run_experiment.py"
 
 
@@ -67,15 +71,8 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
 
 
 def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
-    import importlib.util
+    from audiosetmix_lib.evaluation import run_experiment as module
 
-    spec = importlib.util.spec_from_file_location("run_experiment", RUN_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
     args = module.parse_args(["--work_dir", "w", "--arms", "captions,captions+negatives,both", "--seeds", "1,2",
                               "--overlap_probabilities", "0,1"])
     runs = module.planned_runs(args)

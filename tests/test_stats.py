@@ -28,7 +28,8 @@ def _event(label: str, seconds: float, split: str) -> Event:
 
 
 def _row(split: str, index: int, specs: list[EventSpec], caption: str, kinds: list[str], source: str = "template") -> dict:
-    recipe = Recipe(split=split, index=index, seed=0, sample_rate=16000, source={"name": "hand"}, events=layout(specs), render=RENDER)
+    recipe = Recipe(split=split, index=index, seed=0, sample_rate=16000, source={"name": "hand"}, events=layout(specs), render=RENDER,
+                    describe={"background_db": 6.0})
     return {
         "id": recipe.id,
         "caption": caption,
@@ -90,9 +91,10 @@ def test_split_statistics_by_hand():
     assert train["classes"] == {"Bell": 1, "Dog": 1, "Rain": 1, "Siren": 1}
     assert train["num_classes"] == 4
     assert train["modifiers"] == {"volume": {"up": 1, "down": 1}, "pitch": {"up": 0, "down": 1},
-                                  "speed": {"up": 1, "down": 0}, "duration": {"up": 0, "down": 0}}
+                                  "speed": {"up": 1, "down": 0}, "duration": {"up": 0, "down": 0},
+                                  "filter": {"up": 0, "down": 0}}
     assert train["modifier_names"]["louder"] == 1 and train["modifier_names"]["lower-pitched"] == 1
-    assert train["transform_rates"] == {"volume": 0.5, "pitch": 0.25, "speed": 0.25, "duration": 0.0}
+    assert train["transform_rates"] == {"volume": 0.5, "pitch": 0.25, "speed": 0.25, "duration": 0.0, "filter": 0.0}
     assert train["modifiers_per_event"] == {"1": 4}
     assert train["clips_with_modifier"] == 2
     assert train["relations"] == {"follow": 1, "overlap": 0, "background": 1}
@@ -107,7 +109,7 @@ def test_split_statistics_by_hand():
     assert captions["vocabulary_size"] == 19
     assert captions["tokens"] == 21
     assert captions["top_words"][0] == ["a", 3]
-    assert captions["word_group_counts"] == {"volume": 2, "pitch": 1, "speed": 1, "duration": 0, "order": 1, "overlap": 1}
+    assert captions["word_group_counts"] == {"volume": 2, "pitch": 1, "speed": 1, "duration": 0, "filter": 0, "order": 1, "overlap": 1}
     assert captions["word_groups"]["volume"] == 1.0 and captions["word_groups"]["order"] == 0.5
 
 
@@ -135,9 +137,11 @@ def test_dataset_statistics_per_split_and_all():
     json.dumps(stats)  # plain JSON
 
 
-def test_background_threshold_is_a_parameter():
+def test_background_threshold_is_read_from_each_recipe():
     rows = hand_rows()["train"]
-    assert split_stats(rows, background_db=15.0)["relations"] == {"follow": 1, "overlap": 1, "background": 0}
+    assert split_stats(rows)["relations"]["background"] == 1
+    strict = [{**row, "recipe": json.dumps({**json.loads(row["recipe"]), "describe": {"background_db": 15.0}})} for row in rows]
+    assert split_stats(strict)["relations"] == {"follow": 1, "overlap": 1, "background": 0}
 
 
 def test_word_groups_match_whole_words_and_phrases():
@@ -153,17 +157,19 @@ def test_word_groups_match_whole_words_and_phrases():
 
 def test_every_template_word_is_counted_in_its_group():
     from audiosetmix_lib.captions import template
-    from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS
+    from audiosetmix_lib.transforms import MODIFIER_KEYS
+    from audiosetmix_lib.transforms import words as modifier_words
 
-    for (transform, _direction), forms in MODIFIER_WORDS.items():
-        for word in forms["adj"] + forms["adv"]:
+    for transform, direction in MODIFIER_KEYS:
+        for word in modifier_words((transform, direction)).adj + modifier_words((transform, direction)).adv:
             assert transform in word_groups_in(f"a {word} sound"), (transform, word)
     fill = {"clause": "a dog barks", "ing": "a dog barking", "np": "a dog"}
     for joiner in template.FOLLOW_JOINERS:
         assert "order" in word_groups_in(joiner.format(**fill)), joiner
     for joiner in template.OVERLAP_JOINERS + template.BACKGROUND_JOINERS:
         assert "overlap" in word_groups_in(joiner.format(**fill)), joiner
-    assert set(AUDIOCAPS_REFERENCE["word_groups"]) == set(WORD_GROUPS)
+    # the AudioCaps reference was measured before the filter existed: every other group has a rate
+    assert set(AUDIOCAPS_REFERENCE["word_groups"]) == set(WORD_GROUPS) - {"filter"}
 
 
 def _write_hand_dataset(root: Path) -> Path:
@@ -192,7 +198,8 @@ def test_stats_command_writes_json_markdown_and_plots(tmp_path):
     assert stats["caption_report"] == {"acceptance_rate": 0.875, "fallbacks": 1}
     ref = stats["reference"]
     assert ref["name"] == "ref.csv" and ref["count"] == 4
-    assert ref["word_groups"] == {"volume": 0.25, "pitch": 0.0, "speed": 0.0, "duration": 0.0, "order": 0.25, "overlap": 0.25}
+    assert ref["word_groups"] == {"volume": 0.25, "pitch": 0.0, "speed": 0.0, "duration": 0.0, "filter": 0.0, "order": 0.25,
+                                  "overlap": 0.25}
     assert ref["length_histogram"] == {"3": 2, "5": 1, "8": 1}
     markdown = (out / "stats.md").read_text()
     assert "## Caption validation report" in markdown and '"acceptance_rate": 0.875' in markdown
@@ -255,3 +262,14 @@ def test_card_carries_the_statistics_and_hub_metadata(tiny_dataset_dir):
         assert later in statistics
     assert "2405.11093" in card and "| seed | 7 |" in card
     assert not (tiny_dataset_dir / "stats.json").exists()
+
+
+def test_stats_of_a_folder_without_shards_raises_and_the_cli_says_why(tmp_path, capsys):
+    """`compute` is called by other code: it raises; only the CLI prints `error:` and exits non-zero."""
+    from audiosetmix_lib.cli import main
+    from audiosetmix_lib.stats_cli import DatasetError, compute
+
+    with pytest.raises(DatasetError, match="no data/"):
+        compute(tmp_path)
+    assert main(["stats", "--dataset_dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: no data/*.parquet")

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import SR, ArraySource, active_span, dominant_frequency, onsets, pulses, recipe_of, tone
 
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.render import active_rms_db, limit, render
-from helpers import SR, ArraySource, active_span, dominant_frequency, onsets, pulses, recipe_of, tone
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,152 @@ def test_mix_is_not_normalised_and_the_limiter_only_catches_peaks(source):
     x = (np.linspace(-0.5, 0.5, SR)).astype(np.float32)
     same, reduction = limit(x, SR, -1.0)
     assert reduction == 0.0 and np.array_equal(same, x)
+
+
+# ---------------------------------------------------------------- the registry and each transform module
+
+
+def band_energy(x: np.ndarray, sr: int, low: float, high: float) -> float:
+    """Energy of x between low and high Hz (the test's own FFT, independent of the code).
+
+    A Hann window keeps the strong pass band from leaking into the band measured (a rectangular
+    window's side lobes would cap any filter at ~15 dB here).
+    """
+    spectrum = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(len(x)))) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / sr)
+    return float(spectrum[(freqs >= low) & (freqs < high)].sum())
+
+
+def centroid(x: np.ndarray, sr: int) -> float:
+    magnitude = np.abs(np.fft.rfft(x.astype(np.float64)))
+    return float((np.fft.rfftfreq(len(x), 1.0 / sr) * magnitude).sum() / magnitude.sum())
+
+
+@pytest.fixture(scope="module")
+def synth_pool():
+    from audiosetmix_lib.sources import EventPool, make_source
+
+    source = make_source("synth")
+    pool = EventPool(source.events())
+    return source, {label: events[0] for split in pool.by_split.values() for label, events in sorted(split.items())}
+
+
+def one_event_recipe(source, event, transforms):
+    from audiosetmix_lib.recipe import EventSpec, Recipe, layout
+    from audiosetmix_lib.sampler import describe_settings, render_settings
+
+    spec = EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms)
+    return Recipe(split="train", index=0, seed=0, sample_rate=SR, source=source.spec(), events=layout([spec]),
+                  render=render_settings(MixConfig()), describe=describe_settings(MixConfig()))
+
+
+@pytest.mark.parametrize("direction, ratio", [("down", 0.25), ("down", 0.5), ("up", 2.0), ("up", 4.0)])
+def test_filter_removes_at_least_10_db_beyond_the_cutoff_on_every_synth_class(synth_pool, direction, ratio):
+    source, events = synth_pool
+    assert len(events) == 12
+    for label, event in events.items():
+        plain = render(one_event_recipe(source, event, {}), source)
+        filtered = render(one_event_recipe(source, event, {"filter": {"direction": direction, "ratio": ratio, "order": 8}}), source)
+        params = filtered.events[0].transforms["filter"]
+        # the stored cut-off is the measured centroid times the ratio, clamped below Nyquist
+        expected = min(max(centroid(plain.samples, SR) * ratio, 20.0), 0.45 * SR)
+        assert params["cutoff_hz"] == pytest.approx(expected, rel=0.02), label
+        cut = params["cutoff_hz"]
+        band = (cut, SR / 2) if direction == "down" else (0.0, cut)
+        before, after = band_energy(plain.samples, SR, *band), band_energy(filtered.samples, SR, *band)
+        assert 10 * np.log10(before / after) >= 10.0, (label, direction, ratio, cut, 10 * np.log10(before / after))
+        # and the other side of the cut-off is mostly kept (the change is a filter, not a mute)
+        other = (0.0, cut / 2) if direction == "down" else (min(2 * cut, SR / 2 - 1), SR / 2)
+        if band_energy(plain.samples, SR, *other) > 1e-3 * band_energy(plain.samples, SR, 0, SR / 2):
+            kept = band_energy(filtered.samples, SR, *other) / band_energy(plain.samples, SR, *other)
+            assert kept > 0.5, (label, direction, kept)
+
+
+def test_a_stored_filter_recipe_re_renders_exactly(synth_pool):
+    from dataclasses import replace
+
+    from audiosetmix_lib.recipe import Recipe
+
+    source, events = synth_pool
+    recipe = one_event_recipe(source, events["Siren"], {"filter": {"direction": "down", "ratio": 0.3, "order": 8}})
+    first = render(recipe, source)
+    stored = Recipe.from_json(replace(recipe, events=first.events).to_json())
+    assert "cutoff_hz" in stored.events[0].transforms["filter"]
+    assert np.array_equal(render(stored, source).samples, first.samples)
+
+
+def measure(name: str, x: np.ndarray) -> float:
+    """A number that grows with the transform's 'up' direction, measured on rendered audio."""
+    if name == "volume":
+        return active_rms_db(x, SR)
+    if name == "pitch":
+        return dominant_frequency(x[len(x) // 4 : 3 * len(x) // 4])
+    if name == "speed":
+        return -len(x) / SR  # faster -> shorter
+    if name == "duration":
+        return len(x) / SR
+    if name == "filter":
+        return centroid(x, SR)
+    raise AssertionError(f"no measurement for {name}: add one with the new transform")
+
+
+def test_every_transform_moves_its_measure_in_its_direction_and_flip_reverses_it():
+    from audiosetmix_lib.transforms import TRANSFORMS, default_settings, flip
+
+    noise_tone = tone(440.0, 2.0) + 0.05 * np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32)
+    src = ArraySource({"x": noise_tone.astype(np.float32)})
+    base = {name: measure(name, mix(src, [("x", {}, None)])) for name in TRANSFORMS}
+    settings = default_settings()
+    rng = np.random.default_rng(1)
+    for name, module in TRANSFORMS.items():
+        seen = set()
+        for _ in range(40):
+            params = module.sample(rng, settings[name])
+            seen.add(params["direction"])
+            if len(seen) == 2:
+                break
+        assert seen == {"up", "down"}, name
+        for direction in ("up", "down"):
+            params = next(p for p in (module.sample(np.random.default_rng(s), settings[name]) for s in range(50))
+                          if p["direction"] == direction)
+            flipped = flip(name, params)
+            assert flipped["direction"] != direction
+            a = measure(name, mix(src, [("x", {name: params}, None)]))
+            b = measure(name, mix(src, [("x", {name: flipped}, None)]))
+            sign = 1 if direction == "up" else -1
+            assert sign * (a - base[name]) > 0, (name, direction, a, base[name])
+            assert sign * (b - base[name]) < 0, (name, "flip of", direction, b, base[name])
+
+
+def test_registry_invariants():
+    from audiosetmix_lib.captions.validate import term_variants
+    from audiosetmix_lib.relations import FOLLOW_WORDS, OVERLAP_WORDS
+    from audiosetmix_lib.transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES, TRANSFORMS, default_settings, words
+
+    assert TRANSFORM_NAMES == ("volume", "pitch", "speed", "duration", "filter")
+    assert len(set(MODIFIER_NAMES.values())) == len(MODIFIER_NAMES) == 2 * len(TRANSFORMS)
+    owners = {}
+    for name, module in TRANSFORMS.items():
+        assert module.NAME == name and set(module.WORDS) == set(DIRECTIONS) == set(module.MODIFIERS)
+        assert default_settings()[name].probability == 0.3
+        assert module.STAGE in ("stretch", "length", "spectral", "gain"), name
+        for direction in DIRECTIONS:
+            w = words((name, direction))
+            assert w.adj, (name, direction)  # every modifier can be said as an adjective
+            for word in w.all:
+                for term in term_variants(word):
+                    assert owners.setdefault(term, (name, direction)) == (name, direction), (word, owners[term])
+    # no single modifier word is also a relation word
+    single = {t[0] for t in owners if len(t) == 1}
+    assert not single & set(FOLLOW_WORDS) and not single & set(OVERLAP_WORDS)
+
+
+def test_each_modifier_word_is_written_in_one_python_module():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    files = [p for d in ("audiosetmix_lib", "eval") for p in (root / d).rglob("*.py")]
+    for word in ("high-pitched", "muffled", "tinny", "loudly", "briefly"):
+        holders = [p for p in files if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", p.read_text(encoding="utf-8"))]
+        assert len(holders) == 1, (word, holders)

@@ -1,8 +1,8 @@
-"""`audiosetmix.py audit`: write the audit page for a seeded sample, or summarize an exported judgement file.
+"""`audiosetmix audit`: write the audit page for a seeded sample, or summarize an exported judgement file.
 
-    python audiosetmix.py audit --dataset_dir DIR --split test --n 100 --seed 0 --output_dir audit/
+    audiosetmix audit --dataset_dir DIR --split test --n 100 --seed 0 --output_dir audit/
     # open audit/index.html, judge, press Export
-    python audiosetmix.py audit --summarize audit-...-seed0.json [--output_dir audit/]
+    audiosetmix audit --summarize audit-...-seed0.json [--output_dir audit/]
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import json
 import sys
 from pathlib import Path
 
+from ..hub_layout import write_json
+from ..stats_cli import DatasetError, dataset_splits
+from .page import render_page, row_view, sample_indices
+from .spectrogram import write_spectrogram
+from .summary import summarize, summary_markdown
+
 AUDIO_DIR = "audio"
 IMAGE_DIR = "spectrograms"
 
@@ -21,13 +27,10 @@ def read_sample(dataset_dir: Path, split: str, n: int, seed: int) -> list[dict]:
     """The seeded sample of a split's rows (with audio bytes), in dataset order."""
     import pyarrow.parquet as pq
 
-    from ..stats_cli import dataset_splits
-    from .page import sample_indices
-
     shards = dataset_splits(dataset_dir).get(split)
     if not shards:
         available = ", ".join(dataset_splits(dataset_dir)) or "none"
-        raise SystemExit(f"error: no split {split!r} in {dataset_dir}/data (splits: {available})")
+        raise DatasetError(f"no split {split!r} in {dataset_dir}/data (splits: {available})")
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
     wanted = set(sample_indices(total, n, seed))
     rows, position = [], 0
@@ -55,11 +58,7 @@ def write_audio(directory: Path, row: dict, audio_format: str):
     return f"{AUDIO_DIR}/{name}", samples, sample_rate
 
 
-def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_dir: Path, audio_format: str = "flac",
-                     background_db: float = 6.0) -> Path:
-    from .page import render_page, row_view
-    from .spectrogram import write_spectrogram
-
+def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_dir: Path, audio_format: str = "flac") -> Path:
     rows = read_sample(dataset_dir, split, n, seed)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / AUDIO_DIR).mkdir(exist_ok=True)
@@ -68,13 +67,13 @@ def write_audit_page(dataset_dir: Path, split: str, n: int, seed: int, output_di
     for i, row in enumerate(rows):
         audio_src, samples, sample_rate = write_audio(output_dir / AUDIO_DIR, row, audio_format)
         image_src = f"{IMAGE_DIR}/{row['id']}.png"
-        view = row_view(row, audio_src, image_src, background_db)
+        view = row_view(row, audio_src, image_src)
         write_spectrogram(output_dir / image_src, samples, sample_rate, view["events"], view["duration"],
                           title=f"{row['id']}: {row['caption']}")
         views.append(view)
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(rows)} rows", flush=True)
-    meta = {"dataset": Path(dataset_dir).resolve().name, "split": split, "seed": seed, "n": n, "background_db": background_db}
+    meta = {"dataset": Path(dataset_dir).resolve().name, "split": split, "seed": seed, "n": n}
     page = output_dir / "index.html"
     page.write_text(render_page(views, meta), encoding="utf-8")
     return page
@@ -85,17 +84,13 @@ def run(args) -> int:
         return summarize_cmd(args)
     if not args.dataset_dir or not args.output_dir:
         raise SystemExit("error: audit needs --dataset_dir and --output_dir (or --summarize JUDGEMENTS.json)")
-    page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format,
-                            args.background_db)
+    page = write_audit_page(Path(args.dataset_dir), args.split, args.n, args.seed, Path(args.output_dir), args.audio_format)
     print(f"wrote {page} ({args.split}, seed {args.seed}); open it in a browser (no server needed): file://{page.resolve()}")
-    print("judge, press Export, then: python audiosetmix.py audit --summarize <the exported .json>")
+    print("judge, press Export, then: audiosetmix audit --summarize <the exported .json>")
     return 0
 
 
 def summarize_cmd(args) -> int:
-    from ..hub_layout import write_json
-    from .summary import summarize, summary_markdown
-
     try:
         export = json.loads(Path(args.summarize).read_text(encoding="utf-8"))
         summary = summarize(export)
@@ -124,7 +119,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--output_dir", help="where index.html, audio/ and spectrograms/ go (with --summarize: the summary files)")
     p.add_argument("--audio_format", choices=["flac", "wav"], default="flac",
                    help="flac: the dataset's bytes as they are; wav: 16-bit PCM for players without FLAC")
-    p.add_argument("--background_db", type=float, default=6.0, help="the build's MixConfig background_db (for relation names)")
     p.add_argument("--summarize", metavar="JUDGEMENTS.json", help="summarize an exported judgement file instead")
     p.set_defaults(func=run)
     return p

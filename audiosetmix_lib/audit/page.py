@@ -15,7 +15,7 @@ import numpy as np
 
 from ..describe import describe
 from ..recipe import Recipe
-from ..transforms import MODIFIER_NAMES
+from ..transforms import detail
 
 EXPORT_FORMAT = "audiosetmix-audit-judgements"
 EXPORT_FORMAT_VERSION = 1
@@ -32,24 +32,13 @@ def sample_indices(num_rows: int, n: int, seed: int) -> list[int]:
 
 
 def modifier_text(name: str, params: dict) -> str:
-    """'louder (+9.2 dB)', 'slower (tempo x0.61)', 'shorter (keeps 40 %)' ..."""
-    label = MODIFIER_NAMES[(name, params["direction"])]
-    if name == "volume":
-        detail = f"{params['gain_db']:+.1f} dB"
-    elif name == "pitch":
-        detail = f"{params['semitones']:+.1f} semitones"
-    elif name == "speed":
-        detail = f"tempo x{params['tempo']:.2f}"
-    elif params["direction"] == "up":
-        detail = f"looped x{params['repeats']:.2f}"
-    else:
-        detail = f"keeps {100 * params['keep']:.0f} %"
-    return f"{label} ({detail})"
+    """'louder (+9.2 dB)', 'slower (tempo x0.61)' ... (the transform module writes the amount)."""
+    return detail(name, params)
 
 
-def recipe_events(recipe: Recipe, background_db: float = 6.0) -> list[dict]:
+def recipe_events(recipe: Recipe) -> list[dict]:
     """The recipe as table rows: event, label, onset, duration, modifiers, relation, source segment."""
-    described = describe(recipe, background_db)
+    described = describe(recipe)
     out = []
     for i, (spec, event) in enumerate(zip(recipe.events, described.events)):
         if event.relation is None:
@@ -75,7 +64,7 @@ def recipe_events(recipe: Recipe, background_db: float = 6.0) -> list[dict]:
     return out
 
 
-def row_view(row: dict, audio_src: str, image_src: str, background_db: float = 6.0) -> dict:
+def row_view(row: dict, audio_src: str, image_src: str) -> dict:
     """What the page shows of one row (and what its export carries)."""
     recipe = Recipe.from_json(row["recipe"])
     return {
@@ -88,7 +77,7 @@ def row_view(row: dict, audio_src: str, image_src: str, background_db: float = 6
         "negatives": [{"kind": n["kind"], "caption": n["caption"]} for n in row.get("negatives") or []],
         "duration": round(float(row.get("duration") or recipe.duration), 3),
         "limiter_gain_reduction_db": recipe.limiter_gain_reduction_db,
-        "events": recipe_events(recipe, background_db),
+        "events": recipe_events(recipe),
         "recipe_json": json.dumps(json.loads(row["recipe"]), indent=1, sort_keys=True, ensure_ascii=False),
         "audio_src": audio_src,
         "image_src": image_src,
@@ -158,7 +147,7 @@ def _row_html(position: int, view: dict) -> str:
 
 
 def render_page(views: list[dict], meta: dict) -> str:
-    """The whole page. `meta`: dataset, split, seed, n, background_db (shown and exported)."""
+    """The whole page. `meta`: dataset, split, seed, n (shown and exported)."""
     meta = dict(meta, page_key=page_key(meta, views), format=EXPORT_FORMAT, format_version=EXPORT_FORMAT_VERSION,
                 rows=[{k: v[k] for k in ("id", "caption", "caption_source", "prompt_version", "labels", "modifiers", "negatives")}
                       for v in views])

@@ -14,13 +14,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..config import LLMConfig
 from ..describe import describe
-from ..recipe import Recipe
 from .backend import Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
+from .openai_backend import OpenAIBackend
 from .prompt import PROMPT_VERSION, build_messages, prompt_text
 from .report import ACCEPTED, ReportStore, summarise
+from .sets import CaptionedSet, Captioner, CaptionSet
+from .template import TEMPLATE_VERSION
+from .template_captioner import TemplateCaptioner
+from .transformers_backend import TransformersBackend
 from .validate import Validator, reworded
+
+__all__ = ["CAPTIONERS", "Captioner", "CaptionSet", "CaptionedSet", "LLMCaptioner", "TemplateCaptioner", "make_captioner"]
 
 CAPTIONERS = ("template", "transformers", "openai")
 RETRY_MIN_TEMPERATURE = 0.7
@@ -32,22 +39,6 @@ _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 def clean_answer(text: str) -> str:
     """The answer without surrounding whitespace or a reasoning model's leading <think>...</think> block."""
     return _THINK.sub("", text).strip()
-
-
-@dataclass
-class CaptionSet:
-    """One row's texts to write: recipes[0] is the row, the rest its negatives; `fallback` their template captions."""
-
-    row_id: str
-    recipes: list[Recipe]
-    fallback: list[str]
-
-
-@dataclass
-class CaptionedSet:
-    captions: list[str]
-    source: str
-    prompt_version: str
 
 
 @dataclass
@@ -66,15 +57,13 @@ class LLMCaptioner:
     prompt_version = PROMPT_VERSION
 
     def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
-                 cache: AnswerCache | None = None, report: ReportStore | None = None, background_db: float = 6.0,
-                 known_classes=()) -> None:
+                 cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=()) -> None:
         self.backend = backend
         self.model = model
         self.sampling = sampling
         self.max_retries = max(0, int(max_retries))
         self.cache = cache
         self.report = report
-        self.background_db = background_db
         self.validator = Validator(known_classes)
         self.records: list[dict] = []  # this process's records when there is no report store
 
@@ -109,7 +98,7 @@ class LLMCaptioner:
         items: list[_Item] = []
         for s_index, caption_set in enumerate(sets):
             for recipe in caption_set.recipes:
-                description = describe(recipe, self.background_db)
+                description = describe(recipe)
                 items.append(_Item(s_index, build_messages(description), description))
         failed_sets: set[int] = set()
         counters = [{"requests": 0, "cache_hits": 0} for _ in sets]
@@ -157,8 +146,6 @@ class LLMCaptioner:
             self.records.append(record)
         if reason is None:
             return CaptionedSet(texts, self.source_name, PROMPT_VERSION)
-        from .template import TEMPLATE_VERSION
-
         return CaptionedSet(list(caption_set.fallback), "template-fallback", TEMPLATE_VERSION)
 
     def meta(self) -> dict:
@@ -171,30 +158,20 @@ class LLMCaptioner:
         return summarise(records, self.meta())
 
 
-def make_captioner(name: str, llm: dict | None, background_db: float = 6.0, known_classes=()):
-    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` dict."""
-    llm = dict(llm or {})
+def make_captioner(name: str, llm: LLMConfig | None = None, known_classes=()) -> Captioner:
+    """`template` (default, offline), `transformers` or `openai`, from the builder config's `llm` settings."""
+    llm = llm if llm is not None else LLMConfig()
     if name == "template":
-        from ..rows import TemplateCaptioner
-
-        return TemplateCaptioner(background_db)
+        return TemplateCaptioner()
     if name == "openai":
-        from .openai_backend import OpenAIBackend
-
-        backend = OpenAIBackend(base_url=llm.get("base_url", ""), model=llm.get("model", ""),
-                                api_key_env=llm.get("api_key_env") or "OPENAI_API_KEY",
-                                concurrency=llm.get("concurrency", 8), timeout=llm.get("timeout", 60.0),
-                                http_retries=llm.get("http_retries", 5), backoff=llm.get("backoff", 0.5))
+        backend = OpenAIBackend(base_url=llm.base_url, model=llm.model, api_key_env=llm.api_key_env,
+                                concurrency=llm.concurrency, timeout=llm.timeout,
+                                http_retries=llm.http_retries, backoff=llm.backoff)
     elif name == "transformers":
-        from .transformers_backend import TransformersBackend
-
-        backend = TransformersBackend(model=llm.get("model", ""), device=llm.get("device"), dtype=llm.get("dtype", "auto"),
-                                      batch_size=llm.get("batch_size", 8))
+        backend = TransformersBackend(model=llm.model, device=llm.device, dtype=llm.dtype, batch_size=llm.batch_size)
     else:
         raise ValueError(f"unknown captioner {name!r} (choose from {', '.join(CAPTIONERS)})")
-    sampling = Sampling(temperature=float(llm.get("temperature", 0.7)), top_p=float(llm.get("top_p", 0.95)),
-                        max_new_tokens=int(llm.get("max_new_tokens", 64)))
-    cache = AnswerCache(llm["cache"]) if llm.get("cache") else None
-    report = ReportStore(llm["report"]) if llm.get("report") else None
-    return LLMCaptioner(backend, llm.get("model", ""), sampling, int(llm.get("max_retries", 2)), cache, report,
-                        background_db, known_classes)
+    sampling = Sampling(temperature=llm.temperature, top_p=llm.top_p, max_new_tokens=llm.max_new_tokens)
+    cache = AnswerCache(llm.cache) if llm.cache else None
+    report = ReportStore(llm.report) if llm.report else None
+    return LLMCaptioner(backend, llm.model, sampling, llm.max_retries, cache, report, known_classes)

@@ -1,4 +1,4 @@
-"""Class names -> natural phrases, and the words that express each modifier.
+"""Class names -> natural phrases (the modifiers' words live in their transform modules).
 
 A phrase is (article, noun, verb, gerund): "a" + adjectives + "siren" + "wails" / "wailing".
 Classes without an entry get a phrase from their display name (see `phrase_for`).
@@ -49,18 +49,6 @@ LEXICON: dict[str, Phrase] = {
     "Water": Phrase("", "water", "flows", "flowing", ("water",)),
     "Applause": Phrase("", "applause", "is heard", None, ("applause", "clapping", "applaud")),
     "Vehicle horn, car horn, honking": Phrase("a", "car horn", "honks", "honking", ("horn", "honk", "honks", "honking")),
-}
-
-
-MODIFIER_WORDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
-    ("volume", "up"): {"adj": ("loud",), "adv": ("loudly",)},
-    ("volume", "down"): {"adj": ("quiet", "faint", "soft"), "adv": ("quietly", "faintly", "softly")},
-    ("pitch", "up"): {"adj": ("high-pitched",), "adv": ()},
-    ("pitch", "down"): {"adj": ("low-pitched", "deep"), "adv": ()},
-    ("speed", "up"): {"adj": ("fast", "rapid"), "adv": ("quickly", "rapidly")},
-    ("speed", "down"): {"adj": ("slow",), "adv": ("slowly",)},
-    ("duration", "up"): {"adj": ("prolonged", "long", "continuous"), "adv": ("continuously", "for a long time")},
-    ("duration", "down"): {"adj": ("brief", "short"), "adv": ("briefly",)},
 }
 
 

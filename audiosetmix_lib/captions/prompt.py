@@ -14,18 +14,18 @@ import json
 import re
 
 from ..describe import DescribedEvent, Description
-from .lexicon import MODIFIER_WORDS, phrase_for
+from ..transforms import MODIFIER_KEYS, quality, words
+from .lexicon import phrase_for
 from .validate import allowed_words
 
-PROMPT_VERSION = "prompt-v1"
+PROMPT_VERSION = "prompt-v2"  # v2: qualities from the transform registry (filter added)
 DATA_OPEN, DATA_CLOSE = "<data>", "</data>"
 
-_QUALITY_ORDER = (("volume", "up"), ("volume", "down"), ("pitch", "up"), ("pitch", "down"),
-                  ("speed", "up"), ("speed", "down"), ("duration", "up"), ("duration", "down"))
+_QUALITY_ORDER = MODIFIER_KEYS  # registry order
 
 
 def _quality_rule() -> str:
-    parts = [f"{MODIFIER_WORDS[key]['adj'][0]} ({', '.join(allowed_words(key)[:4])})" for key in _QUALITY_ORDER]
+    parts = [f"{quality(key)} ({', '.join(allowed_words(key)[:4])})" for key in _QUALITY_ORDER]
     return "; ".join(parts)
 
 
@@ -66,7 +66,7 @@ def event_data(position: int, event: DescribedEvent) -> dict:
         "sound": position,
         "label": event.label,
         "name": phrase_for(event.label).noun,
-        "qualities": [MODIFIER_WORDS[m]["adj"][0] for m in sorted(event.modifiers, key=_QUALITY_ORDER.index)],
+        "qualities": [quality(m) for m in sorted(event.modifiers, key=_QUALITY_ORDER.index)],
         "starts": starts,
         "background": bool(event.background),
     }
@@ -96,15 +96,22 @@ def _example(events: list[tuple[str, tuple, str | None, bool]]) -> Description:
                              for label, mods, relation, background in events))
 
 
-# Few-shot examples: (description, answer). Tests check every answer passes the validator.
+def _adverb(key: tuple[str, str]) -> str:
+    forms = words(key)
+    return (forms.adv or forms.adj)[0]
+
+
+# Few-shot examples: (description, answer); the modifier words come from the transform registry.
+# Tests check every answer passes the validator.
 EXAMPLES: tuple[tuple[Description, str], ...] = (
     (_example([("Dog", (("volume", "up"),), None, False), ("Siren", (), "follow", False)]),
-     "A dog barks loudly, followed by a siren wailing."),
+     f"A dog barks {_adverb(('volume', 'up'))}, followed by a siren wailing."),
     (_example([("Rain", (), None, False), ("Bell", (("pitch", "up"), ("duration", "down")), "overlap", False)]),
-     "Rain falls while a high-pitched bell rings briefly."),
+     f"Rain falls while a {quality(('pitch', 'up'))} bell rings {_adverb(('duration', 'down'))}."),
     (_example([("Engine", (("pitch", "down"),), None, False), ("Bird vocalization, bird call, bird song", (("volume", "down"),), "overlap", True),
                ("Knock", (("speed", "up"),), "follow", False)]),
-     "A deep engine rumbles with quiet birds chirping in the background, then fast knocking is heard."),
+     f"A {words(('pitch', 'down')).adj[-1]} engine rumbles with {quality(('volume', 'down'))} birds chirping in the background, "
+     f"then {quality(('speed', 'up'))} knocking is heard."),
 )
 
 

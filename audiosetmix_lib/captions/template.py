@@ -1,8 +1,8 @@
 """The offline template captioner: a seeded grammar over the recipe's description.
 
-Captions read like AudioCaps ("A loud siren wails, followed by a bell ringing briefly."):
-every event is named, every modifier expressed, events in onset order, one sentence of at
-most 30 words. Phrasing choices come from the recipe's caption seed only.
+Captions read like AudioCaps ("A siren wails, followed by a bell ringing", each modifier said
+with its transform module's words): every event is named, every modifier expressed, events in
+onset order, one sentence of at most 30 words. Phrasing choices come from the recipe's caption seed only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import zlib
 import numpy as np
 
 from ..describe import DescribedEvent, Description
-from .lexicon import MODIFIER_WORDS, phrase_for, with_article
+from ..transforms import is_adverbial, words
+from .lexicon import phrase_for, with_article
 
 MAX_WORDS = 30
 TEMPLATE_VERSION = "template-v1"
@@ -41,26 +42,24 @@ class _Choices:
         return bool(self.rng.random() < p)
 
 
-ADVERBIAL = ("speed", "duration")  # "a fast baby" and "a short dog" name the wrong thing: say how it sounds
-
-
 def _modifier_forms(event: DescribedEvent, choices: _Choices) -> tuple[list[str], list[str], list[str]]:
     """Words for the event's modifiers, from one pair of draws per modifier.
 
-    Returns (adjectives, adverbs) for a clause with a gerund (speed and duration as adverbs,
-    volume either way, pitch as an adjective) and every modifier as an adjective (passive and
-    compact forms). All come from the same draws, so an event says "deep" in every form and
-    position, and a negative that moves it keeps its words.
+    Returns (adjectives, adverbs) for a clause with a gerund (adverbial transforms such as
+    speed and duration as adverbs when they have them, the others either way, a coin per
+    modifier) and every modifier as an adjective (passive and compact forms). All come from the
+    same draws, so an event says "deep" in every form and position, and a negative that moves
+    it keeps its words.
     """
     adjectives, adverbs, all_adjectives = [], [], []
     for modifier in event.modifiers:
-        words = MODIFIER_WORDS[modifier]
+        forms = words(modifier)
         as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
-        adverbial = bool(words["adv"]) and (modifier[0] in ADVERBIAL or as_adverb)
-        adjective = words["adj"][min(len(words["adj"]) - 1, int(which * len(words["adj"])))]
+        adverbial = bool(forms.adv) and (is_adverbial(modifier[0]) or as_adverb)
+        adjective = forms.adj[min(len(forms.adj) - 1, int(which * len(forms.adj)))]
         all_adjectives.append(adjective)
         if adverbial:
-            adverbs.append(words["adv"][min(len(words["adv"]) - 1, int(which * len(words["adv"])))])
+            adverbs.append(forms.adv[min(len(forms.adv) - 1, int(which * len(forms.adv)))])
         else:
             adjectives.append(adjective)
     return adjectives, adverbs, all_adjectives
@@ -74,7 +73,7 @@ def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
 
 
 def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: bool = True) -> str:
-    """Compact: the sound itself as a noun phrase, e.g. "brief, loud dog barking", "rapid knocking"."""
+    """Compact: the sound itself as a noun phrase, e.g. "<adjectives> dog barking"."""
     phrase = phrase_for(event.label)
     words = ([", ".join(adjectives)] if adjectives else []) + [phrase.noun]
     if with_gerund and phrase.gerund:
@@ -83,9 +82,13 @@ def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: boo
 
 
 def _adverbs(adverbs: list[str]) -> str:
-    if not adverbs:
-        return ""
-    return " " + (" and ".join(adverbs) if len(adverbs) <= 2 else ", ".join(adverbs[:-1]) + " and " + adverbs[-1])
+    """'quickly and softly'; a comparison ("as if through a wall") goes last, after a comma."""
+    simple = [a for a in adverbs if not a.startswith("as if ")]
+    similes = [a for a in adverbs if a.startswith("as if ")]
+    text = " and ".join(simple) if len(simple) <= 2 else ", ".join(simple[:-1]) + " and " + simple[-1]
+    for simile in similes:
+        text = f"{text}, {simile}" if text else simile
+    return " " + text if text else ""
 
 
 def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..describe import Description
-from .lexicon import LEXICON, MODIFIER_WORDS, phrase_for
+from ..relations import BACKGROUND_WORD, FOLLOW_WORDS, OVERLAP_WORDS
+from ..transforms import MODIFIER_KEYS, other_direction, words
+from .lexicon import LEXICON, phrase_for
 from .template import MAX_WORDS, word_count
 
 # Rejection reasons, most specific first: a caption's primary reason is the first that applies.
@@ -36,22 +38,6 @@ REASONS = (
     "missing_relation",
 )
 
-# Words beyond the template's own (lexicon MODIFIER_WORDS) that also express a modifier.
-EXTRA_MODIFIER_WORDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("volume", "up"): ("louder", "loudest", "blaring", "booming"),
-    ("volume", "down"): ("quieter", "softer", "fainter", "gentle", "gently", "subdued", "muted", "barely audible"),
-    ("pitch", "up"): ("higher-pitched", "high-pitch", "shrill"),
-    ("pitch", "down"): ("lower-pitched", "low-pitch", "deeper"),
-    ("speed", "up"): ("quick", "faster", "swift", "swiftly", "hurried", "hurriedly", "sped-up", "speedy"),
-    ("speed", "down"): ("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down"),
-    ("duration", "up"): ("longer", "lengthy", "extended", "sustained", "lingering", "drawn-out", "at length"),
-    ("duration", "down"): ("shorter", "momentary", "momentarily", "short-lived", "for a moment"),
-}
-
-FOLLOW_WORDS = ("followed", "then", "after", "afterwards", "afterward", "before", "later", "next", "subsequently",
-                "finally", "once")
-OVERLAP_WORDS = ("while", "as", "with", "along", "alongside", "during", "over", "amid", "amidst", "simultaneously",
-                 "meanwhile", "together", "accompanied", "same time", "background", "underneath", "beneath")
 GENERIC_WORDS = frozenset({"sound", "sounds", "noise", "noises", "audio", "clip", "recording", "something", "background"})
 
 _PREAMBLE = re.compile(
@@ -67,7 +53,7 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
 def opposite(key: tuple[str, str]) -> tuple[str, str]:
-    return (key[0], "down" if key[1] == "up" else "up")
+    return (key[0], other_direction(key[1]))
 
 
 def tokens(text: str) -> list[str]:
@@ -144,9 +130,8 @@ def _word_terms(words) -> list[tuple[str, ...]]:
 def _modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
     vocabulary = []
     owner: dict[tuple[str, ...], tuple[str, str]] = {}
-    for key, forms in MODIFIER_WORDS.items():
-        words = (*forms["adj"], *forms["adv"], *EXTRA_MODIFIER_WORDS.get(key, ()))
-        for term in _word_terms(words):
+    for key in MODIFIER_KEYS:
+        for term in _word_terms(words(key).all):
             if owner.setdefault(term, key) != key:
                 raise ValueError(f"modifier word {' '.join(term)!r} is listed for {owner[term]} and {key}")
             vocabulary.append((term, key))
@@ -160,8 +145,7 @@ _OVERLAP_TERMS = _word_terms(OVERLAP_WORDS)
 
 def allowed_words(key: tuple[str, str]) -> list[str]:
     """The words that express one modifier: the template's own first, then the extra ones."""
-    forms = MODIFIER_WORDS[key]
-    return [*forms["adj"], *forms["adv"], *EXTRA_MODIFIER_WORDS.get(key, ())]
+    return list(words(key).all)
 
 
 @dataclass(frozen=True)
@@ -289,7 +273,7 @@ class Validator:
             return ["missing_relation"]
         if "overlap" in relations and not has(_OVERLAP_TERMS):
             return ["missing_relation"]
-        if any(event.background for event in description.events) and "background" not in free:
+        if any(event.background for event in description.events) and BACKGROUND_WORD not in free:
             return ["missing_relation"]
         return []
 

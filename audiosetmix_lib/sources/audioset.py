@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from .. import audio_io
 from ..events import Event, Skip, hash_split
-from .base import Source, SourceError
+from .base import Source, SourceError, symbolic_path
 from .folder import AUDIO_EXTENSIONS, load_span
 
 TSV_COLUMNS = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
@@ -196,13 +197,24 @@ class AudioSetSource(Source):
         if len(self.fractions) != 3 or min(self.fractions) < 0 or sum(self.fractions) <= 0:
             raise SourceError(f"audioset source: fractions must be three non-negative numbers, got {fractions!r}")
 
+    def source_root(self) -> str | None:
+        """The deepest folder holding the labels, the ontology files and the clips."""
+        files = [p for p in (self.labels_tsv, self.audio_dir, self.ontology, self.mid_to_name) if p is not None]
+        root = Path(os.path.commonpath([str(Path(p).resolve()) for p in files]))
+        return str(root if root.is_dir() else root.parent)
+
     def spec(self) -> dict:
+        root = self.source_root()
+
+        def rel(p):
+            return None if p is None else symbolic_path(p, root)
+
         return {
             "name": self.name,
-            "labels_tsv": str(self.labels_tsv),
-            "audio_dir": str(self.audio_dir),
-            "ontology": self.ontology,
-            "mid_to_name": self.mid_to_name,
+            "labels_tsv": rel(self.labels_tsv),
+            "audio_dir": rel(self.audio_dir),
+            "ontology": rel(self.ontology),
+            "mid_to_name": rel(self.mid_to_name),
             "min_event_seconds": self.min_event_seconds,
             "exclude_classes": list(self.exclude_classes),
             "fractions": list(self.fractions),

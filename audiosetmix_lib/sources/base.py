@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +14,33 @@ from ..events import SPLITS, Event, Skip
 
 class SourceError(ValueError):
     """Bad source input (metadata file, column, label, ontology): stops the build before any work."""
+
+
+# Source specs name local files relative to this symbol, never by the build machine's absolute
+# path; `render --source_root DIR` (`sources.from_spec(spec, source_root)`) puts a folder in its place.
+SOURCE_ROOT = "<source_root>"
+
+
+def symbolic_path(path, root) -> str:
+    """`path` as SOURCE_ROOT or SOURCE_ROOT/relative/part (it must lie inside `root`)."""
+    relative = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    return SOURCE_ROOT if relative == "." else f"{SOURCE_ROOT}/{relative}"
+
+
+def uses_source_root(spec: dict) -> bool:
+    return any(isinstance(v, str) and v.startswith(SOURCE_ROOT) for v in spec.values())
+
+
+def with_source_root(spec: dict, source_root) -> dict:
+    """The spec with SOURCE_ROOT replaced by a real folder (an error names the flag when none is given)."""
+    if not uses_source_root(spec):
+        return dict(spec)
+    if source_root is None:
+        raise SourceError(f"the {spec.get('name')!r} source names its files relative to {SOURCE_ROOT}: pass the folder "
+                          "the dataset was built from (render --source_root DIR)")
+    root = Path(source_root).expanduser().resolve()
+    return {k: str(root / v[len(SOURCE_ROOT):].lstrip("/")) if isinstance(v, str) and v.startswith(SOURCE_ROOT) else v
+            for k, v in spec.items()}
 
 
 class Source(ABC):
@@ -35,7 +63,11 @@ class Source(ABC):
 
     @abstractmethod
     def spec(self) -> dict:
-        """JSON-serialisable arguments that rebuild this source."""
+        """JSON-serialisable arguments that rebuild this source (local files relative to SOURCE_ROOT)."""
+
+    def source_root(self) -> str | None:
+        """The folder SOURCE_ROOT stands for on this machine (None: the spec names no local files)."""
+        return None
 
     @abstractmethod
     def _scan(self) -> tuple[list[Event], list[Skip]]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import audio_io
 from ..events import Event, Skip, hash_split, normalise_split_name
-from .base import Source, SourceError
+from .base import SOURCE_ROOT, Source, SourceError
 
 METADATA_FILE = "metadata.csv"
 AUDIO_EXTENSIONS = frozenset(
@@ -114,10 +114,13 @@ class FolderSource(Source):
             except ValueError as error:
                 raise SourceError(f"folder source: split_map: {error}") from None
 
+    def source_root(self) -> str | None:
+        return str(self.root)
+
     def spec(self) -> dict:
         return {
             "name": self.name,
-            "path": str(self.root),
+            "path": SOURCE_ROOT,  # events' audio refs are relative to it
             "min_event_seconds": self.min_event_seconds,
             "split_column": self.split_column,
             "split_map": dict(self.split_map) if self.split_map is not None else None,
@@ -126,7 +129,7 @@ class FolderSource(Source):
         }
 
     def license_note(self) -> str:
-        return f"Audio from the user's folder {self.root}: its licence is that of the user's audio."
+        return "Audio from the user's own folder: its licence is that of the user's audio."
 
     # -- scanning ---------------------------------------------------------------------------
 

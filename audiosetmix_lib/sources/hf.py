@@ -9,13 +9,14 @@ silence trimmed as the folder source does.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .. import audio_io
 from ..events import Event, Skip, hash_split, normalise_split_name
-from .base import Source, SourceError
+from .base import SOURCE_ROOT, Source, SourceError
 from .folder import clean_label, load_span, trimmed_span, unique_labels
 
 
@@ -68,10 +69,15 @@ class HFSource(Source):
         trim_db: float = -40.0,
         fractions=(0.8, 0.1, 0.1),
         split_map: dict | None = None,
+        revision: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         super().__init__()
         local = Path(path).expanduser()
-        self.path = str(local.resolve()) if local.exists() else str(path)
+        self.local = local.exists()
+        self.path = str(local.resolve()) if self.local else str(path)
+        self.revision = revision  # a Hub revision (commit, tag, branch) to load; recorded in the spec
+        self.expected_fingerprint = fingerprint  # from a stored spec: a re-render warns when the data differ
         self.audio_column = audio_column
         self.label_column = label_column
         self.split = split
@@ -93,10 +99,15 @@ class HFSource(Source):
                 raise SourceError(f"hf source: split_map: {error}") from None
         self._splits = None
 
+    def source_root(self) -> str | None:
+        return self.path if self.local else None
+
     def spec(self) -> dict:
         return {
             "name": self.name,
-            "path": self.path,
+            "path": SOURCE_ROOT if self.local else self.path,  # a local copy: relative to render --source_root
+            "revision": self.revision,
+            "fingerprint": self.fingerprint(),
             "audio_column": self.audio_column,
             "label_column": self.label_column,
             "split": self.split,
@@ -110,7 +121,14 @@ class HFSource(Source):
         }
 
     def license_note(self) -> str:
-        return f"Audio and labels from the dataset {self.path}: see that dataset's licence."
+        name = "a local dataset" if self.local else f"the dataset {self.path}"
+        return f"Audio and labels from {name}: see that dataset's licence."
+
+    def fingerprint(self) -> str | None:
+        """The loaded data's `datasets` fingerprints (per split), or the expected one before loading."""
+        if self._splits is None:
+            return self.expected_fingerprint
+        return ",".join(f"{name}:{ds._fingerprint}" for name, ds in sorted(self._original_fingerprints.items()))
 
     def _datasets(self) -> dict:
         """Dataset split name -> Dataset with the audio column undecoded (loaded once)."""
@@ -118,10 +136,11 @@ class HFSource(Source):
             from datasets import Audio, load_dataset
 
             try:
-                loaded = load_dataset(self.path, name=self.config_name, split=self.split)
+                loaded = load_dataset(self.path, name=self.config_name, split=self.split, revision=self.revision)
             except Exception as error:  # noqa: BLE001 - name the dataset in one error type
                 raise SourceError(f"hf source: cannot load dataset {self.path!r}: {error}") from error
             splits = {self.split: loaded} if self.split is not None else dict(loaded)
+            self._original_fingerprints = dict(splits)
             for split_name, dataset in sorted(splits.items()):
                 wanted = [c for c in (self.audio_column, self.label_column, self.split_column, self.recording_column) if c]
                 missing = [c for c in wanted if c not in dataset.column_names]
@@ -135,6 +154,9 @@ class HFSource(Source):
                     dataset = dataset.cast_column(self.audio_column, Audio(decode=False))
                 splits[split_name] = dataset
             self._splits = dict(sorted(splits.items()))
+            if self.expected_fingerprint and self.fingerprint() != self.expected_fingerprint:
+                warnings.warn(f"hf source {self.path!r}: the data's fingerprint {self.fingerprint()} differs from the "
+                              f"recipe's {self.expected_fingerprint}: the audio may differ", stacklevel=2)
         return self._splits
 
     def _scan(self) -> tuple[list[Event], list[Skip]]:

@@ -1,6 +1,6 @@
 """Log-mel features on the training device, matching `ClapFeatureExtractor`.
 
-`ClapFeatureExtractor` costs ~25 ms per 10 s clip on one CPU core (DESIGN.md), far too slow
+`ClapFeatureExtractor` costs ~25 ms per 10 s clip on one CPU core (docs/training.md), far too slow
 to feed a GPU, so the training loop computes the same features with `torch.stft` on the
 device. A pretrained CLAP must see the features it was trained on: `LogMel` takes its filter
 bank (Slaney scale, Slaney norm for `rand_trunc`) and STFT settings from the feature
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-# The only settings that keep "A then B" intact on an unfused model (DESIGN.md):
+# The only settings that keep "A then B" intact on an unfused model (docs/training.md):
 # `fusion` (4 channels) is rejected by an unfused model, `repeatpad` turns A-then-B into A, B, A, B.
 FEATURE_EXTRACTOR_SETTINGS = {"truncation": "rand_trunc", "padding": "pad"}
 

@@ -5,7 +5,7 @@ steps (log-mel on the device, loss, clip, step, cosine schedule) with logging, v
 save_state checkpoints -> save_pretrained of model + processor at the root of output_dir.
 
 No gradient accumulation on purpose: accumulating contrastive micro-batches without a feature
-cache silently shrinks the number of in-batch negatives (DESIGN.md). Scale the batch with
+cache silently shrinks the number of in-batch negatives (docs/training.md). Scale the batch with
 more processes instead; negatives are gathered across them.
 """
 
@@ -22,6 +22,19 @@ from pathlib import Path
 
 from audiosetmix_lib.training import args as args_lib
 from audiosetmix_lib.training.args import TrainClapArguments
+from audiosetmix_lib.training.data import AudioCaptionDataset, CaptionTable, Collator, MixtureSampler, SampleKey, epoch_size, load_split
+from audiosetmix_lib.training.features import LogMel, uses_time_channel
+from audiosetmix_lib.training.loss import accelerator_gather, clap_loss
+from audiosetmix_lib.training.model import (
+    ClapTrainModule,
+    build_model,
+    clamp_logit_scales,
+    count_parameters,
+    parameter_groups,
+    text_length_limit,
+)
+from audiosetmix_lib.training.tokenizer import load_tokenizer, train_tokenizer
+from audiosetmix_lib.training.validation import evaluate
 
 STATE_FILE = "train_state.json"
 
@@ -58,9 +71,6 @@ def train(args: TrainClapArguments) -> TrainResult:
 
     from transformers import get_cosine_schedule_with_warmup
 
-    from audiosetmix_lib.training.features import LogMel, uses_time_channel
-    from audiosetmix_lib.training.loss import accelerator_gather
-    from audiosetmix_lib.training.model import ClapTrainModule, build_model, count_parameters, parameter_groups, text_length_limit
 
     clap, processor = build_model(args.model, tokenizer, args.max_text_length, args.audio_time_channel)
     tokenizer = processor.tokenizer
@@ -147,9 +157,6 @@ def train(args: TrainClapArguments) -> TrainResult:
 def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight, audio_weight=0.0) -> dict:
     import torch
 
-    from audiosetmix_lib.training.loss import clap_loss
-    from audiosetmix_lib.training.model import clamp_logit_scales
-
     batch_size = batch["waveforms"].shape[0]
     waveforms = batch["waveforms"]
     clips = batch.get("negative_waveforms")
@@ -201,7 +208,6 @@ def trains_on_audio_negatives(args: TrainClapArguments) -> bool:
 
 
 def load_tables(args: TrainClapArguments) -> list:
-    from audiosetmix_lib.training.data import CaptionTable, load_split
 
     def table(name, split, max_rows=None, clips=0):
         return CaptionTable(
@@ -220,7 +226,6 @@ def load_tables(args: TrainClapArguments) -> list:
 
 
 def resolve_tokenizer(args: TrainClapArguments, tables):
-    from audiosetmix_lib.training.tokenizer import load_tokenizer, train_tokenizer
 
     if args.model != "tiny":
         return None
@@ -233,7 +238,6 @@ def resolve_tokenizer(args: TrainClapArguments, tables):
 def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
     import torch
 
-    from audiosetmix_lib.training.data import AudioCaptionDataset, Collator, MixtureSampler, epoch_size
 
     weights = args_lib.extra_weights(args)
     weights = [1.0 - sum(weights)] + weights
@@ -258,7 +262,6 @@ def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
 def eval_dataloader(args, tokenizer, fe, max_length):
     import torch
 
-    from audiosetmix_lib.training.data import AudioCaptionDataset, CaptionTable, Collator, SampleKey, load_split
 
     if not args.validation_split:
         return None
@@ -281,7 +284,6 @@ def eval_dataloader(args, tokenizer, fe, max_length):
 
 
 def _validate(module, logmel, eval_loader, accelerator, step) -> dict:
-    from audiosetmix_lib.training.validation import evaluate
 
     metrics = evaluate(module, logmel, eval_loader, accelerator)
     accelerator.log(metrics, step=step)

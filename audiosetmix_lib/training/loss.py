@@ -1,7 +1,7 @@
 """The CLAP training loss: symmetric in-batch InfoNCE plus hard-negative terms on both sides.
 
 Why its own module: `ClapModel(return_loss=True)` in transformers 5 computes the text-to-audio
-term twice and never audio-to-text (DESIGN.md), and the hard-negative terms are what teach
+term twice and never audio-to-text (docs/training.md), and the hard-negative terms are what teach
 modifiers. The objective, identical on every process:
 
     J = (CE(audio -> all captions [+ all negative captions]) + CE(caption -> all audio)) / 2

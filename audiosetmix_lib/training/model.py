@@ -1,6 +1,6 @@
 """ClapModel + ClapProcessor: a tiny from-scratch configuration or a pretrained checkpoint.
 
-The tiny configuration is the one calibrated in DESIGN.md (HTSAT depths [1,1,1,1], 32-wide
+The tiny configuration is the one calibrated in docs/training.md (HTSAT depths [1,1,1,1], 32-wide
 patch embeddings; a 2-layer, 128-wide text encoder; 64-d projections): it learns the
 synthetic modifiers on CPU in about half an hour.
 """

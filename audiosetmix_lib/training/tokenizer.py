@@ -4,7 +4,7 @@ Trained on captions *and* hard negatives *and* label captions, so one vocabulary
 both arms of the caption-vs-labels experiment (`--tokenizer_only` once, then `--tokenizer`
 in each run). Built with `vocab=` / `merges=` rather than files: in transformers 5,
 `RobertaTokenizer(vocab_file=..., merges_file=...)` can silently end up with a 5-token
-vocabulary (DESIGN.md).
+vocabulary (docs/training.md).
 """
 
 from __future__ import annotations

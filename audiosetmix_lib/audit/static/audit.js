@@ -99,7 +99,6 @@
       split: meta.split,
       seed: meta.seed,
       n: meta.rows.length,
-      background_db: meta.background_db,
       exported_at: new Date().toISOString(),
       rows: meta.rows.map(function (row) {
         var e = state.rows[row.id] || {};

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .prompt import parse_data_block
+from ..captions.prompt import parse_data_block
 
 
 @dataclass

@@ -1,0 +1,84 @@
+"""What every transform module provides, and the small helpers they share.
+
+A transform module is the one place a modifier lives: its settings (ranges, probability) with
+defaults, `sample`, a pure `apply`, `flip` (the opposite direction, for hard negatives), its
+modifier names and its words. The registry (`transforms/__init__.py`) lists the modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+DIRECTIONS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Words:
+    """How captions say one direction of a modifier.
+
+    adj/adv: the template's words (adverbs may be empty: then the adjective is always used);
+    extra: further words an LLM caption may use (the validator accepts them, the template never
+    writes them). The words of the other direction are the ones that contradict these.
+    """
+
+    adj: tuple[str, ...]
+    adv: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.adj, *self.adv, *self.extra)
+
+
+def other_direction(direction: str) -> str:
+    return "down" if direction == "up" else "up"
+
+
+def uniform(rng: np.random.Generator, bounds: tuple[float, float], digits: int = 3) -> float:
+    return round(float(rng.uniform(bounds[0], bounds[1])), digits)
+
+
+def draw_direction(rng: np.random.Generator) -> str:
+    return DIRECTIONS[int(rng.integers(2))]
+
+
+def check_range(name: str, bounds, low: float | None = None, high: float | None = None) -> None:
+    """A (low, high) pair inside the transform's allowed interval."""
+    if len(bounds) != 2 or not bounds[0] <= bounds[1]:
+        raise ValueError(f"{name} must be a (low, high) range, got {tuple(bounds)}")
+    if (low is not None and bounds[0] < low) or (high is not None and bounds[1] > high):
+        raise ValueError(f"{name} must lie within [{low}, {high}], got {tuple(bounds)}")
+
+
+def check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}.probability must be in [0, 1], got {value}")
+
+
+def settings_from(cls, name: str, overrides: dict | None):
+    """Build a settings dataclass from plain data; unknown keys are rejected by name."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown settings for transform {name!r}: {unknown} (known: {sorted(known)})")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+
+
+def db_to_gain(db: float) -> float:
+    return float(10 ** (db / 20))
+
+
+def fade(samples: np.ndarray, sr: int, seconds: float, fade_in: bool = True, fade_out: bool = True) -> np.ndarray:
+    """Short linear fades so cut segments and loop seams do not click."""
+    n = min(len(samples) // 2, int(round(seconds * sr)))
+    out = samples.astype(np.float32, copy=True)
+    if n > 0:
+        ramp = np.linspace(0.0, 1.0, n, endpoint=False, dtype=np.float32)
+        if fade_in:
+            out[:n] *= ramp
+        if fade_out:
+            out[-n:] *= ramp[::-1]
+    return out

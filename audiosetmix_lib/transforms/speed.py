@@ -1,0 +1,58 @@
+"""Speed: faster or slower, a tempo factor with the pitch kept (Signalsmith Stretch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Words, check_probability, check_range, draw_direction, uniform
+from .pitch import stretch
+
+NAME = "speed"
+MODIFIERS = {"up": "faster", "down": "slower"}
+WORDS = {
+    "up": Words(adj=("fast", "rapid"), adv=("quickly", "rapidly"),
+                extra=("quick", "faster", "swift", "swiftly", "hurried", "hurriedly", "sped-up", "speedy")),
+    "down": Words(adj=("slow",), adv=("slowly",),
+                  extra=("slower", "sluggish", "sluggishly", "leisurely", "slowed", "slowed-down")),
+}
+ADVERBIAL = True  # "a fast baby" names the wrong thing: say how it sounds
+# render chain stage (transforms/__init__.py): one Signalsmith pass with pitch
+STAGE = "stretch"
+STATS_WORDS = ("fast", "faster", "rapid", "rapidly", "quickly", "slow", "slowly", "slower")  # as the AudioCaps reference
+
+
+@dataclass(frozen=True)
+class Settings:
+    probability: float = 0.3
+    up: tuple[float, float] = (1.3, 1.6)  # tempo factor
+    down: tuple[float, float] = (0.6, 0.77)
+
+    def __post_init__(self) -> None:
+        check_probability(NAME, self.probability)
+        check_range("speed.up", self.up, 1.0, 4.0)
+        check_range("speed.down", self.down, 0.25, 1.0)
+
+
+def sample(rng: np.random.Generator, settings: Settings) -> dict:
+    direction = draw_direction(rng)
+    return {"direction": direction, "tempo": uniform(rng, getattr(settings, direction))}
+
+
+def apply(samples: np.ndarray, sr: int, params: dict) -> np.ndarray:
+    """Alone; the renderer runs pitch and speed together in one `stretch` pass."""
+    return stretch(samples, sr, tempo=params["tempo"])
+
+
+def flip(params: dict) -> dict:
+    return {"direction": "down" if params["direction"] == "up" else "up", "tempo": round(1.0 / params["tempo"], 4)}
+
+
+def detail(params: dict) -> str:
+    return f"tempo x{params['tempo']:.2f}"
+
+
+def length_factor(params: dict) -> float:
+    """Output length / input length."""
+    return 1.0 / params["tempo"]

@@ -1,0 +1,86 @@
+"""A real package: the wheel builds, carries the dataset card template, installs without the
+repository, and its `audiosetmix` command builds a dataset from another folder. Nothing is
+downloaded (`--no-deps`, `--no-build-isolation`): the dependencies are the virtualenv's own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _pip(*args: str, cwd: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The wheel, built from a copy of the sources (the checkout stays clean), installed into a bare folder."""
+    work = tmp_path_factory.mktemp("package")
+    source = work / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "audiosetmix.py"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "audiosetmix_lib", source / "audiosetmix_lib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(work / "dist"), str(source), cwd=work)
+    wheel = next((work / "dist").glob("audiosetmix-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "audiosetmix_lib/dataset_card.md" in names and "audiosetmix_lib/audit/static/audit.js" in names
+    assert "audiosetmix.py" in names and not any(n.startswith(("tests/", "eval/", "bench/")) for n in names)
+    target = work / "site"
+    _pip("install", "--no-deps", "--target", str(target), str(wheel), cwd=work)
+    return target
+
+
+def _run(installed: Path, cwd: Path, *cmd: str) -> subprocess.CompletedProcess:
+    """`python -S`: no site processing, so the checkout's editable install is invisible; the installed
+    copy comes first and the virtualenv's site-packages provide the dependencies."""
+    path = os.pathsep.join([str(installed), sysconfig.get_paths()["purelib"]])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=path, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, "-S", *cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_installed_copy_is_the_one_imported(installed, tmp_path):
+    run = _run(installed, tmp_path, "-c", "import audiosetmix_lib, audiosetmix; print(audiosetmix_lib.__file__); "
+                                          "print(audiosetmix.AudioSetMix.__module__)")
+    assert run.returncode == 0, run.stderr[-2000:]
+    lib_file, module = run.stdout.split()
+    assert Path(lib_file).is_relative_to(installed) and module == "audiosetmix_lib.builder"
+
+
+def test_the_audiosetmix_command_builds_from_another_folder(installed, tmp_path):
+    script = installed / "bin" / "audiosetmix"
+    assert script.is_file()
+    run = _run(installed, tmp_path, str(script), "build", "--output_dir", "out", "--train", "4", "--validation", "2",
+               "--test", "2", "--sample_rate", "8000", "--seed", "3")
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "out"
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n") and "$" + "statistics" not in card and "## Statistics" in card
+
+    import datasets
+
+    ds = datasets.load_dataset(str(out))
+    assert {split: len(ds[split]) for split in ds} == {"train": 4, "validation": 2, "test": 2}
+    assert ds["train"][0]["audio"]["sampling_rate"] == 8000
+
+
+def test_module_entry_matches_the_command(installed, tmp_path):
+    """`python -m audiosetmix_lib.cli` is the same program (help text, exit status)."""
+    run = _run(installed, tmp_path, "-m", "audiosetmix_lib.cli", "--help")
+    assert run.returncode == 0 and run.stdout.startswith("usage: audiosetmix ")
+    bad = _run(installed, tmp_path, "-m", "audiosetmix_lib.cli", "build", "--output_dir", "x", "--config", "nope")
+    assert bad.returncode != 0 and "unknown config" in bad.stderr and "Traceback" not in bad.stderr
