@@ -10,13 +10,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from audiosetmix_lib.captions.lexicon import MODIFIER_WORDS
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.negatives import contradicts
 from audiosetmix_lib.render import active_rms_db, render, render_event
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.transforms import TRANSFORM_NAMES
+from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES
+from audiosetmix_lib.transforms import words as modifier_forms
 
 def _every_transform(p: float) -> dict:
     return {"transforms": {name: {"probability": p} for name in TRANSFORM_NAMES}}
@@ -29,7 +29,7 @@ CONFIGS = [  # (seed, MixConfig overrides, rows)
     (8, {"min_events": 3, "max_events": 5, **_every_transform(0.6), "max_duration": 8.0}, 40),
 ]
 SR = 8000
-MODIFIER_WORD_SET = {w for forms in MODIFIER_WORDS.values() for w in forms["adj"] + forms["adv"]}
+MODIFIER_WORD_SET = {w for key in MODIFIER_KEYS for w in modifier_forms(key).adj + modifier_forms(key).adv}
 _MODIFIER_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, MODIFIER_WORD_SET), key=len, reverse=True)) + r")\b")
 
 
@@ -88,9 +88,9 @@ def test_every_event_of_every_negative_is_audible_at_its_level(planned):
                 begin, end = int(round(spec.onset * SR)), int(round(spec.end * SR))
                 assert end - begin >= 0.05 * SR, (negative.detail, spec.label)
                 span = rendered.samples[begin:min(end, len(rendered.samples))]
-                assert len(span) >= end - begin - 2, (negative.detail, spec.label)  # not cut by the budget
+                assert len(span) >= end - begin - 0.01 * SR, (negative.detail, spec.label)  # not cut by the budget
                 alone = all(o is spec or o.end <= spec.onset or o.onset >= spec.end for o in r.events)
-                isolated = render_event(spec, source, r)[: end - begin]
+                isolated = render_event(spec, source, r)[0][: end - begin]
                 # energy adds up under overlaps (active RMS need not: a bed under sparse knocks
                 # makes more frames "active"), so the floor is on the span's mean power
                 assert mean_db(span) >= mean_db(isolated) - slack, (negative.kind, spec.label)
@@ -147,7 +147,7 @@ def test_a_negative_changes_no_word_it_did_not_perturb(planned):
             elif negative.kind == "event":  # the new event's phrase may take other forms of its own modifiers
                 i = next(i for i, (a, b) in enumerate(zip(recipe.events, negative.recipe.events)) if a.label != b.label)
                 own = {w for name, params in recipe.events[i].transforms.items()
-                       for w in sum(MODIFIER_WORDS[(name, params["direction"])].values(), ())}
+                       for w in modifier_forms((name, params["direction"])).adj + modifier_forms((name, params["direction"])).adv}
                 assert set(mine - theirs) <= own and set(theirs - mine) <= own, (caption, text)
             elif negative.kind == "missing":
                 assert not theirs - mine, (caption, text)
