@@ -30,7 +30,8 @@ def test_load_dataset_decodes_the_counterfactual_clips_like_the_audio(tiny_datas
             assert clip["sampling_rate"] == row["audio"]["sampling_rate"] == 16000
             recipe = json.loads(row["negatives"][k]["recipe"])
             assert len(samples) / 16000 <= recipe["render"]["max_duration"] + 1e-9
-            assert np.sqrt(np.mean(samples**2)) > 1e-3  # audible, not an empty clip
+            # not an empty clip (how loud: tests/test_negative_clips.py; a high-passed wind can sit near -80 dBFS)
+            assert np.abs(samples).max() > 0
             kinds = [n["kind"] for n in row["negatives"]]
             if any(kind in PREFERRED for kind in kinds):
                 assert kinds[k] in PREFERRED, kinds
@@ -54,7 +55,9 @@ def test_negatives_carry_the_true_direction(tiny_dataset_dir):
     import datasets
 
     ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns(["audio", "negative_audio"])
-    names = {"louder", "quieter", "higher-pitched", "lower-pitched", "faster", "slower", "longer", "shorter"}
+    from audiosetmix_lib.transforms import MODIFIER_NAMES
+
+    names = set(MODIFIER_NAMES.values())  # louder, quieter, ..., thinner, muffled
     seen = set()
     for row in ds:
         for negative in row["negatives"]:
@@ -99,8 +102,12 @@ def test_audio_negatives_count_is_the_flag(tmp_path):
     for a, b in zip(three, none):
         assert sorted(a["negative_audio_index"]) == list(range(len(a["negatives"])))
         assert b["negative_audio"] == [] and b["negative_audio_index"] == []
-        # the clips change nothing else (a rendered negative's recipe also records what rendering measured)
-        plain = lambda ns: [{**n, "recipe": {**json.loads(n["recipe"]), "render_output": None}} for n in ns]  # noqa: E731
+        # the clips change nothing else (a rendered negative's recipe also records what rendering
+        # measured: the limiter, a filter's cut-off), so the same plans, texts and timing
+        def plain(negatives):
+            return [(n["caption"], n["kind"], n["direction"],
+                     [(e["event"]["label"], e["onset"], e["end"], sorted(e["transforms"])) for e in json.loads(n["recipe"])["events"]])
+                    for n in negatives]
         assert a["caption"] == b["caption"] and plain(a["negatives"]) == plain(b["negatives"])
     card = (tmp_path / "none" / "README.md").read_text()
     assert "(`negative_audio`) | 0 (" in card
