@@ -84,6 +84,16 @@ def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
     assert ("text_neg", "both") in pairs and ("captions", "both@seed2") not in pairs
 
 
+def test_a_wording_bias_shows_as_a_gap_the_mean_hides():
+    """Always 'loud': 1.0 where the clip is louder, 0.0 where it is quieter; mean 0.5, gap +1."""
+    from audiosetmix_lib.evaluation import run_experiment as module
+
+    detail = {"per_kind": {"modifier:louder": {"accuracy": 1.0}, "modifier:quieter": {"accuracy": 0.0},
+                           "modifier:faster": {"accuracy": 0.6}, "relation:follow": {"accuracy": 0.7}}}
+    assert module.direction_accuracy(detail) == {"volume": (1.0, 0.0), "speed": (0.6, None)}
+    assert module.direction_gaps(detail) == {"volume": 1.0}
+
+
 def test_a_bad_hard_negative_schedule_stops_before_any_stage(tmp_path):
     cmd = [sys.executable, str(RUN_SCRIPT), "--work_dir", str(tmp_path / "w"), "--hard_negative_start", "0.95", "--hard_negative_ramp", "0.1"]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)

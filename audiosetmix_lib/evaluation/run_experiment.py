@@ -438,18 +438,23 @@ def comparisons(runs: list[RunSpec]) -> list[tuple[str, str]]:
     return pairs
 
 
-def direction_gaps(detail: dict) -> dict[str, float]:
-    """Per transform: accuracy(up) - accuracy(down) over `modifier:<name>` details. A model that picks
-    one word whatever the audio scores ~1 on one direction and ~0 on the other (a gap near +-1) while
-    its mean stays at 0.5."""
+def direction_accuracy(detail: dict) -> dict[str, tuple[float | None, float | None]]:
+    """Per transform: (accuracy where the clip has the `up` modifier, where it has `down`), from the
+    `modifier:<name>` details; None where the test split has no such pair."""
     per_kind = detail.get("per_kind", {})
-    gaps = {}
+    out = {}
     for transform in sorted({t for t, _ in MODIFIER_NAMES}):
         up = per_kind.get(f"modifier:{MODIFIER_NAMES[(transform, 'up')]}")
         down = per_kind.get(f"modifier:{MODIFIER_NAMES[(transform, 'down')]}")
-        if up and down:
-            gaps[transform] = up["accuracy"] - down["accuracy"]
-    return gaps
+        if up or down:
+            out[transform] = (up["accuracy"] if up else None, down["accuracy"] if down else None)
+    return out
+
+
+def direction_gaps(detail: dict) -> dict[str, float]:
+    """Per transform: accuracy(up) - accuracy(down). A model that picks one word whatever the audio
+    scores ~1 on one direction and ~0 on the other (a gap near +-1) while its mean stays at 0.5."""
+    return {t: up - down for t, (up, down) in direction_accuracy(detail).items() if up is not None and down is not None}
 
 
 def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_dirs: dict[str, Path], run: Runner, argv,
@@ -528,14 +533,22 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
                         "modifier_accuracy", refined=False)
     lines += kind_table("### Per true direction (`modifier:louder`: the clip has a louder event, the negative says quieter; "
                         "`relation:follow`: the events follow, the negative says they overlap)", "modifier_accuracy_detail", refined=True)
-    gaps = {name: results["arms"][name]["direction_gaps"] for name in names}
-    transforms = sorted({t for g in gaps.values() for t in g})
+    per_direction = {name: direction_accuracy(arms[name].get("modifier_accuracy_detail", {})) for name in names}
+    transforms = sorted({t for d in per_direction.values() for t in d})
     if transforms:
-        lines += ["", "### Wording bias: accuracy(up) − accuracy(down) per transform (0 = none; ±1 = the model picks one "
+        lines += ["", "### Wording bias: accuracy up / down per transform (gap up − down; 0 = none, ±1 = the model picks one "
                       "word whatever the audio, which a mean of 0.5 hides)", "",
                   "| transform | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+
+        def cell(pair) -> str:
+            if pair is None:
+                return "–"
+            up, down = pair
+            text = f"{_f(up)} / {_f(down)}"
+            return text + (f" ({up - down:+.2f})" if up is not None and down is not None else "")
+
         for t in transforms:
-            lines.append(f"| {t} | " + " | ".join(f"{gaps[n][t]:+.2f}" if t in gaps[n] else "–" for n in names) + " |")
+            lines.append(f"| {t} | " + " | ".join(cell(per_direction[n].get(t)) for n in names) + " |")
     overall = [arms[a].get("modifier_accuracy") for a in names]
     if all(overall):
         lines += ["", "All pairs: " + ", ".join(f"{a} {_cell(e)}" for a, e in zip(names, overall))]
