@@ -44,14 +44,25 @@ def features(sample_rate: int) -> datasets.Features:
             "caption_source": datasets.Value("string"),
             "prompt_version": datasets.Value("string"),
             "negatives": datasets.List(
-                {"caption": datasets.Value("string"), "kind": datasets.Value("string"), "recipe": datasets.Value("string")}
+                {"caption": datasets.Value("string"), "kind": datasets.Value("string"), "recipe": datasets.Value("string"),
+                 "direction": datasets.Value("string")}
             ),
             "labels": datasets.List(datasets.Value("string")),
             "modifiers": datasets.List(datasets.Value("string")),
             "recipe": datasets.Value("string"),
             "duration": datasets.Value("float32"),
+            **audio_negative_features(sample_rate),
         }
     )
+
+
+def audio_negative_features(sample_rate: int) -> dict:
+    """The counterfactual clips of a row (`--audio_negatives`): same rate and codec as `audio`,
+    and the index in `negatives` of each."""
+    return {
+        "negative_audio": datasets.List(datasets.Audio(sampling_rate=sample_rate)),
+        "negative_audio_index": datasets.List(datasets.Value("int32")),
+    }
 
 
 @dataclass
@@ -66,6 +77,7 @@ class AudioSetMixConfig(datasets.BuilderConfig):
     test: int = 250
     seed: int = 0
     num_negatives: int = 3
+    audio_negatives: int = 1  # counterfactual clips rendered per row (0: none)
     rows_per_shard: int = 500
     mix: MixConfig | dict = field(default_factory=MixConfig)  # a dict is checked into a MixConfig
     captioner: str = "template"  # template (offline) | transformers | openai
@@ -127,7 +139,8 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
             captioner = make_captioner(self.config.captioner, self.config.llm, pool.all_classes(),
                                        raw_labels=sorted(source.label_changes))
             self._row_maker = RowMaker(source, pool, mix, self.config.seed,
-                                       self.config.sample_rate, self.config.num_negatives, captioner)
+                                       self.config.sample_rate, self.config.num_negatives, captioner,
+                                       audio_negatives=self.config.audio_negatives)
         return self._row_maker
 
     def _split_generators(self, dl_manager):

@@ -48,6 +48,31 @@ def yaml_header(builder, split_sizes: dict[str, int], split_bytes: dict[str, int
     return "\n".join(lines)
 
 
+def _audio_bytes(ds, column: str) -> int:
+    """Encoded bytes in an Audio or List(Audio) column, read from Arrow (nothing decoded)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column not in ds.column_names:
+        return 0
+    array = ds.data.column(column).combine_chunks()
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):  # List(Audio): one level down
+        array = array.flatten()
+    lengths = pc.binary_length(array.field("bytes"))
+    return int(pc.sum(lengths).as_py() or 0)
+
+
+def audio_negatives_cost(prepared) -> str:
+    """Storage of the counterfactual clips relative to the rows' own audio (the card's N-cost line)."""
+    rows = sum(len(prepared[split]) for split in prepared)
+    own = sum(_audio_bytes(prepared[split], "audio") for split in prepared)
+    extra = sum(_audio_bytes(prepared[split], "negative_audio") for split in prepared)
+    if not rows or not own:
+        return "no audio"
+    return (f"{extra / rows / 1024:.1f} KiB of FLAC per row beside {own / rows / 1024:.1f} KiB for `audio`: "
+            f"x{(own + extra) / own:.2f} the audio bytes, and one render per clip at build time")
+
+
 def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None,
               split_bytes: dict[str, int] | None = None) -> str:
     """The filled card (the build writes it last, atomically: `output.contract.BuildOutput.finish`)."""
@@ -64,6 +89,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "sample_rate": config.sample_rate,
         "rows": ", ".join(f"{split}: {n}" for split, n in sizes.items()),
         "num_negatives": config.num_negatives,
+        "audio_negatives": config.audio_negatives,
         "library_version": __version__,
         "recipe_version": RECIPE_VERSION,
         "prompt_versions": ", ".join(f"{k} ({n} rows)" for k, n in sorted(sources.items())),
@@ -78,5 +104,6 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "statistics": "_Not computed for this build._",  # the build passes them in `extra`
         "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
     }
+    values["audio_negatives_cost"] = audio_negatives_cost(prepared)
     values.update(extra or {})
     return Template(card_template()).safe_substitute(values)

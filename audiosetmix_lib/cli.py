@@ -58,6 +58,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
                    help="ray, LLM captioners: caption actors (each one process keeping --llm_concurrency requests "
                         "in flight; a transformers captioner loads its model in each)")
     p.add_argument("--num_negatives", type=int)
+    p.add_argument("--audio_negatives", type=int, help="counterfactual clips rendered per row, from its negatives' recipes "
+                   "(default 1; 0: none); kinds order, modifier, relation first")
     p.add_argument("--rows_per_shard", type=int)
     p.add_argument("--min_event_seconds", type=float,
                    help="drop source events shorter than this, after trimming silence (folder default 0.1, hf 0.5, audioset 2.0)")
@@ -138,7 +140,7 @@ def build(args) -> int:
     if base is None:
         names = ", ".join(c.name for c in AudioSetMix.BUILDER_CONFIGS)
         raise SystemExit(f"error: unknown config {args.config!r} (choose from {names})")
-    overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "rows_per_shard")
+    overrides = {k: getattr(args, k) for k in ("train", "validation", "test", "sample_rate", "seed", "num_negatives", "audio_negatives", "rows_per_shard")
                  if getattr(args, k) is not None}
     if args.source:
         overrides["source"] = args.source
@@ -249,11 +251,17 @@ def render_cmd(args) -> int:
     if len(row) == 0:
         raise UsageError(f"no row with id {args.id!r} in {args.dataset_dir} (the {args.id.rsplit('-', 1)[0]} split has "
                          f"{len(ds)} rows, ids {args.id.rsplit('-', 1)[0]}-0 to -{len(ds) - 1})")
-    for name, (built, here) in Recipe.from_json(row[0]["recipe"]).version_differences().items():
+    recipe, what = row[0]["recipe"], args.id
+    if args.negative is not None:
+        negatives = row[0]["negatives"]
+        if not 0 <= args.negative < len(negatives):
+            raise UsageError(f"{args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
+        recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
+    for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
         print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
-    pcm, sr = rerender_pcm(row[0]["recipe"], source_root=args.source_root)  # a SourceError is one error line (main)
+    pcm, sr = rerender_pcm(recipe, source_root=args.source_root)  # a SourceError is one error line (main)
     write_wav(args.out, pcm, sr)
-    print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {args.id}")
+    print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0
 
 
@@ -361,6 +369,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset_dir", required=True)
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
+    r.add_argument("--negative", type=int, help="render the row's negative K (an index into `negatives`) instead")
     r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")

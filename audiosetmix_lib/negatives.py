@@ -2,6 +2,9 @@
 
 Each kind is offered only where the recipe allows it, and each perturbed recipe contradicts
 the original (`contradicts` checks it), so a negative caption is never accidentally true.
+Every perturbed plan is fitted to the clip's budget by the planner's rules (`refit_plan`)
+and kept only if the perturbation survives the fit, so each negative is also a valid clip:
+its counterfactual audio says exactly what its caption says.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .config import MixConfig
 from .describe import describe
 from .recipe import EventSpec, Recipe
+from .sampler import refit_plan
 from .sources.base import EventPool
 from .transforms import flip
 
@@ -51,7 +56,7 @@ def _modifier(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     return Negative("modifier", recipe.with_events(events), f"flipped {name} of {spec.label!r} to {transforms[name]['direction']}")
 
 
-def _relation(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
+def _relation(recipe: Recipe, rng: np.random.Generator, config: MixConfig) -> Negative | None:
     options = list(range(1, len(recipe.events)))
     if not options:
         return None
@@ -59,7 +64,8 @@ def _relation(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     spec = recipe.events[i]
     new = "follow" if spec.relation == "overlap" else "overlap"
     events = list(recipe.events)
-    events[i] = replace(spec, relation=new, overlap_at=spec.overlap_at or 0.4, gap=spec.gap)
+    overlap_at = spec.overlap_at or round(float(rng.uniform(*config.overlap_onset)), 3)
+    events[i] = replace(spec, relation=new, overlap_at=overlap_at, gap=spec.gap)
     return Negative("relation", recipe.with_events(events), f"{spec.label!r}: {spec.relation} -> {new}")
 
 
@@ -94,36 +100,63 @@ def _missing(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     return Negative("missing", recipe.with_events(events), f"dropped {recipe.events[i].label!r}")
 
 
-def _extra(recipe: Recipe, pool: EventPool, rng: np.random.Generator) -> Negative | None:
+def _extra(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig) -> Negative | None:
     other = _other_event(recipe, pool, rng)
     if other is None:
         return None
     relation = "overlap" if rng.random() < 0.5 else "follow"
-    spec = EventSpec(event=other, segment_start=0.0, segment_duration=min(other.duration, 2.0), relation=relation, gap=0.2, overlap_at=0.4)
+    gap = round(float(rng.uniform(*config.follow_gap)), 3)
+    overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
+    spec = EventSpec(event=other, segment_start=0.0, segment_duration=other.duration, relation=relation, gap=gap, overlap_at=overlap_at)
     return Negative("extra", recipe.with_events(list(recipe.events) + [spec]), f"added {other.label!r}")
 
 
-def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator) -> dict[str, Negative]:
-    """One perturbation of every kind the recipe allows."""
+def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Negative | None:
+    """The negative fitted to the clip's budget, or None when the fit would undo or hide its change.
+
+    Only the event an `extra` adds may turn from follow to overlap (its relation is the
+    change); every other relation is what the caption says, so a plan that needs more is
+    rejected. Rejected too: an event cut below the minimum event length (`min_event_share`,
+    or its length in the original when that was already shorter), an event ending past the
+    budget, and a plan that no longer contradicts the original.
+    """
+    budget = float(original.render["max_duration"])
+    events = list(negative.recipe.events)
+    movable = (len(events) - 1,) if negative.kind == "extra" else ()
+    fitted = negative.recipe.with_events(refit_plan(events, config, budget, movable))
+    before = {e.label: e.output_duration for e in original.events}
+    for edited, spec in zip(events, fitted.events):
+        natural = min(before.get(spec.label, edited.output_duration), edited.output_duration)
+        if spec.output_duration < min(config.min_event_share, natural) - 1e-6 or spec.end > budget + 1e-6:
+            return None
+    if not contradicts(original, fitted):
+        return None
+    return replace(negative, recipe=fitted)
+
+
+def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig | None = None) -> dict[str, Negative]:
+    """One perturbation of every kind the recipe allows, each fitted to the budget (kinds whose fit fails are left out)."""
+    config = config or MixConfig()
     made = {
         "order": _order(recipe, rng),
         "modifier": _modifier(recipe, rng),
-        "relation": _relation(recipe, rng),
+        "relation": _relation(recipe, rng, config),
         "event": _event(recipe, pool, rng),
         "missing": _missing(recipe, rng),
-        "extra": _extra(recipe, pool, rng),
+        "extra": _extra(recipe, pool, rng, config),
     }
-    return {kind: neg for kind, neg in made.items() if neg is not None}
+    fitted = {kind: fit_negative(recipe, neg, config) for kind, neg in made.items() if neg is not None}
+    return {kind: neg for kind, neg in fitted.items() if neg is not None}
 
 
-def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, rounds: int = 3):
+def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, rounds: int = 3, config: MixConfig | None = None):
     """Negatives in a seeded order: every allowed kind once per round, in a shuffled order.
 
     Later rounds draw new perturbations, so a clip with few allowed kinds still gets K
     negatives (the caller drops any whose caption repeats an earlier one).
     """
     for _ in range(rounds):
-        available = candidates(recipe, pool, rng)
+        available = candidates(recipe, pool, rng, config)
         kinds = list(available)
         for i in rng.permutation(len(kinds)):
             yield available[kinds[i]]

@@ -17,7 +17,7 @@ from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
 from .sources.base import EventPool, Source
-from .transforms import resolve_settings
+from .transforms import MODIFIER_NAMES, resolve_settings
 
 
 @dataclass
@@ -31,6 +31,7 @@ class RowMaker:
     sample_rate: int
     num_negatives: int = 3
     captioner: Captioner | None = None
+    audio_negatives: int = 1  # counterfactual clips rendered per row
 
     def __post_init__(self) -> None:
         self.transform_settings = resolve_settings(self.mix.transforms)  # validates the overrides before any rendering
@@ -54,7 +55,7 @@ class RowMaker:
         template = self._template
         recipe = self.recipe(split, index)
         chosen, seen = [], {template.caption(recipe)}
-        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index)):
+        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index), config=self.mix):
             if len(chosen) >= self.num_negatives:
                 break
             text = template.caption(negative.recipe)
@@ -82,7 +83,9 @@ class RowMaker:
         recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
-        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json()} for t, n in zip(others, chosen)]
+        chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives)
+        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json(), "direction": negative_direction(recipe, n)}
+                     for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,
             "audio": {"bytes": encode_flac(pcm, recipe.sample_rate), "path": f"{recipe.id}.flac"},
@@ -94,7 +97,48 @@ class RowMaker:
             "modifiers": recipe.modifiers(),
             "recipe": recipe.to_json(),
             "duration": round(len(pcm) / recipe.sample_rate, 6),
+            "negative_audio": [{"bytes": clip, "path": f"{recipe.id}-negative-{k}.flac"} for k, clip in clips],
+            "negative_audio_index": [k for k, _ in clips],
         }
+
+
+AUDIO_NEGATIVE_PREFERENCE = ("order", "modifier", "relation")  # the kinds only the audio's structure tells apart
+
+
+def audio_negative_choice(kinds: list[str], n: int) -> list[int]:
+    """Indices of up to `n` negatives to render: kinds order, modifier, relation first, then the rest, each by index."""
+    rank = lambda k: AUDIO_NEGATIVE_PREFERENCE.index(kinds[k]) if kinds[k] in AUDIO_NEGATIVE_PREFERENCE else len(AUDIO_NEGATIVE_PREFERENCE)  # noqa: E731
+    return sorted(range(len(kinds)), key=lambda k: (rank(k), k))[: max(0, n)]
+
+
+def render_negative_clips(chosen: list, source: Source, n: int) -> tuple[list, list[tuple[int, bytes]]]:
+    """FLAC bytes of up to `n` negatives' counterfactual clips, by the row's renderer, as [(index, bytes)].
+
+    Rendered negatives get what rendering measured written into their recipe, as the row does.
+    """
+    chosen, clips = list(chosen), []
+    for k in audio_negative_choice([c.kind for c in chosen], n):
+        rendered = render(chosen[k].recipe, source)
+        chosen[k] = replace(chosen[k], recipe=replace(chosen[k].recipe, events=rendered.events,
+                                                      render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}))
+        clips.append((k, encode_flac(quantize(rendered.samples), chosen[k].recipe.sample_rate)))
+    return chosen, clips
+
+
+def negative_direction(recipe: Recipe, negative) -> str:
+    """What the true clip has where the negative says otherwise: the modifier (`louder`) or the relation
+    (`follow`) that was flipped; empty for kinds without a direction. Lets evaluation split accuracy
+    by direction without reading recipes."""
+    if negative.kind == "modifier":
+        for before, after in zip(recipe.events, negative.recipe.events):
+            for name, params in sorted(before.transforms.items()):
+                if after.transforms.get(name, {}).get("direction") != params["direction"]:
+                    return MODIFIER_NAMES[(name, params["direction"])]
+    if negative.kind == "relation":
+        for before, after in zip(recipe.events, negative.recipe.events):
+            if before.relation != after.relation:
+                return before.relation or ""
+    return ""
 
 
 def rerender_pcm(recipe_json: str, source: Source | None = None, source_root=None) -> tuple[np.ndarray, int]:

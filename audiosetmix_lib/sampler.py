@@ -8,6 +8,7 @@ never drops an event.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -84,22 +85,26 @@ def _end(specs: list[EventSpec]) -> float:
     return max(s.end for s in specs)
 
 
+def _largest_cap(specs: list[EventSpec], budget: float, with_cap) -> float:
+    """The largest common cap (seconds) at which `with_cap(specs, cap)` ends within the budget."""
+    high = max(s.event.duration / tempo_of(s.transforms) for s in specs)
+    if _end(with_cap(specs, high)) <= budget:
+        return high
+    low = 0.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        if _end(with_cap(specs, mid)) <= budget:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
 def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator) -> list[EventSpec]:
     """Fit the events into max_duration: the largest common cap that fits, converting follows to overlaps if needed."""
     budget = config.max_duration
     while True:
-        high = max(s.event.duration / tempo_of(s.transforms) for s in specs)
-        if _end(_with_cap(specs, high)) <= budget:
-            cap = high
-        else:
-            low = 0.0
-            for _ in range(40):
-                mid = (low + high) / 2
-                if _end(_with_cap(specs, mid)) <= budget:
-                    low = mid
-                else:
-                    high = mid
-            cap = low
+        cap = _largest_cap(specs, budget, _with_cap)
         follows = [i for i, s in enumerate(specs) if s.relation == "follow"]
         if cap >= config.min_event_share or not follows:
             break
@@ -118,4 +123,32 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
     return placed
 
 
-__all__ = ["example_rng", "sample_recipe", "fit_plan", "render_settings", "duration_factor"]
+def _with_segment_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
+    """Cut every event's current segment so its pre-duration-transform output is <= `cap` s (start kept)."""
+    out = []
+    for spec in specs:
+        tempo = tempo_of(spec.transforms)
+        if spec.segment_duration / tempo > cap:
+            spec = replace(spec, segment_duration=math.floor(cap * tempo * 1e4) / 1e4)
+        out.append(spec)
+    return layout(out)
+
+
+def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable: tuple[int, ...] = ()) -> list[EventSpec]:
+    """Fit an edited plan (a negative) into `budget` by the planner's rules, keeping each segment's start.
+
+    The largest common cap on the current segments; below `min_event_share`, a follow among
+    `movable` (the events the edit introduced) becomes an overlap before anything is cut
+    further. Other relations are never changed: they are part of what the caption says.
+    """
+    specs = layout(specs)
+    while True:
+        cap = _largest_cap(specs, budget, _with_segment_cap)
+        follows = [i for i in movable if specs[i].relation == "follow"]
+        if cap >= config.min_event_share or not follows:
+            break
+        specs = [replace(s, relation="overlap") if j == follows[0] else s for j, s in enumerate(specs)]
+    return _with_segment_cap(specs, cap)
+
+
+__all__ = ["example_rng", "sample_recipe", "fit_plan", "refit_plan", "render_settings", "duration_factor"]

@@ -15,7 +15,8 @@ from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
 
-COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration"]
+COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration",
+           "negative_audio", "negative_audio_index"]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -247,7 +248,7 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     texts += [p.read_text(encoding="utf-8") for p in out.rglob("*") if p.suffix in (".json", ".md", ".txt")]
     rows = []
     for split in ("train", "test"):
-        ds = datasets.load_dataset(str(out), split=split).remove_columns("audio")
+        ds = datasets.load_dataset(str(out), split=split).remove_columns(["audio", "negative_audio"])  # clips: bytes and "<id>-negative-<k>.flac"
         rows += list(ds)
     texts += [json.dumps(row, ensure_ascii=False) for row in rows]
     for text in texts:

@@ -123,6 +123,19 @@ def test_negative_detail_names_the_flipped_modifier(evaluate_clap, tiny_dataset_
     assert seen["modifier"] > 0 and seen["relation"] > 0
 
 
+def test_negative_detail_reads_the_direction_field_without_recipes(evaluate_clap, tiny_dataset_dir):
+    """Datasets from elsewhere carry no recipe: the optional `direction` field still splits the kinds."""
+    import datasets
+
+    assert evaluate_clap.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog", "direction": "louder"}) == "modifier:louder"
+    assert evaluate_clap.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog"}) == "modifier"
+    ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns(["audio", "negative_audio"])
+    for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
+        for negative in negatives:  # the builder's field agrees with what the recipes say
+            derived = evaluate_clap.negative_detail(recipe, {k: v for k, v in negative.items() if k != "direction"})
+            assert evaluate_clap.negative_detail(None, negative) == derived
+
+
 def test_zero_shot_ties_miss(evaluate_clap):
     audio = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     labels = ["Dog", "Siren", "Siren"]

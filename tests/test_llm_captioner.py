@@ -109,6 +109,29 @@ def test_two_texts_that_read_the_same_fall_back_as_duplicate():
     assert c.summary()["fallback_by_reason"]["duplicate"]["count"] == 1
 
 
+def test_a_negative_that_rewords_an_unchanged_modifier_falls_back():
+    """'a deep dog ... then rain' vs its order negative 'rain ... then a low-pitched dog': valid captions both,
+    but the negative tells itself by its wording, so the set falls back to the template."""
+    low = {"pitch": {"direction": "down", "semitones": -4.0}}
+    row = make_recipe([("Dog", low, None), ("Rain", {}, "follow")])
+    swapped = make_recipe([("Rain", {}, None), ("Dog", low, "follow")])
+    texts = {"Dog": "A deep dog barks, then rain falls.", "Rain": "Rain falls, then a low-pitched dog barks."}
+
+    def answer(body, data):
+        first = data["sounds"][0]["name"].lower()
+        return Reply(text=texts["Dog" if "dog" in first else "Rain"])
+
+    with MockChatServer(answer) as server:
+        c = captioner(server.url)
+        [out] = c.caption_sets([caption_set("train-0", [row, swapped])])
+    assert all(c.validator.check(t, describe(r)).ok for t, r in zip(texts.values(), (row, swapped)))
+    assert out.source == "template-fallback" and c.summary()["fallback_by_reason"]["reworded"]["count"] == 1
+    texts["Rain"] = "Rain falls, then a deep dog barks."  # the caption's own word: kept
+    with MockChatServer(answer) as server:
+        [out] = captioner(server.url).caption_sets([caption_set("train-1", [row, swapped])])
+    assert out.source == "llm:mock"
+
+
 def test_retries_are_sampled_even_when_the_first_attempt_is_greedy():
     c = LLMCaptioner(OpenAIBackend(base_url="http://127.0.0.1:9/v1", model="m"), "m", Sampling(temperature=0.0))
     assert c.sampling_for(0).temperature == 0.0 and c.sampling_for(0).seed == 0

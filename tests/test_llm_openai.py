@@ -197,7 +197,7 @@ class Flaky:
 def _load_rows(out: Path) -> list[dict]:
     import datasets
 
-    ds = datasets.load_dataset(str(out), split="train").remove_columns(["audio"])
+    ds = datasets.load_dataset(str(out), split="train").remove_columns(["audio", "negative_audio"])
     return [dict(r) for r in ds]
 
 

@@ -74,7 +74,7 @@ def test_tiny_model_build_falls_back_for_every_row_and_rebuild_uses_the_cache(mo
 
     import datasets
 
-    ds = datasets.load_dataset(str(tmp_path / "one"), split="train").remove_columns(["audio"])
+    ds = datasets.load_dataset(str(tmp_path / "one"), split="train").remove_columns(["audio", "negative_audio"])
     assert len(ds) == 2
     template = TemplateCaptioner()
     items = 0

@@ -1,5 +1,5 @@
 """eval/run_experiment.py end to end on the tiny built dataset: every stage really runs (tokenizer,
-three arms of 2 steps, three evaluations) and the combined table pairs the arms."""
+five arms and an ablation point of 2 steps each, their evaluations) and the combined table pairs the runs."""
 
 from __future__ import annotations
 
@@ -17,37 +17,81 @@ RUN_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "run_experiment.py"
 
 
 def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
+    """Five arms and one point of the overlap ablation, 2 steps each, really trained and evaluated."""
     work = tmp_path / "experiment"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     cmd = [sys.executable, str(RUN_SCRIPT), "--work_dir", str(work), "--dataset", str(tiny_dataset_dir),
-           "--steps", "2", "--batch_size", "4", "--num_workers", "0", "--bootstrap", "20", "--eval_batch_size", "8"]
-    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+           "--steps", "2", "--batch_size", "4", "--num_workers", "0", "--bootstrap", "20", "--eval_batch_size", "8",
+           "--overlap_probabilities", "0.5", "--train", "8", "--hard_negative_mode", "in_batch"]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     results = json.loads((work / "results.json").read_text())
-    assert set(results["arms"]) == {"labels", "captions", "captions+negatives"}
+    assert list(results["arms"]) == ["labels", "captions", "text_neg", "audio_neg", "both", "both@overlap0.5"]
     assert results["budget"] == {"steps": 2, "batch_size": 4, "samples_per_arm": 8}
     commands = results["stage_commands"]
     assert all("--audio_time_channel" in commands[f"train-{arm}"] for arm in results["arms"])
-    assert "--caption_mode labels --hard_negative_weight 0" in commands["train-labels"]
-    assert "--hard_negative_weight 1.0" in commands["train-captions+negatives"]
-    # the hard-negative term of arm (c) starts after half the steps; arms (a) and (b) have no term to schedule
-    assert "--hard_negative_start 0.5 --hard_negative_ramp 0.1" in commands["train-captions+negatives"]
+    assert "--caption_mode labels --hard_negative_weight 0 --audio_negative_weight 0" in commands["train-labels"]
+    assert "--hard_negative_weight 0 --audio_negative_weight 0" in commands["train-captions"]
+    assert "--hard_negative_weight 1.0 --audio_negative_weight 0" in commands["train-text_neg"]
+    assert "--hard_negative_weight 0 --audio_negative_weight 1.0" in commands["train-audio_neg"]
+    assert "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in commands["train-both"]
+    assert all("--hard_negative_mode in_batch" in commands[f"train-{a}"] for a in ("text_neg", "both"))
+    # the negative terms start after half the steps; arms without negatives have no term to schedule
+    for arm in ("text_neg", "audio_neg", "both"):
+        assert "--hard_negative_start 0.5 --hard_negative_ramp 0.1" in commands[f"train-{arm}"]
     assert not any("--hard_negative_start" in commands[f"train-{arm}"] for arm in ("labels", "captions"))
+    # the ablation trains on its own build and is tested on the main test split
+    assert '{"overlap_probability": 0.5}' in commands["build-overlap0.5"] and "--test 0" in commands["build-overlap0.5"]
+    assert str(work / "data-overlap0.5") in commands["train-both@overlap0.5"]
+    assert str(tiny_dataset_dir) in commands["eval-both@overlap0.5"]
+
     pairs = results["arms"]["labels"]["metrics"]["modifier_accuracy"]["count"]
-    diff = results["paired_differences"]["c_minus_a"]
-    assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both arms
-    for entry in diff.values():
-        assert entry["ci95"][0] <= entry["difference"] <= entry["ci95"][1]
+    diffs = results["paired_differences"]
+    for other in ("labels", "text_neg", "audio_neg", "both", "both@overlap0.5"):
+        assert f"{other} - captions" in diffs  # every run against captions
+    assert "both - text_neg" in diffs and "audio_neg - labels" in diffs and "both@overlap0.5 - both" in diffs
+    for diff in diffs.values():
+        assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both runs
+        for entry in diff.values():
+            assert entry["ci95"][0] <= entry["difference"] <= entry["ci95"][1]
+    # per-direction accuracy, read from the negatives' `direction` field
+    detail = results["arms"]["captions"]["metrics"]["modifier_accuracy_detail"]["per_kind"]
+    assert any(k.startswith("modifier:") for k in detail) and any(k.startswith("relation:") for k in detail)
     for arm in results["arms"]:
         config = json.loads((work / "arms" / arm / "config.json").read_text())
         assert config["audio_config"]["patch_embed_input_channels"] == 2
     markdown = (work / "results.md").read_text()
-    assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown and "(c) − (a)" in markdown
+    assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown
+    assert "both − captions" in markdown and "Wording bias" in markdown and "| modifier:" in markdown
 
-    # a rerun with the same settings reuses every stage
-    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and again.stdout.count("reusing") == 7, again.stdout[-2000:]
+    # a rerun with the same settings reuses every stage: tokenizer, ablation build, 6 trainings, 6 evaluations
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stdout.count("reusing") == 14, again.stdout[-2000:]
+
+
+def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
+    from audiosetmix_lib.evaluation import run_experiment as module
+
+    args = module.parse_args(["--work_dir", "w", "--arms", "captions,captions+negatives,both", "--seeds", "1,2",
+                              "--overlap_probabilities", "0,1"])
+    runs = module.planned_runs(args)
+    assert [r.name for r in runs] == ["captions", "text_neg", "both", "captions@seed2", "text_neg@seed2", "both@seed2",
+                                      "both@overlap0", "both@overlap1"]
+    pairs = module.comparisons(runs)
+    assert ("captions@seed2", "both@seed2") in pairs  # the same seed's captions run
+    assert ("captions", "both@overlap0") in pairs and ("both", "both@overlap1") in pairs
+    assert ("text_neg", "both") in pairs and ("captions", "both@seed2") not in pairs
+
+
+def test_a_wording_bias_shows_as_a_gap_the_mean_hides():
+    """Always 'loud': 1.0 where the clip is louder, 0.0 where it is quieter; mean 0.5, gap +1."""
+    from audiosetmix_lib.evaluation import run_experiment as module
+
+    detail = {"per_kind": {"modifier:louder": {"accuracy": 1.0}, "modifier:quieter": {"accuracy": 0.0},
+                           "modifier:faster": {"accuracy": 0.6}, "relation:follow": {"accuracy": 0.7}}}
+    assert module.direction_accuracy(detail) == {"volume": (1.0, 0.0), "speed": (0.6, None)}
+    assert module.direction_gaps(detail) == {"volume": 1.0}
 
 
 def test_a_bad_hard_negative_schedule_stops_before_any_stage(tmp_path):

@@ -231,3 +231,42 @@ def test_training_says_which_rate_the_saved_model_expects(tiny_dataset_dir, shar
          "--per_device_train_batch_size", "4"])
     printed = capsys.readouterr().out
     assert "expect 48000 Hz audio" in printed and "Audio(sampling_rate=48000)" in printed
+
+
+def test_audio_negatives_and_in_batch_negatives_train(tiny_dataset_dir, shared_tokenizer, tmp_path):
+    """--audio_negative_weight: the stored counterfactual clips reach the loss (one per caption in the tiny
+    build), on the shared schedule; --hard_negative_mode in_batch: no separate term, the negative captions
+    widen the audio->text softmax."""
+    result = run([
+        "--dataset", str(tiny_dataset_dir), "--output_dir", str(tmp_path / "out"), "--tokenizer", str(shared_tokenizer),
+        "--per_device_train_batch_size", "4", "--max_steps", "2", "--hard_negative_start", "0.5", "--hard_negative_ramp", "0",
+        "--audio_negative_weight", "0.5", "--hard_negative_mode", "in_batch", "--validation_split=", *FAST,
+    ])
+    first, second = result.history
+    assert first["train/audio_negative_weight"] == 0.0 and second["train/audio_negative_weight"] == 0.5
+    assert all(h["train/audio_negatives_per_caption"] == 1.0 and h["train/audio_negative"] > 0 for h in result.history)
+    assert first["train/negatives_in_batch"] == 3  # before the start: plain in-batch softmax
+    assert second["train/negatives_in_batch"] > 3  # then every row's negative captions join it
+    # no separate caption term in in_batch mode: the loss is the (widened) in-batch term + the audio term
+    assert second["train/loss"] == pytest.approx(second["train/contrastive"] + 0.5 * second["train/audio_negative"], rel=1e-5)
+
+
+def test_collator_stacks_counterfactual_clips_after_the_rows():
+    import numpy as np
+
+    from audiosetmix_lib.training.data import Collator
+    from audiosetmix_lib.training.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["a dog barks", "a bell"], 300, 16)
+    items = [
+        {"waveform": np.zeros(8, np.float32), "caption": "a dog barks", "negatives": [],
+         "negative_waveforms": [np.full(8, 2, np.float32), np.full(8, 3, np.float32)]},
+        {"waveform": np.ones(8, np.float32), "caption": "a bell", "negatives": [], "negative_waveforms": []},
+        {"waveform": np.ones(8, np.float32), "caption": "a bell", "negatives": [], "negative_waveforms": [np.full(8, 4, np.float32)]},
+    ]
+    batch = Collator(tokenizer, 16, max_negatives=0, max_audio_negatives=1)(items)
+    assert batch["negative_audio_index"].tolist() == [[0], [-1], [1]]  # the first A clips of each row
+    assert batch["negative_waveforms"][:, 0].tolist() == [2.0, 4.0]
+    none = Collator(tokenizer, 16, max_negatives=0, max_audio_negatives=1)(items[1:2])
+    assert none["negative_waveforms"].shape == (0, 8)
+    assert "negative_waveforms" not in Collator(tokenizer, 16, max_negatives=0)(items)

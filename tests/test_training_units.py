@@ -32,26 +32,47 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- loss
 
 
-def naive_loss(audio, text, negatives_per_row, log_scale_a, log_scale_t, weight, scale_max=100.0):
-    """The objective written out one sample at a time (open_clip-style reference)."""
+def naive_loss(audio, text, negatives_per_row, log_scale_a, log_scale_t, weight, scale_max=100.0,
+               mode="separate", clips_per_row=None, audio_weight=0.0):
+    """The objective written out one sample at a time (open_clip-style reference).
+
+    mode "in_batch": audio i's softmax runs over every caption and every row's negative
+    captions, each negative's exp weighted by `weight`. clips_per_row: counterfactual audio
+    embeddings per row; caption i's softmax over [audio i, its clips], weighted by `audio_weight`.
+    """
     scale_a = torch.clamp(log_scale_a.exp(), max=scale_max)
     scale_t = torch.clamp(log_scale_t.exp(), max=scale_max)
     n = len(audio)
+    all_negatives = [v for row in negatives_per_row for v in row]
     a2t = t2a = 0.0
     for i in range(n):
-        row = torch.stack([scale_a * torch.dot(audio[i], text[j]) for j in range(n)])
+        row = [scale_a * torch.dot(audio[i], text[j]) for j in range(n)]
+        if mode == "in_batch" and weight > 0:
+            row += [scale_a * torch.dot(audio[i], v) + math.log(weight) for v in all_negatives]
+        row = torch.stack(row)
         a2t = a2t - (row[i] - torch.logsumexp(row, 0))
         col = torch.stack([scale_t * torch.dot(text[i], audio[j]) for j in range(n)])
         t2a = t2a - (col[i] - torch.logsumexp(col, 0))
-    contrastive = (a2t / n + t2a / n) / 2
-    hard, rows = 0.0, 0
-    for i in range(n):
-        if not negatives_per_row[i]:
-            continue
-        logits = torch.stack([scale_a * torch.dot(audio[i], v) for v in [text[i], *negatives_per_row[i]]])
-        hard = hard - (logits[0] - torch.logsumexp(logits, 0))
-        rows += 1
-    return contrastive + weight * (hard / max(rows, 1))
+    total = (a2t / n + t2a / n) / 2
+    if mode == "separate":
+        hard, rows = 0.0, 0
+        for i in range(n):
+            if not negatives_per_row[i]:
+                continue
+            logits = torch.stack([scale_a * torch.dot(audio[i], v) for v in [text[i], *negatives_per_row[i]]])
+            hard = hard - (logits[0] - torch.logsumexp(logits, 0))
+            rows += 1
+        total = total + weight * (hard / max(rows, 1))
+    if clips_per_row is not None:
+        term, rows = 0.0, 0
+        for i in range(n):
+            if not len(clips_per_row[i]):
+                continue
+            logits = torch.stack([scale_t * torch.dot(text[i], v) for v in [audio[i], *clips_per_row[i]]])
+            term = term - (logits[0] - torch.logsumexp(logits, 0))
+            rows += 1
+        total = total + audio_weight * (term / max(rows, 1))
+    return total
 
 
 def unit_rows(generator, n, d=6):
@@ -100,6 +121,41 @@ def test_loss_matches_naive_reference(weight):
     assert out.hard.item() == pytest.approx(naive_hard.item(), rel=1e-10)
 
 
+@pytest.mark.parametrize("mode,weight,audio_weight", [("in_batch", 0.7, 0.0), ("in_batch", 1.0, 0.4), ("separate", 0.5, 0.8),
+                                                     ("separate", 0.0, 1.0)])
+def test_in_batch_negatives_and_audio_negatives_match_naive_reference(mode, weight, audio_weight):
+    audio, text, negatives, k = make_problem(seed=5)
+    g = torch.Generator().manual_seed(9)
+    clips = [unit_rows(g, c) for c in (1, 0, 2, 1, 0, 1, 1, 2)]  # counterfactual audio per row
+    log_a = torch.tensor(math.log(12.0), dtype=torch.float64, requires_grad=True)
+    log_t = torch.tensor(math.log(9.0), dtype=torch.float64, requires_grad=True)
+    leaves = [audio.requires_grad_(), text.requires_grad_()]
+    flat, index = pack(negatives, k)
+    clip_flat, clip_index = pack(clips, 2)
+    flat.requires_grad_()
+    clip_flat.requires_grad_()
+    out = clap_loss(audio, text, flat, index, log_a.exp(), log_t.exp(), hard_negative_weight=weight, hard_negative_mode=mode,
+                    negative_audio=clip_flat, negative_audio_index=clip_index, audio_negative_weight=audio_weight)
+    wrt = leaves + [flat, clip_flat, log_a, log_t]
+    got = torch.autograd.grad(out.loss, wrt, allow_unused=True, materialize_grads=True)
+    rows = [list(flat[index[i][index[i] >= 0]]) for i in range(len(audio))]
+    clip_rows = [list(clip_flat[clip_index[i][clip_index[i] >= 0]]) for i in range(len(audio))]
+    ref = naive_loss(audio, text, rows, log_a, log_t, weight, mode=mode, clips_per_row=clip_rows, audio_weight=audio_weight)
+    want = torch.autograd.grad(ref, wrt, allow_unused=True, materialize_grads=True)
+    assert out.loss.item() == pytest.approx(ref.item(), rel=1e-10)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    # the audio term is reported whatever its weight
+    with_term = naive_loss(audio, text, rows, log_a, log_t, weight, mode=mode, clips_per_row=clip_rows, audio_weight=1.0)
+    without = naive_loss(audio, text, rows, log_a, log_t, weight, mode=mode, clips_per_row=clip_rows, audio_weight=0.0)
+    assert out.audio_hard.item() == pytest.approx((with_term - without).item(), rel=1e-10)
+    assert out.audio_negatives == pytest.approx(8 / 8)
+    if mode == "in_batch":
+        assert out.negatives_in_batch == len(audio) - 1 + sum(len(r) for r in rows)
+        if weight > 0:  # in_batch mode has no separate term: the gradient of a negative comes from every audio
+            assert all(torch.count_nonzero(g) > 0 for g in got[2])
+
+
 def test_logit_scale_is_clamped():
     audio, text, negatives, k = make_problem(seed=1)
     flat, index = pack(negatives, k)
@@ -125,10 +181,13 @@ class FakeProcessGroup:
         return torch.cat(self.slots)
 
 
-def test_two_process_gradients_match_one_big_batch():
-    """DDP semantics: per-process gradients, averaged, equal the single-process gradient of J."""
+@pytest.mark.parametrize("mode,audio_weight", [("separate", 0.0), ("in_batch", 0.6), ("separate", 0.6)])
+def test_two_process_gradients_match_one_big_batch(mode, audio_weight):
+    """DDP semantics: per-process gradients, averaged, equal the single-process gradient of J (every term)."""
     world, weight = 2, 0.5
     audio, text, negatives, k = make_problem(seed=2)
+    g = torch.Generator().manual_seed(4)
+    clips = [unit_rows(g, c) for c in (1, 0, 2, 1, 2, 1, 0, 1)]
     log_a0, log_t0 = math.log(11.0), math.log(13.0)
     per = len(audio) // world
     group, results, errors = FakeProcessGroup(world), [None] * world, []
@@ -139,12 +198,17 @@ def test_two_process_gradients_match_one_big_batch():
             a = audio[rows].clone().requires_grad_()
             t = text[rows].clone().requires_grad_()
             flat, index = pack(negatives[rows], k)
+            clip_flat, clip_index = pack(clips[rows], 2)
             flat.requires_grad_()
+            clip_flat.requires_grad_()
             log_a = torch.tensor(log_a0, dtype=torch.float64, requires_grad=True)
             log_t = torch.tensor(log_t0, dtype=torch.float64, requires_grad=True)
             gather = lambda x: gather_with_local_grad(x, lambda y: group.all_gather(rank, y), rank, world)  # noqa: E731
-            out = clap_loss(a, t, flat, index, log_a.exp(), log_t.exp(), hard_negative_weight=weight, gather=gather)
-            results[rank] = (out, torch.autograd.grad(out.loss, [a, t, flat, log_a, log_t]))
+            out = clap_loss(a, t, flat, index, log_a.exp(), log_t.exp(), hard_negative_weight=weight, gather=gather,
+                            hard_negative_mode=mode, negative_audio=clip_flat, negative_audio_index=clip_index,
+                            audio_negative_weight=audio_weight)
+            results[rank] = (out, torch.autograd.grad(out.loss, [a, t, flat, log_a, log_t, clip_flat], allow_unused=True,
+                                                      materialize_grads=True))
         except Exception as error:  # noqa: BLE001 - surface thread errors in the test
             errors.append(error)
             group.barrier.abort()
@@ -158,20 +222,22 @@ def test_two_process_gradients_match_one_big_batch():
 
     a, t = audio.clone().requires_grad_(), text.clone().requires_grad_()
     flat_all = [n.clone().requires_grad_() for n in negatives]
+    clips_all = [c.clone().requires_grad_() for c in clips]
     log_a = torch.tensor(log_a0, dtype=torch.float64, requires_grad=True)
     log_t = torch.tensor(log_t0, dtype=torch.float64, requires_grad=True)
-    ref = naive_loss(a, t, [list(n) for n in flat_all], log_a, log_t, weight)
-    want = torch.autograd.grad(ref, [a, t, log_a, log_t] + [n for n in flat_all if len(n)])
+    ref = naive_loss(a, t, [list(n) for n in flat_all], log_a, log_t, weight, mode=mode,
+                     clips_per_row=[list(c) for c in clips_all], audio_weight=audio_weight)
+    negs, cl = [n for n in flat_all if len(n)], [c for c in clips_all if len(c)]
+    want = torch.autograd.grad(ref, [a, t, log_a, log_t] + negs + cl, allow_unused=True, materialize_grads=True)
 
     for out, _ in results:  # every process computes the same global objective
         assert out.loss.item() == pytest.approx(ref.item(), rel=1e-10)
-        assert out.negatives_in_batch == len(audio) - 1
     # DDP averages parameter gradients over processes: features feed the same parameters
     avg = lambda i: torch.cat([results[r][1][i] for r in range(world)]) / world  # noqa: E731
     torch.testing.assert_close(avg(0), want[0], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(avg(1), want[1], rtol=1e-9, atol=1e-12)
-    neg_want = torch.cat([g for g in want[4:]])
-    torch.testing.assert_close(avg(2), neg_want, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(avg(2), torch.cat(want[4:4 + len(negs)]), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(avg(5), torch.cat(want[4 + len(negs):]), rtol=1e-9, atol=1e-12)
     for i in (3, 4):  # logit scales: one shared parameter, averaged
         got = sum(results[r][1][i] for r in range(world)) / world
         torch.testing.assert_close(got, want[i - 1], rtol=1e-9, atol=1e-12)

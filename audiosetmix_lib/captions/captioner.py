@@ -26,7 +26,7 @@ from .sets import CaptionedSet, Captioner, CaptionSet
 from .template import TEMPLATE_VERSION
 from .template_captioner import TemplateCaptioner
 from .transformers_backend import TransformersBackend
-from .validate import Validator
+from .validate import Validator, reworded
 
 __all__ = ["CAPTIONERS", "Captioner", "CaptionSet", "CaptionedSet", "LLMCaptioner", "TemplateCaptioner", "make_captioner"]
 
@@ -176,6 +176,9 @@ class LLMCaptioner:
         reason = failures[0] if failures else None
         if reason is None and len({t.casefold().rstrip(". ") for t in texts}) < len(texts):
             reason = "duplicate"  # two different recipes got the same text: one of them is wrong
+        if reason is None and any(reworded(texts[0], items[0].description, text, item.description)
+                                  for text, item in zip(texts[1:], items[1:])):
+            reason = "reworded"  # a negative names an unchanged modifier in other words: a wording tell
         record = {"row": caption_set.row_id, "source": "llm" if reason is None else "template-fallback",
                   "fallback_reason": reason, **counters,
                   "items": [{"attempts": item.attempts, "final": item.final} for item in items]}

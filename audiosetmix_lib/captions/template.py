@@ -48,17 +48,27 @@ class _Choices:
         return bool(self.rng.random() < p)
 
 
-def _modifier_forms(event: DescribedEvent, choices: _Choices, adjectives_only: bool) -> tuple[list[str], list[str]]:
-    """Words for the event's modifiers: adverbial transforms (speed, duration) as adverbs when they have
-    them, the others either way (a coin per modifier); transforms without adverbs as adjectives."""
-    adjectives, adverbs = [], []
+def _modifier_forms(event: DescribedEvent, choices: _Choices) -> tuple[list[str], list[str], list[str]]:
+    """Words for the event's modifiers, from one pair of draws per modifier.
+
+    Returns (adjectives, adverbs) for a clause with a gerund (adverbial transforms such as
+    speed and duration as adverbs when they have them, the others either way, a coin per
+    modifier) and every modifier as an adjective (passive and compact forms). All come from the
+    same draws, so an event says "deep" in every form and position, and a negative that moves
+    it keeps its words.
+    """
+    adjectives, adverbs, all_adjectives = [], [], []
     for modifier in event.modifiers:
         forms = words(modifier)
         as_adverb, which = choices.coin(), choices.rng.random()  # two draws per modifier, always
-        adverbial = forms.adv and not adjectives_only and (is_adverbial(modifier[0]) or as_adverb)
-        options = forms.adv if adverbial else forms.adj
-        (adverbs if adverbial else adjectives).append(options[min(len(options) - 1, int(which * len(options)))])
-    return adjectives, adverbs
+        adverbial = bool(forms.adv) and (is_adverbial(modifier[0]) or as_adverb)
+        adjective = forms.adj[min(len(forms.adj) - 1, int(which * len(forms.adj)))]
+        all_adjectives.append(adjective)
+        if adverbial:
+            adverbs.append(forms.adv[min(len(forms.adv) - 1, int(which * len(forms.adv)))])
+        else:
+            adjectives.append(adjective)
+    return adjectives, adverbs, all_adjectives
 
 
 def _noun_phrase(event: DescribedEvent, adjectives: list[str]) -> str:
@@ -99,13 +109,14 @@ def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
     """The event as a clause, a gerund phrase, a compact sound phrase and a bare noun phrase."""
     phrase = phrase_for(event.label)
     passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: "rapid knocking is heard"
-    adjectives, adverbs = _modifier_forms(event, choices, adjectives_only=passive)
+    adjectives, adverbs, all_adjectives = _modifier_forms(event, choices)
+    if passive:
+        adjectives, adverbs = all_adjectives, []
     np_ = _noun_phrase(event, adjectives)
     clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
-    all_adjectives, _ = _modifier_forms(event, _Choices(0), adjectives_only=True)
     if phrase.gerund:
         ing = f"{np_} {phrase.gerund}{_adverbs(adverbs)}"
-    else:  # no gerund: fold the adverbs back into adjectives
+    else:  # no gerund: the adverbs are already adjectives
         ing = _noun_phrase(event, all_adjectives)
     return {"clause": clause, "ing": ing, "np": _sound_phrase(event, all_adjectives),
             "bare": _sound_phrase(event, all_adjectives, with_gerund=False),

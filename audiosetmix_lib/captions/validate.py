@@ -315,6 +315,35 @@ class Validator:
         return []
 
 
+def modifier_terms(text: str) -> Counter:
+    """(modifier key, words) of every modifier word in a text, longest match first."""
+    toks = tokens(text)
+    used = [False] * len(toks)
+    found: Counter = Counter()
+    for term, key in MODIFIER_VOCABULARY:
+        for i in range(len(toks)):
+            if _match_at(toks, used, i, term, plural=False):
+                used[i:i + len(term)] = [True] * len(term)
+                found[(key, " ".join(term))] += 1
+    return found
+
+
+def reworded(caption: str, caption_description: Description, negative: str, negative_description: Description) -> bool:
+    """True when a negative says a modifier it did not change in other words than the caption does.
+
+    For every modifier both descriptions have equally often, the negative must use the
+    caption's words ("low-pitched, fast slam" must not become "deep, rapid slam"), or a model
+    could tell the negative by its wording instead of by the sound.
+    """
+    before = {e.label: e.modifiers for e in caption_description.events}
+    after = {e.label: e.modifiers for e in negative_description.events}
+    same = {label for label in before if after.get(label) == before[label]}
+    changed = {m for d in (before, after) for label, mods in d.items() if label not in same for m in mods}
+    unchanged = {m for label in same for m in before[label]} - changed
+    words_of = lambda text: Counter({k: n for k, n in modifier_terms(text).items() if k[0] in unchanged})  # noqa: E731
+    return words_of(caption) != words_of(negative)
+
+
 def validate(caption: str, description: Description, known_classes=()) -> Verdict:
     """One-off check (builds the class index each call; captioners keep a `Validator`)."""
     return Validator(known_classes).check(caption, description)

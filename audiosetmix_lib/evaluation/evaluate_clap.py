@@ -289,8 +289,12 @@ def captions_of(ds, name: str | None) -> tuple[list[str], list[int]]:
 
 
 def negative_detail(row_recipe: str | None, negative: dict) -> str:
-    """The negative's kind, refined for `modifier` (transform + true direction) and `relation` (true relation)."""
+    """The negative's kind, refined by the true direction: the negative's optional `direction` field
+    (`modifier:louder`: the clip is louder, the negative says quieter), else derived from the
+    recipes for `modifier` (transform + true direction) and `relation` (true relation)."""
     kind = negative["kind"]
+    if negative.get("direction"):  # written by the builder (and by any dataset without recipes)
+        return f"{kind}:{negative['direction']}"
     if kind not in ("modifier", "relation") or not row_recipe or not negative.get("recipe"):
         return kind
 

@@ -1,33 +1,44 @@
-"""The experiment: does AudioSetMix (captions with modifiers + hard negatives) teach a CLAP model the modifiers?
+"""The experiment: what do AudioSetMix's captions, negative captions and counterfactual clips teach a CLAP model?
 
-    python eval/run_experiment.py --work_dir output/experiment              # synth source, ~1.5-2 h on 2 CPU cores
+    python eval/run_experiment.py --work_dir output/experiment              # synth source, five arms
+    python eval/run_experiment.py --work_dir output/experiment --arms captions,both --seeds 42,43
+    python eval/run_experiment.py --work_dir output/experiment --arms captions --overlap_probabilities 0,0.5,1
     python eval/run_experiment.py --work_dir output/experiment-esc10 \\
-        --source folder --source_path ../shared/data/esc10                  # real audio: ESC-10, folds 1-4 / 5
+        --source folder --source_path ../shared/data/esc10 --arms captions,both   # real audio: ESC-10
 
-One command, five stages, each reused when its output already exists with the same settings:
+One command, five stages, each reused when its output already exists with the same settings,
+and every training run resumed from its last checkpoint when it was interrupted:
 
-1. build the dataset (default: the `synth-small` config, 2,000 / 250 / 250 rows at 16 kHz;
-   the training and evaluation code resample to CLAP's 48 kHz);
-2. train one shared tiny tokenizer on the build's captions, negatives and label captions
-   (`train_clap.py --model tiny --tokenizer_only`);
-3. train the tiny CLAP three ways, same audio, same seed, same steps x batch:
-   (a) `labels`              --caption_mode labels  --hard_negative_weight 0
-   (b) `captions`            --caption_mode caption --hard_negative_weight 0
-   (c) `captions+negatives`  --caption_mode caption --hard_negative_weight W (default 1),
-                             off for the first half of the steps, ramped in over the next 10 %
-                             (--hard_negative_start 0.5 --hard_negative_ramp 0.1: from step 0 the
-                             term stalls training, docs/experiment.md);
-   every arm with --audio_time_channel (the tiny audio encoder sees each frame's time;
-   --no-audio_time_channel for the stock encoder);
-4. evaluate each on the same test split with `eval/evaluate_clap.py` (retrieval both ways,
-   modifier accuracy per negative kind with bootstrap CIs, zero-shot when asked);
-5. write `results.json` and `results.md` in --work_dir: the three arms side by side, plus the
-   paired bootstrap CI of (c) - (a) per kind (the same test pairs score in every arm).
+1. build the dataset (default: the `synth-small` config, 2,000 / 250 / 250 rows at 16 kHz,
+   with `--audio_negatives` counterfactual clips per row; the training and evaluation code
+   resample to CLAP's 48 kHz);
+2. train one shared tiny tokenizer on the build's captions, negatives and label captions;
+3. train the tiny CLAP per arm, same audio, same seed, same steps x batch:
 
-The budget is steps x batch (default 1250 x 32 = 40,000 samples per arm: docs/training.md's
-calibration), never wall time. With `--source folder` and a folder whose metadata.csv has a
-`fold` column, the split defaults to the ESC-50 protocol (folds 1-3 train, 4 validation,
-5 test) and zero-shot classification runs on fold 5 of the same folder.
+   | arm | text negatives | audio negatives |
+   |---|---|---|
+   | `labels` (label-only captions) | – | – |
+   | `captions` | – | – |
+   | `text_neg` | ✓ `--hard_negative_weight W --hard_negative_mode M` | – |
+   | `audio_neg` | – | ✓ `--audio_negative_weight V` |
+   | `both` | ✓ | ✓ |
+
+   the negative terms off for the first half of the steps and ramped in over the next 10 %
+   (--hard_negative_start 0.5 --hard_negative_ramp 0.1: from step 0 they stall the tiny
+   model, docs/experiment.md); every arm with --audio_time_channel. `--seeds 42,43` trains
+   every arm once per training seed; `--overlap_probabilities 0,0.5,1` adds the mixing
+   ablation: `both` trained on a build at each overlap probability (same size and seed) and
+   evaluated on the main test split, so its pairs are paired with every arm's;
+4. evaluate each run on the same test split with `eval/evaluate_clap.py` (retrieval both ways,
+   accuracy per negative kind and per true direction with bootstrap CIs, zero-shot when asked);
+5. write `results.json` and `results.md` in --work_dir: every run side by side, and the paired
+   bootstrap CI of every arm - `captions` per kind and direction (same seed), plus every other
+   pair of arms in results.json.
+
+The budget is steps x batch (default 1250 x 32 = 40,000 samples per run: docs/training.md's calibration), never wall time.
+With `--source folder` and a folder whose metadata.csv has a `fold` column, the split defaults
+to the ESC-50 protocol (folds 1-3 train, 4 validation, 5 test) and zero-shot classification
+runs on fold 5 of the same folder.
 """
 
 from __future__ import annotations
@@ -42,10 +53,12 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..retrieval import paired_bootstrap_ci
 from ..training.args import check_hard_negative_schedule
+from ..transforms import MODIFIER_NAMES
 from .errors import EvaluationError
 
 REPO = Path(__file__).resolve().parents[2]  # the experiment runs the repository's scripts
@@ -54,13 +67,16 @@ TRAIN_SCRIPT = REPO / "train_clap.py"
 BUILD_SCRIPT = REPO / "audiosetmix.py"
 ESC_SPLIT_MAP = {"1": "train", "2": "train", "3": "train", "4": "validation", "5": "test"}
 ARMS = {
-    "labels": {"letter": "a", "caption_mode": "labels", "negatives": False,
-               "title": "(a) label-only captions"},
-    "captions": {"letter": "b", "caption_mode": "caption", "negatives": False,
-                 "title": "(b) AudioSetMix captions, no negatives"},
-    "captions+negatives": {"letter": "c", "caption_mode": "caption", "negatives": True,
-                           "title": "(c) AudioSetMix captions + hard negatives"},
+    "labels": {"caption_mode": "labels", "text_neg": False, "audio_neg": False, "title": "label-only captions"},
+    "captions": {"caption_mode": "caption", "text_neg": False, "audio_neg": False, "title": "AudioSetMix captions, no negatives"},
+    "text_neg": {"caption_mode": "caption", "text_neg": True, "audio_neg": False, "title": "captions + negative captions"},
+    "audio_neg": {"caption_mode": "caption", "text_neg": False, "audio_neg": True, "title": "captions + counterfactual clips"},
+    "both": {"caption_mode": "caption", "text_neg": True, "audio_neg": True,
+             "title": "captions + negative captions + counterfactual clips"},
 }
+ARM_ALIASES = {"captions+negatives": "text_neg"}  # the name of the text_neg arm before issue 12
+BASE_ARM = "captions"
+ABLATION_ARM = "both"
 CLAIM_KINDS = ("modifier", "order", "relation")
 
 
@@ -71,13 +87,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("budget (the same for every arm)")
     g.add_argument("--steps", type=int, default=1250, help="optimizer steps per arm")
     g.add_argument("--batch_size", type=int, default=32, help="training batch (in-batch negatives)")
-    g.add_argument("--seed", type=int, default=42, help="training seed (data order, init), the same for every arm")
-    g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the hard-negative term in arm (c)")
+    g.add_argument("--seeds", default="42", help="comma-separated training seeds (data order, init); every arm runs once per seed")
+    g.add_argument("--seed", type=int, help="one training seed (the same as --seeds S)")
+    g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the negative-caption term (text_neg, both)")
+    g.add_argument("--hard_negative_mode", choices=["separate", "in_batch"], default="separate",
+                   help="text_neg, both: negative captions in their own term, or in the in-batch softmax (train_clap.py)")
+    g.add_argument("--audio_negative_weight", type=float, default=1.0,
+                   help="weight of the counterfactual-clip term (audio_neg, both)")
     g.add_argument("--hard_negative_start", type=float, default=0.5,
-                   help="arm (c): share of the steps before the hard-negative term switches on (train_clap.py); "
+                   help="arms with negatives: share of the steps before the negative terms switch on (train_clap.py); "
                         "0 = from the first step, which stalls the tiny model (docs/experiment.md)")
     g.add_argument("--hard_negative_ramp", type=float, default=0.1,
-                   help="arm (c): share of the steps over which the term then rises to its weight")
+                   help="arms with negatives: share of the steps over which the terms then rise to their weights")
     g.add_argument("--learning_rate", type=float, help="default: train_clap.py's (5e-4 for the tiny model)")
     g.add_argument("--audio_time_channel", action=argparse.BooleanOptionalAction, default=True,
                    help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
@@ -93,8 +114,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--validation", type=int, help="validation rows to build (default 250)")
     g.add_argument("--test", type=int, help="test rows to build (default 250)")
     g.add_argument("--data_seed", type=int, default=0, help="seed of the build")
+    g.add_argument("--audio_negatives", type=int, default=1, help="counterfactual clips per row in the build (audio_neg and both use them)")
+    g.add_argument("--overlap_probabilities", default="",
+                   help="mixing ablation: comma-separated overlap probabilities; `both` is trained on a build at each "
+                        "(the --source, sizes and seed of the main build) and evaluated on the main test split")
     g = p.add_argument_group("running")
     g.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {', '.join(ARMS)}")
+    g.add_argument("--checkpoint_every", type=int, help="checkpoint every N steps (default: a tenth of the steps, at least 50), "
+                                                        "so a stopped run resumes close to where it was")
     g.add_argument("--nice", type=int, default=0, help="run the stages under `nice -n N` (shared machines)")
     g.add_argument("--num_workers", type=int, help="DataLoader workers of train_clap.py (default: its own, 2)")
     g.add_argument("--eval_batch_size", type=int, default=32)
@@ -104,14 +131,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--force", action="store_true", help="rebuild, retrain and re-evaluate everything")
     g.add_argument("--label", default="", help="a note for the report, e.g. 'PILOT (1,500 samples per arm)'")
     args = p.parse_args(argv)
+    args.arms = ",".join(ARM_ALIASES.get(a.strip(), a.strip()) for a in args.arms.split(",") if a.strip())
     unknown = [a for a in args.arms.split(",") if a not in ARMS]
     if unknown:
         p.error(f"unknown arms {unknown}; choose from {list(ARMS)}")
+    try:
+        args.seed_list = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",") if s.strip()]
+        args.overlap_list = [float(x) for x in args.overlap_probabilities.split(",") if x.strip()]
+    except ValueError:
+        p.error("--seeds takes integers and --overlap_probabilities numbers, comma-separated")
+    if not args.seed_list:
+        p.error("--seeds needs at least one seed")
+    if any(not 0 <= x <= 1 for x in args.overlap_list):
+        p.error("--overlap_probabilities must lie in [0, 1]")
+    if args.overlap_list and args.dataset and args.source == "folder" and not args.source_path:
+        p.error("the overlap ablation builds new data: give --source_path with --source folder")
+    if args.hard_negative_weight < 0 or args.audio_negative_weight < 0 or args.audio_negatives < 0:
+        p.error("--hard_negative_weight, --audio_negative_weight and --audio_negatives must be >= 0")
     if args.source == "folder" and not (args.source_path or args.dataset):
         p.error("--source folder needs --source_path")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
-
     try:
         check_hard_negative_schedule(args.hard_negative_start, args.hard_negative_ramp)
     except ValueError as error:
@@ -178,11 +218,14 @@ def _folder_defaults(args) -> None:
         args.zero_shot_where = args.zero_shot_where or "fold=5"
 
 
-def build_dataset(args, work: Path, run: Runner) -> Path:
-    if args.dataset:
+def build_dataset(args, work: Path, run: Runner, overlap: float | None = None) -> Path:
+    """The main build (or --dataset as is); with `overlap`, the ablation build at that overlap probability."""
+    if args.dataset and overlap is None:
         return Path(args.dataset).resolve()
-    out = work / "data"
-    cmd = [sys.executable, BUILD_SCRIPT, "build", "--output_dir", out, "--seed", args.data_seed]
+    tag = "" if overlap is None else f"-overlap{overlap:g}"
+    out = work / f"data{tag}"
+    cmd = [sys.executable, BUILD_SCRIPT, "build", "--output_dir", out, "--seed", args.data_seed,
+           "--audio_negatives", args.audio_negatives]
     if args.source == "folder":
         cmd += ["--config", "folder", "--source", "folder", "--source_path", Path(args.source_path).resolve()]
         if args.split_column:
@@ -192,16 +235,41 @@ def build_dataset(args, work: Path, run: Runner) -> Path:
     else:
         cmd += ["--config", "synth-small"]
     for split in ("train", "validation", "test"):
-        if getattr(args, split) is not None:
+        if overlap is not None and split != "train":
+            cmd += [f"--{split}", 0]  # the ablation trains here and is tested on the main test split
+        elif getattr(args, split) is not None:
             cmd += [f"--{split}", getattr(args, split)]
+    if overlap is not None:
+        cmd += ["--mix", json.dumps({"overlap_probability": overlap})]
     stamp = {"command": [str(c) for c in cmd[2:]]}
-    stamp_path = work / "data.stamp.json"
+    stamp_path = work / f"data{tag}.stamp.json"
     if not args.force and (out / "README.md").is_file() and _stamp_matches(stamp_path, stamp):
         print(f"[experiment] reusing the dataset in {out}", flush=True)
         return out
-    run("build", cmd)
+    run(f"build{tag}", cmd)
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     return out
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: an arm, a training seed, and the build it trains on (None: the main one)."""
+
+    name: str
+    arm: str
+    seed: int
+    overlap: float | None = None
+
+
+def planned_runs(args) -> list[RunSpec]:
+    """Every arm at every seed (the first seed's runs keep the bare arm name), then the overlap ablation."""
+    runs = []
+    for i, seed in enumerate(args.seed_list):
+        for arm in args.arms.split(","):
+            runs.append(RunSpec(arm if i == 0 else f"{arm}@seed{seed}", arm, seed))
+    for overlap in args.overlap_list:
+        runs.append(RunSpec(f"{ABLATION_ARM}@overlap{overlap:g}", ABLATION_ARM, args.seed_list[0], overlap))
+    return runs
 
 
 def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
@@ -218,16 +286,20 @@ def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
     return out
 
 
-def train_arm(args, work: Path, dataset: Path, tokenizer: Path, arm: str, run: Runner) -> Path:
-    spec = ARMS[arm]
-    out = work / "arms" / arm
+def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, run: Runner) -> Path:
+    arm = ARMS[spec.arm]
+    out = work / "arms" / spec.name
     cmd = [sys.executable, TRAIN_SCRIPT, "--model", "tiny", "--tokenizer", tokenizer, "--dataset", dataset,
-           "--output_dir", out, "--caption_mode", spec["caption_mode"],
-           "--hard_negative_weight", args.hard_negative_weight if spec["negatives"] else 0,
-           "--max_steps", args.steps, "--per_device_train_batch_size", args.batch_size, "--seed", args.seed,
-           "--validation_split", "", "--eval_steps", 0, "--checkpointing_steps", max(100, args.steps // 4),
+           "--output_dir", out, "--caption_mode", arm["caption_mode"],
+           "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
+           "--audio_negative_weight", args.audio_negative_weight if arm["audio_neg"] else 0,
+           "--max_steps", args.steps, "--per_device_train_batch_size", args.batch_size, "--seed", spec.seed,
+           "--validation_split", "", "--eval_steps", 0,
+           "--checkpointing_steps", args.checkpoint_every or max(50, args.steps // 10),
            "--save_total_limit", 1, "--report_to", "none", "--logging_steps", max(1, min(50, args.steps // 20))]
-    if spec["negatives"]:
+    if arm["text_neg"]:
+        cmd += ["--hard_negative_mode", args.hard_negative_mode]
+    if arm["text_neg"] or arm["audio_neg"]:
         cmd += ["--hard_negative_start", args.hard_negative_start, "--hard_negative_ramp", args.hard_negative_ramp]
     if args.learning_rate is not None:
         cmd += ["--learning_rate", args.learning_rate]
@@ -235,23 +307,27 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, arm: str, run: R
         cmd += ["--audio_time_channel"]
     if args.num_workers is not None:
         cmd += ["--dataloader_num_workers", args.num_workers]
-    stamp = {"command": [str(c) for c in cmd[2:]], "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json")}
+    tag = "" if spec.overlap is None else f"-overlap{spec.overlap:g}"
+    stamp = {"command": [str(c) for c in cmd[2:]], "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
+             "dataset_stamp": _read_json(work / f"data{tag}.stamp.json")}
     stamp_path = out / "experiment.stamp.json"
     same = not args.force and _stamp_matches(stamp_path, stamp)
     if same and (out / "model.safetensors").is_file():  # the final model is saved last
-        print(f"[experiment] reusing arm {arm} in {out}", flush=True)
+        print(f"[experiment] reusing run {spec.name} in {out}", flush=True)
         return out
     if same and any(out.glob("checkpoint-*")):
         cmd += ["--resume_from_checkpoint", "latest"]  # an interrupted run with the same settings
+        print(f"[experiment] resuming run {spec.name} from its last checkpoint", flush=True)
     elif out.exists():
         shutil.rmtree(out)  # other settings: start clean
     out.mkdir(parents=True, exist_ok=True)
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
-    run(f"train-{arm}", cmd)
+    run(f"train-{spec.name}", cmd)
     return out
 
 
 def evaluate_arm(args, dataset: Path, model_dir: Path, arm: str, run: Runner) -> dict:
+    """Evaluate one run (`arm` is its run name) on the main test split."""
     out = model_dir / "eval"
     cmd = [sys.executable, EVAL_SCRIPT, "--model", model_dir, "--dataset", dataset, "--split", "test",
            "--output_dir", out, "--batch_size", args.eval_batch_size, "--bootstrap", args.bootstrap]
@@ -266,7 +342,7 @@ def evaluate_arm(args, dataset: Path, model_dir: Path, arm: str, run: Runner) ->
         run(f"eval-{arm}", cmd)
         stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     else:
-        print(f"[experiment] reusing the evaluation of arm {arm}", flush=True)
+        print(f"[experiment] reusing the evaluation of run {arm}", flush=True)
     return json.loads(metrics_path.read_text())
 
 
@@ -292,7 +368,6 @@ def _pairs(model_dir: Path) -> dict[tuple[str, str, str], bool]:
 
 def paired_differences(arm_dirs: dict[str, Path], base: str, other: str, n_resamples: int, seed: int) -> dict:
     """Per kind (and detail): accuracy(other) - accuracy(base) with a paired bootstrap 95% CI over the shared pairs."""
-
     a, b = _pairs(arm_dirs[base]), _pairs(arm_dirs[other])
     keys = sorted(set(a) & set(b))
     groups: dict[str, list] = {}
@@ -342,94 +417,163 @@ def _diff_cell(entry) -> str:
     return f"{entry['difference']:+.3f} [{lo:+.2f}, {hi:+.2f}]{mark}"
 
 
-def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_dirs: dict[str, Path], run: Runner, argv) -> dict:
-    diffs = {}
-    if "labels" in arms and "captions+negatives" in arms:
-        diffs["c_minus_a"] = paired_differences(arm_dirs, "labels", "captions+negatives", args.bootstrap, 0)
-    if "captions" in arms and "captions+negatives" in arms:
-        diffs["c_minus_b"] = paired_differences(arm_dirs, "captions", "captions+negatives", args.bootstrap, 0)
+def comparisons(runs: list[RunSpec]) -> list[tuple[str, str]]:
+    """(base run, other run) pairs to report: every run against `captions` of its seed (the ablation
+    against the first seed's), then every other pair of the first seed's arms."""
+    names = {r.name for r in runs}
+    base_of = {r.seed: r.name for r in runs if r.arm == BASE_ARM and r.overlap is None}
+    first = runs[0].seed if runs else None
+    pairs = []
+    for r in runs:
+        base = base_of.get(r.seed if r.overlap is None else first)
+        if base and r.name != base:
+            pairs.append((base, r.name))
+    main_runs = [r.name for r in runs if r.seed == first and r.overlap is None]
+    for i, x in enumerate(main_runs):
+        for y in main_runs[i + 1:]:
+            if (x, y) not in pairs and (y, x) not in pairs and x in names and y in names:
+                pairs.append((x, y))
+    if ABLATION_ARM in names:
+        pairs += [(ABLATION_ARM, r.name) for r in runs if r.overlap is not None]
+    return pairs
+
+
+def direction_accuracy(detail: dict) -> dict[str, tuple[float | None, float | None]]:
+    """Per transform: (accuracy where the clip has the `up` modifier, where it has `down`), from the
+    `modifier:<name>` details; None where the test split has no such pair."""
+    per_kind = detail.get("per_kind", {})
+    out = {}
+    for transform in sorted({t for t, _ in MODIFIER_NAMES}):
+        up = per_kind.get(f"modifier:{MODIFIER_NAMES[(transform, 'up')]}")
+        down = per_kind.get(f"modifier:{MODIFIER_NAMES[(transform, 'down')]}")
+        if up or down:
+            out[transform] = (up["accuracy"] if up else None, down["accuracy"] if down else None)
+    return out
+
+
+def direction_gaps(detail: dict) -> dict[str, float]:
+    """Per transform: accuracy(up) - accuracy(down). A model that picks one word whatever the audio
+    scores ~1 on one direction and ~0 on the other (a gap near +-1) while its mean stays at 0.5."""
+    return {t: up - down for t, (up, down) in direction_accuracy(detail).items() if up is not None and down is not None}
+
+
+def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_dirs: dict[str, Path], run: Runner, argv,
+                  runs: list[RunSpec] | None = None) -> dict:
+    runs = runs or [RunSpec(name, name, args.seed_list[0]) for name in arms]
+    by_name = {r.name: r for r in runs}
+    diffs = {f"{other} - {base}": paired_differences(arm_dirs, base, other, args.bootstrap, 0)
+             for base, other in comparisons(runs) if base in arms and other in arms}
     command = "python eval/run_experiment.py " + " ".join(shlex.quote(a) for a in argv)
+    samples = args.steps * args.batch_size
     results = {
         "label": args.label,
         "command": command,
-        "budget": {"steps": args.steps, "batch_size": args.batch_size, "samples_per_arm": args.steps * args.batch_size},
-        "seeds": {"training": args.seed, "build": args.data_seed, "bootstrap": 0},
+        "budget": {"steps": args.steps, "batch_size": args.batch_size, "samples_per_arm": samples},
+        "seeds": {"training": args.seed_list, "build": args.data_seed, "bootstrap": 0},
+        "settings": {"hard_negative_weight": args.hard_negative_weight, "hard_negative_mode": args.hard_negative_mode,
+                     "audio_negative_weight": args.audio_negative_weight, "audio_negatives": args.audio_negatives,
+                     "hard_negative_start": args.hard_negative_start, "hard_negative_ramp": args.hard_negative_ramp,
+                     "overlap_probabilities": args.overlap_list},
         "dataset": str(dataset),
         "machine": machine_info(),
         "stage_seconds": run.times,
         "stage_commands": run.commands,
-        "arms": {arm: {"title": ARMS[arm]["title"], "model": str(arm_dirs[arm]), "metrics": m} for arm, m in arms.items()},
+        "arms": {name: {"title": ARMS[by_name[name].arm]["title"], "arm": by_name[name].arm, "seed": by_name[name].seed,
+                        "overlap_probability": by_name[name].overlap, "model": str(arm_dirs[name]), "metrics": m,
+                        "direction_gaps": direction_gaps(m.get("modifier_accuracy_detail", {}))}
+                 for name, m in arms.items()},
         "paired_differences": diffs,
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     names = list(arms)
-    letters = {arm: f"({ARMS[arm]['letter']})" for arm in names}
     any_metrics = next(iter(arms.values()))
     meta = any_metrics["meta"]
     m = results["machine"]
     lines = [f"# AudioSetMix experiment{': ' + args.label if args.label else ''}", "",
              f"Command: `{command}`", "",
-             f"- budget: {args.steps} steps x batch {args.batch_size} = {args.steps * args.batch_size:,} training samples per arm; "
-             f"training seed {args.seed}, build seed {args.data_seed}, bootstrap seed 0 ({args.bootstrap} resamples)",
-             f"- data: `{dataset}`; test split {meta['num_audio']} clips, "
+             f"- budget: {args.steps} steps x batch {args.batch_size} = {samples:,} training samples per run; "
+             f"training seeds {', '.join(map(str, args.seed_list))}, build seed {args.data_seed}, bootstrap seed 0 "
+             f"({args.bootstrap} resamples)",
+             f"- data: `{dataset}` ({args.audio_negatives} counterfactual clip(s) per row); test split {meta['num_audio']} clips, "
              f"{any_metrics.get('modifier_accuracy', {}).get('count', 0)} (clip, hard negative) pairs",
-             f"- model: tiny CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; "
-             f"hard-negative weight {args.hard_negative_weight} in arm (c), off for the first "
+             f"- model: tiny CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; negative captions "
+             f"(text_neg, both): weight {args.hard_negative_weight}, mode {args.hard_negative_mode}; counterfactual clips "
+             f"(audio_neg, both): weight {args.audio_negative_weight}; both terms off for the first "
              f"{args.hard_negative_start:.0%} of the steps, then ramped in over {args.hard_negative_ramp:.0%}",
              f"- machine: {m.get('gpu') or m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads)",
              "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
-    for arm in names:
-        lines.append(f"- {ARMS[arm]['title']}: `{arm_dirs[arm]}`")
+    for name in names:
+        r = by_name[name]
+        extra = f", overlap probability {r.overlap:g}" if r.overlap is not None else ""
+        lines.append(f"- `{name}`: {ARMS[r.arm]['title']} (seed {r.seed}{extra}): `{arm_dirs[name]}`")
     lines += ["", "## Retrieval (test split)", "",
-              "| arm | T→A R@1 | R@5 | R@10 | mAP@10 | med. rank | A→T R@1 | R@5 | R@10 | mAP@10 | med. rank |",
+              "| run | T→A R@1 | R@5 | R@10 | mAP@10 | med. rank | A→T R@1 | R@5 | R@10 | mAP@10 | med. rank |",
               "|---|" + "---:|" * 10]
-    for arm in names:
-        r = arms[arm]["retrieval"]
+    for name in names:
+        r = arms[name]["retrieval"]
         cells = []
         for direction in ("text_to_audio", "audio_to_text"):
             d = r[direction]
             cells += [_f(d["R@1"]), _f(d["R@5"]), _f(d["R@10"]), _f(d["mAP@10"]), f"{d['median_rank']:.1f}"]
-        lines.append(f"| {letters[arm]} {arm} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
 
     def kind_table(title: str, key: str, refined: bool):
-        kinds = sorted({k for arm in names for k in arms[arm].get(key, {}).get("per_kind", {}) if (":" in k) == refined})
+        kinds = sorted({k for a in names for k in arms[a].get(key, {}).get("per_kind", {}) if (":" in k) == refined})
         if not kinds:
             return []
-        head = "| kind | n | " + " | ".join(f"{letters[a]} {a}" for a in names)
-        sep = "|---|---:|" + "---:|" * len(names)
-        if "c_minus_a" in diffs:
-            head += " | (c) − (a), paired 95% CI"
-            sep += "---:|"
-        out = ["", title, "", head + " |", sep]
+        out = ["", title, "", "| kind | n | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
         for kind in kinds:
             entries = [arms[a].get(key, {}).get("per_kind", {}).get(kind) for a in names]
             n = next((e["count"] for e in entries if e), 0)
-            row = f"| {kind} | {n} | " + " | ".join(_cell(e) for e in entries)
-            if "c_minus_a" in diffs:
-                row += " | " + _diff_cell(diffs["c_minus_a"].get(kind))
-            out.append(row + " |")
+            out.append(f"| {kind} | {n} | " + " | ".join(_cell(e) for e in entries) + " |")
         return out
 
-    lines += kind_table("## Modifier accuracy per negative kind (pairwise, chance 0.5, ties miss; bootstrap 95% CI)",
+    lines += kind_table("## Accuracy per negative kind (pairwise, chance 0.5, ties miss; bootstrap 95% CI)",
                         "modifier_accuracy", refined=False)
-    lines += kind_table("### Per transform + direction (`modifier:louder`: the clip has a louder event, the negative "
-                        "says quieter) and per true relation", "modifier_accuracy_detail", refined=True)
+    lines += kind_table("### Per true direction (`modifier:louder`: the clip has a louder event, the negative says quieter; "
+                        "`relation:follow`: the events follow, the negative says they overlap)", "modifier_accuracy_detail", refined=True)
+    per_direction = {name: direction_accuracy(arms[name].get("modifier_accuracy_detail", {})) for name in names}
+    transforms = sorted({t for d in per_direction.values() for t in d})
+    if transforms:
+        lines += ["", "### Wording bias: accuracy up / down per transform (gap up − down; 0 = none, ±1 = the model picks one "
+                      "word whatever the audio, which a mean of 0.5 hides)", "",
+                  "| transform | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+
+        def cell(pair) -> str:
+            if pair is None:
+                return "–"
+            up, down = pair
+            text = f"{_f(up)} / {_f(down)}"
+            return text + (f" ({up - down:+.2f})" if up is not None and down is not None else "")
+
+        for t in transforms:
+            lines.append(f"| {t} | " + " | ".join(cell(per_direction[n].get(t)) for n in names) + " |")
     overall = [arms[a].get("modifier_accuracy") for a in names]
     if all(overall):
-        lines += ["", "All pairs: " + ", ".join(f"{letters[a]} {_cell(e)}" for a, e in zip(names, overall))]
+        lines += ["", "All pairs: " + ", ".join(f"{a} {_cell(e)}" for a, e in zip(names, overall))]
+
+    versus = [(base, other) for base, other in comparisons(runs) if f"{other} - {base}" in diffs]
+    if versus:
+        groups = sorted({g for key in diffs for g in diffs[key]}, key=lambda g: (":" in g, g))
+        heads = [f"{other} − {base}" for base, other in versus]
+        lines += ["", "## Paired differences (same test pairs; paired bootstrap 95% CI; ✓ / ✗: CI above / below 0)", "",
+                  "| kind | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(heads)]
+        for g in groups:
+            lines.append(f"| {g} | " + " | ".join(_diff_cell(diffs[f'{o} - {b}'].get(g)) for b, o in versus) + " |")
+
     if any("zero_shot" in arms[a] for a in names):
         z = next(arms[a]["zero_shot"] for a in names if "zero_shot" in arms[a])
         lines += ["", f"## Zero-shot classification (`{z['dataset']}`{', ' + z['where'] if z.get('where') else ''}; "
                       f"{z['num_clips']} clips, {z['num_classes']} classes, chance {z['chance']:.3f})", "",
-                  "| arm | " + " | ".join(z["by_prompt"]) + " |", "|---|" + "---:|" * len(z["by_prompt"])]
+                  "| run | " + " | ".join(z["by_prompt"]) + " |", "|---|" + "---:|" * len(z["by_prompt"])]
         for a in names:
             zs = arms[a].get("zero_shot")
             if zs:
-                lines.append(f"| {letters[a]} {a} | " + " | ".join(_f(zs["by_prompt"][p]["accuracy"]) for p in z["by_prompt"]) + " |")
-    lines += ["", "✓ / ✗: the paired 95% CI of (c) − (a) lies above / below 0. The claim concerns the "
-                  f"{', '.join(CLAIM_KINDS)} kinds; `event`, `missing` and `extra` are reported but a label-only "
-                  "model can already score well on them.", ""]
+                lines.append(f"| {a} | " + " | ".join(_f(zs["by_prompt"][p]["accuracy"]) for p in z["by_prompt"]) + " |")
+    lines += ["", f"The claim concerns the {', '.join(CLAIM_KINDS)} kinds; `event`, `missing` and `extra` are reported but a "
+                  "label-only model can already score well on them. A difference whose CI spans 0 is inside the noise of "
+                  "the test sample; compare the runs of other training seeds for training-seed noise.", ""]
     (work / "results.md").write_text("\n".join(lines))
     return results
 
@@ -446,11 +590,15 @@ def main(argv=None) -> int:
     started = time.time()
     dataset = build_dataset(args, work, run)
     tokenizer = train_tokenizer(args, work, dataset, run)
+    runs = planned_runs(args)
+    datasets_by_overlap = {None: dataset}
+    for overlap in args.overlap_list:
+        datasets_by_overlap[overlap] = build_dataset(args, work, run, overlap)
     arm_dirs, arms = {}, {}
-    for arm in args.arms.split(","):
-        arm_dirs[arm] = train_arm(args, work, dataset, tokenizer, arm, run)
-        arms[arm] = evaluate_arm(args, dataset, arm_dirs[arm], arm, run)
-    write_results(args, work, dataset, arms, arm_dirs, run, argv)
+    for spec in runs:
+        arm_dirs[spec.name] = train_arm(args, work, datasets_by_overlap[spec.overlap], tokenizer, spec, run)
+        arms[spec.name] = evaluate_arm(args, dataset, arm_dirs[spec.name], spec.name, run)
+    write_results(args, work, dataset, arms, arm_dirs, run, argv, runs)
     print(f"[experiment] done in {time.time() - started:.0f} s: {work / 'results.md'} and results.json", flush=True)
     print((work / "results.md").read_text())
     return 0

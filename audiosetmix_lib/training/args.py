@@ -33,6 +33,9 @@ class TrainClapArguments:
         default="caption",
     )
     max_negatives: int = _help("Use at most this many hard negatives per row (the first K).", default=3)
+    negative_audio_column: str = _help("Counterfactual-clip column (List(Audio)); used with --audio_negative_weight > 0.",
+                                       default="negative_audio")
+    max_audio_negatives: int = _help("Use at most this many counterfactual clips per row (the first A).", default=1)
     extra_datasets: str | None = _help("Comma-separated extra caption datasets (audio + caption columns) to mix in.", default=None)
     extra_weights: str | None = _help(
         "Comma-separated sampling shares of the extra datasets (sum < 1; the main dataset gets the rest).", default=None
@@ -72,6 +75,13 @@ class TrainClapArguments:
     hard_negative_ramp: float | None = _help(
         "Share of the steps over which the term then rises linearly from 0 to --hard_negative_weight; "
         "default 0.1 for tiny, 0 for a pretrained model.", default=None)
+    hard_negative_mode: Literal["separate", "in_batch"] = _help(
+        "'separate': the hard-negative captions in their own term (audio vs [own caption, own negatives]). "
+        "'in_batch': no separate term; every row's negative captions join the audio->text denominator of the "
+        "in-batch softmax (NegCLIP / CompA), each weighted by the scheduled --hard_negative_weight.", default="separate")
+    audio_negative_weight: float = _help(
+        "Weight of the audio-negative term: each caption vs [its own audio, its row's counterfactual clips] "
+        "(text->audio cross-entropy); 0 disables it. Follows the hard-negative schedule (start, ramp).", default=0.0)
     logit_scale_max: float = _help("Clamp of the learnable logit scales.", default=100.0)
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = _help("'auto': bf16 on a GPU that supports it, else fp32.", default="auto")
 
@@ -112,6 +122,8 @@ def validate(args: TrainClapArguments) -> None:
         raise ValueError("--per_device_train_batch_size must be >= 2 for in-batch negatives")
     if args.hard_negative_weight < 0 or args.max_negatives < 0:
         raise ValueError("--hard_negative_weight and --max_negatives must be >= 0")
+    if args.audio_negative_weight < 0 or args.max_audio_negatives < 0:
+        raise ValueError("--audio_negative_weight and --max_audio_negatives must be >= 0")
     check_hard_negative_schedule(*hard_negative_schedule(args))
     if bool(args.extra_datasets) != bool(args.extra_weights):
         raise ValueError("--extra_datasets and --extra_weights go together")
@@ -150,10 +162,20 @@ def check_hard_negative_schedule(start: float, ramp: float) -> None:
 
 def hard_negative_weight_at(args: TrainClapArguments, step: int, total_steps: int) -> float:
     """The hard-negative weight for optimizer step `step` (0-based): 0 before the start, then a linear ramp."""
+    return args.hard_negative_weight * negative_schedule_at(args, step, total_steps)
+
+
+def audio_negative_weight_at(args: TrainClapArguments, step: int, total_steps: int) -> float:
+    """The audio-negative weight for step `step`: the same schedule as the caption hard negatives."""
+    return args.audio_negative_weight * negative_schedule_at(args, step, total_steps)
+
+
+def negative_schedule_at(args: TrainClapArguments, step: int, total_steps: int) -> float:
+    """0 before the start, then a linear ramp to 1."""
     start, ramp = hard_negative_schedule(args)
     progress = step / max(1, total_steps)
     if progress < start:
         return 0.0
     if ramp <= 0:
-        return args.hard_negative_weight
-    return args.hard_negative_weight * min(1.0, (progress - start) / ramp)
+        return 1.0
+    return min(1.0, (progress - start) / ramp)

@@ -55,7 +55,8 @@ class CaptionTable:
     """One dataset split: its audio cells (undecoded) and its texts, held in memory."""
 
     def __init__(self, ds, audio_column="audio", caption_column="caption", negatives_column="negatives",
-                 labels_column="labels", caption_mode="caption", max_negatives=3, max_rows=None, name=""):
+                 labels_column="labels", caption_mode="caption", max_negatives=3, max_rows=None, name="",
+                 negative_audio_column="negative_audio", max_audio_negatives=0):
         import datasets
 
         if max_rows is not None:
@@ -72,6 +73,15 @@ class CaptionTable:
         self.labels = list(ds[labels_column]) if labels_column in ds.column_names else None
         self.negatives = _negative_lists(ds, negatives_column, max_negatives)
         self.caption_mode = caption_mode
+        # counterfactual clips (undecoded, like the audio); none for label captions or without the column
+        self.negative_audio, self.negative_audio_column, self.max_audio_negatives = None, negative_audio_column, 0
+        if max_audio_negatives > 0 and caption_mode == "caption" and negative_audio_column not in ds.column_names:
+            raise ValueError(f"dataset {name!r} has no {negative_audio_column!r} column for the audio-negative term; "
+                             "build it with `audiosetmix.py build --audio_negatives 1` (or more)")
+        if max_audio_negatives > 0 and caption_mode == "caption":
+            self.negative_audio = ds.select_columns([negative_audio_column]).cast_column(
+                negative_audio_column, datasets.List(datasets.Audio(decode=False)))
+            self.max_audio_negatives = max_audio_negatives
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -81,6 +91,12 @@ class CaptionTable:
         if self.caption_mode == "labels":
             return label_caption(self.labels[row]), []
         return self.captions[row], self.negatives[row]
+
+    def negative_audio_cells(self, row: int) -> list[dict]:
+        """The row's first `max_audio_negatives` counterfactual clips, undecoded."""
+        if self.negative_audio is None:
+            return []
+        return list(self.negative_audio[row][self.negative_audio_column] or [])[: self.max_audio_negatives]
 
     def corpus(self):
         """Every text a tokenizer for this data must know: captions, negatives, label captions."""
@@ -146,6 +162,9 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
             "waveform": load_waveform(cell, self.sampling_rate, self.num_samples, key.crop_seed),
             "caption": caption,
             "negatives": negatives,
+            # the same pipeline and crop as the row's own audio: the clips differ only in the one change
+            "negative_waveforms": [load_waveform(c, self.sampling_rate, self.num_samples, key.crop_seed)
+                                   for c in table.negative_audio_cells(key.row)],
         }
 
 
@@ -188,11 +207,14 @@ class Collator:
     Returns tensors only (accelerate moves them to the device): `waveforms` (B, samples),
     `input_ids` / `attention_mask` (B + N, L) with the B captions first and the N negatives
     after, `negative_index` (B, K) into those N (-1: none), `negative_kind` (B, K) indices
-    into `NEGATIVE_KINDS` (len(NEGATIVE_KINDS) for an unknown kind, -1: none).
+    into `NEGATIVE_KINDS` (len(NEGATIVE_KINDS) for an unknown kind, -1: none). With
+    `max_audio_negatives` A > 0 also `negative_waveforms` (M, samples), every row's
+    counterfactual clips in row order, and `negative_audio_index` (B, A) into them (-1: none).
     """
 
-    def __init__(self, tokenizer, max_length: int, max_negatives: int):
+    def __init__(self, tokenizer, max_length: int, max_negatives: int, max_audio_negatives: int = 0):
         self.tokenizer, self.max_length, self.max_negatives = tokenizer, max_length, max_negatives
+        self.max_audio_negatives = max_audio_negatives
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         k = self.max_negatives
@@ -206,13 +228,26 @@ class Collator:
                 negative_kind[i, j] = NEGATIVE_KINDS.index(kind) if kind in NEGATIVE_KINDS else len(NEGATIVE_KINDS)
                 flat.append(caption)
         tokens = self.tokenizer(texts + flat, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        return {
-            "waveforms": torch.from_numpy(np.stack([item["waveform"] for item in items])),
+        waveforms = np.stack([item["waveform"] for item in items])
+        batch = {
+            "waveforms": torch.from_numpy(waveforms),
             "input_ids": tokens["input_ids"],
             "attention_mask": tokens["attention_mask"],
             "negative_index": negative_index,
             "negative_kind": negative_kind,
         }
+        if self.max_audio_negatives > 0:
+            a = self.max_audio_negatives
+            clip_index = torch.full((len(items), a), -1, dtype=torch.long)
+            clips = []
+            for i, item in enumerate(items):
+                for j, clip in enumerate(item.get("negative_waveforms", [])[:a]):
+                    clip_index[i, j] = len(clips)
+                    clips.append(clip)
+            stacked = np.stack(clips) if clips else np.zeros((0, waveforms.shape[1]), dtype=waveforms.dtype)
+            batch["negative_waveforms"] = torch.from_numpy(stacked)
+            batch["negative_audio_index"] = clip_index
+        return batch
 
 
 def epoch_size(main_rows: int, main_weight: float) -> int:

@@ -95,6 +95,7 @@ def train(args: TrainClapArguments) -> TrainResult:
     logmel = LogMel.from_feature_extractor(fe, uses_time_channel(clap.config.audio_config)).to(accelerator.device)
     gather = accelerator_gather(accelerator)
     with_negatives = trains_on_negatives(args)
+    with_audio_negatives = trains_on_audio_negatives(args)
 
     start_step = _resume(args, accelerator, output_dir)
     accelerator.init_trackers("train_clap", config=_tracker_config(args))
@@ -105,8 +106,11 @@ def train(args: TrainClapArguments) -> TrainResult:
     )
     if with_negatives:
         start, ramp = args_lib.hard_negative_schedule(args)
-        accelerator.print(f"hard-negative term: weight {args.hard_negative_weight}, off before step {math.ceil(start * total_steps)}, "
-                          f"full from step {math.ceil((start + ramp) * total_steps)}")
+        accelerator.print(f"hard-negative term ({args.hard_negative_mode}): weight {args.hard_negative_weight}, "
+                          f"off before step {math.ceil(start * total_steps)}, full from step {math.ceil((start + ramp) * total_steps)}")
+    if with_audio_negatives:
+        accelerator.print(f"audio-negative term: weight {args.audio_negative_weight}, up to {args.max_audio_negatives} "
+                          f"counterfactual clips per caption, on the same schedule")
 
     result = TrainResult(str(output_dir))
     progress = _progress(total_steps, start_step, accelerator)
@@ -124,7 +128,8 @@ def train(args: TrainClapArguments) -> TrainResult:
         started = time.perf_counter()
         for batch in loader:
             hard_weight = args_lib.hard_negative_weight_at(args, step, total_steps) if with_negatives else 0.0
-            out = train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight)
+            audio_weight = args_lib.audio_negative_weight_at(args, step, total_steps) if with_audio_negatives else 0.0
+            out = train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight, audio_weight)
             step += 1
             # data wait + step; validation and checkpoints below are not counted
             record = {"step": step, "epoch": epoch, "step_seconds": time.perf_counter() - started, **out}
@@ -149,15 +154,23 @@ def train(args: TrainClapArguments) -> TrainResult:
     return result
 
 
-def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight) -> dict:
+def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, gather, hard_weight, audio_weight=0.0) -> dict:
+    import torch
 
-    features = logmel(batch["waveforms"])
+    batch_size = batch["waveforms"].shape[0]
+    waveforms = batch["waveforms"]
+    clips = batch.get("negative_waveforms")
+    if clips is not None:  # counterfactual clips: one forward with the rows' own audio
+        waveforms = torch.cat([waveforms, clips.to(waveforms.dtype)], dim=0)
+    features = logmel(waveforms)
     audio, text, scale_a, scale_t = module(features, batch["input_ids"], batch["attention_mask"])
-    batch_size = audio.shape[0]
+    audio, negative_audio = audio[:batch_size], audio[batch_size:]
     out = clap_loss(
         audio.float(), text[:batch_size].float(), text[batch_size:].float(), batch["negative_index"],
         scale_a.float(), scale_t.float(), hard_negative_weight=hard_weight,
-        logit_scale_max=args.logit_scale_max, gather=gather,
+        logit_scale_max=args.logit_scale_max, gather=gather, hard_negative_mode=args.hard_negative_mode,
+        negative_audio=negative_audio.float() if clips is not None else None,
+        negative_audio_index=batch.get("negative_audio_index"), audio_negative_weight=audio_weight,
     )
     accelerator.backward(out.loss)
     grad_norm = accelerator.clip_grad_norm_(module.parameters(), args.max_grad_norm) if args.max_grad_norm > 0 else None
@@ -172,7 +185,10 @@ def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, g
         "train/hard_negative_weight": hard_weight,
         "train/negatives_in_batch": out.negatives_in_batch,
         "train/negatives_hard_per_audio": out.negatives_hard,
-        "train/negatives_per_audio": out.negatives_in_batch + (out.negatives_hard if hard_weight > 0 else 0.0),
+        "train/negatives_per_audio": out.negatives_in_batch + (out.negatives_hard if hard_weight > 0 and args.hard_negative_mode == "separate" else 0.0),
+        "train/audio_negative": float(out.audio_hard),
+        "train/audio_negative_weight": audio_weight,
+        "train/audio_negatives_per_caption": out.audio_negatives,
         "train/logit_scale_audio": float(scale_a.detach().clamp(max=args.logit_scale_max)),
         "train/learning_rate": scheduler.get_last_lr()[0],
     }
@@ -186,17 +202,26 @@ def trains_on_negatives(args: TrainClapArguments) -> bool:
     return args.caption_mode == "caption" and args.max_negatives > 0 and args.hard_negative_weight > 0
 
 
+def trains_on_audio_negatives(args: TrainClapArguments) -> bool:
+    """Whether training batches carry counterfactual clips."""
+    return args.caption_mode == "caption" and args.max_audio_negatives > 0 and args.audio_negative_weight > 0
+
+
 def load_tables(args: TrainClapArguments) -> list:
 
-    def table(name, split, max_rows=None):
+    def table(name, split, max_rows=None, clips=0):
         return CaptionTable(
             load_split(name, split, args.dataset_config if name == args.dataset else None),
             audio_column=args.audio_column, caption_column=args.caption_column,
             negatives_column=args.negatives_column, labels_column=args.labels_column,
             caption_mode=args.caption_mode, max_negatives=args.max_negatives, max_rows=max_rows, name=name,
+            negative_audio_column=args.negative_audio_column,
+            max_audio_negatives=clips,
         )
 
-    main = table(args.dataset, args.train_split, args.max_train_samples)
+    # counterfactual clips come from the main (AudioSetMix) dataset only; extra caption datasets have none
+    main = table(args.dataset, args.train_split, args.max_train_samples,
+                 args.max_audio_negatives if trains_on_audio_negatives(args) else 0)
     return [main] + [table(name, args.extra_split) for name in args_lib.extra_datasets(args)]
 
 
@@ -225,8 +250,8 @@ def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
     k = args.max_negatives if trains_on_negatives(args) else 0
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=args.per_device_train_batch_size, sampler=sampler, drop_last=True,
-        collate_fn=Collator(tokenizer, max_length, k), num_workers=args.dataloader_num_workers,
-        persistent_workers=args.dataloader_num_workers > 0, pin_memory=torch.cuda.is_available(),
+        collate_fn=Collator(tokenizer, max_length, k, args.max_audio_negatives if trains_on_audio_negatives(args) else 0),
+        num_workers=args.dataloader_num_workers, persistent_workers=args.dataloader_num_workers > 0, pin_memory=torch.cuda.is_available(),
         # worker seeds come from this generator, not the global RNG, so resuming mid-epoch
         # replays the same dropout draws as an uninterrupted run
         generator=torch.Generator().manual_seed(args.seed),
