@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
-from conftest import build_dataset
 
 PREFERRED = ("order", "modifier", "relation")
 

@@ -18,6 +18,7 @@ from audiosetmix_lib.sources import EventPool, make_source
 from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES
 from audiosetmix_lib.transforms import words as modifier_forms
 
+
 def _every_transform(p: float) -> dict:
     return {"transforms": {name: {"probability": p} for name in TRANSFORM_NAMES}}
 
