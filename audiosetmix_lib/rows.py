@@ -55,13 +55,17 @@ class RowMaker:
         template = self._template
         recipe = self.recipe(split, index)
         chosen, seen = [], {template.caption(recipe)}
+        whole = template.fits([recipe])  # the caption alone can be said whole
         for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index), config=self.mix):
             if len(chosen) >= self.num_negatives:
                 break
             text = template.caption(negative.recipe)
-            if text not in seen:  # a perturbation that reads the same is no negative
-                seen.add(text)
-                chosen.append(negative)
+            if text in seen:  # a perturbation that reads the same is no negative
+                continue
+            if whole and not template.fits([recipe] + [n.recipe for n in chosen] + [negative.recipe]):
+                continue  # it would force every text of the row to be cut short: try the next one
+            seen.add(text)
+            chosen.append(negative)
         recipes = [recipe] + [n.recipe for n in chosen]
         return recipe, chosen, CaptionSet(recipe.id, recipes, template.caption_set(recipes))
 

@@ -84,3 +84,16 @@ def onsets(x: np.ndarray, sr: int = SR, threshold: float = 0.05, hop: float = 0.
 def active_span(x: np.ndarray, sr: int = SR, threshold: float = 1e-3) -> tuple[float, float]:
     idx = np.nonzero(np.abs(x) > threshold)[0]
     return idx[0] / sr, (idx[-1] + 1) / sr
+
+
+def undecoded_rows(out, splits=("train",)) -> list[dict]:
+    """Rows of a built dataset with every audio column left as its stored bytes (comparable with ==)."""
+    import datasets
+
+    rows = []
+    for split in splits:
+        ds = datasets.load_dataset(str(out), split=split).cast_column("audio", datasets.Audio(decode=False))
+        if "negative_audio" in ds.column_names:
+            ds = ds.cast_column("negative_audio", datasets.List(datasets.Audio(decode=False)))
+        rows.extend(dict(r) for r in ds)
+    return rows

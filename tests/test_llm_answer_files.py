@@ -6,6 +6,7 @@ import json
 
 import fsspec
 from conftest import build_dataset
+from helpers import undecoded_rows
 
 from audiosetmix_lib.captions.answer_files import AnswerFolder, UnitAnswers
 from audiosetmix_lib.testing.mock_server import MockChatServer
@@ -30,10 +31,7 @@ ARGS = ["--train", "6", "--validation", "2", "--test", "0", "--num_negatives", "
 
 
 def _rows(out):
-    import datasets
-
-    return [dict(r) for split in ("train", "validation")
-            for r in datasets.load_dataset(str(out), split=split).cast_column("audio", datasets.Audio(decode=False))]
+    return undecoded_rows(out, ("train", "validation"))
 
 
 def test_rerun_and_new_folder_with_earlier_answers_send_zero_requests(tmp_path):

@@ -7,6 +7,7 @@ import threading
 import time
 
 from conftest import build_dataset
+from helpers import undecoded_rows
 from llm_servers import requests_logged, server_processes
 
 from audiosetmix_lib.captions.backend import Request, Sampling
@@ -61,9 +62,7 @@ BUILD = ["--train", "8", "--validation", "0", "--test", "0", "--num_negatives", 
 
 
 def _rows(out):
-    import datasets
-
-    return [dict(r) for r in datasets.load_dataset(str(out), split="train").cast_column("audio", datasets.Audio(decode=False))]
+    return undecoded_rows(out, ("train",))
 
 
 def test_two_server_processes_share_the_load_and_one_dying_loses_no_row(tmp_path, capsys):

@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.negatives import contradicts
 from audiosetmix_lib.render import active_rms_db, render, render_event
@@ -137,9 +138,12 @@ def test_the_perturbation_survives_the_fit(planned):
 
 def test_a_negative_changes_no_word_it_did_not_perturb(planned):
     """Modifier words of the unchanged events stay exactly the caption's (no synonym swaps)."""
-    checked = Counter()
+    checked, cut = Counter(), 0
     for _, mix, recipe, chosen, texts in planned:
         caption, negatives = texts[0], texts[1:]
+        if len(caption.split()) >= 28 and not TemplateCaptioner().fits([recipe]):
+            cut += 1  # too many modifiers for 30 words in any style: the caption itself is cut short
+            continue
         mine = modifier_words(caption)
         for negative, text in zip(chosen, negatives):
             theirs = modifier_words(text)
@@ -161,3 +165,4 @@ def test_a_negative_changes_no_word_it_did_not_perturb(planned):
                 assert sum((mine - theirs).values()) == 1 and sum((theirs - mine).values()) == 1, (caption, text)
             checked[negative.kind] += 1
     assert min(checked.values()) > 20, checked
+    assert cut <= len(planned) // 10, cut  # only in the config with every transform at p = 0.6

@@ -177,6 +177,12 @@ def _cut_to_limit(text: str) -> str:
     return _finish(" ".join(kept).rstrip(","))
 
 
+def fit_in_one_style(descriptions: list[Description], seed: int) -> bool:
+    """True when some style says all of them in MAX_WORDS (no text has to be cut)."""
+    styles = [_styles(d, seed) for d in descriptions]
+    return any(all(word_count(s[level]) <= MAX_WORDS for s in styles) for level in range(len(styles[0])))
+
+
 def template_captions(descriptions: list[Description], seed: int) -> list[str]:
     """Captions for a caption and its negatives in one shared style.
 
