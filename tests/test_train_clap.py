@@ -54,7 +54,7 @@ def shared_tokenizer(tiny_dataset_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def overfit_run(tiny_dataset_dir, shared_tokenizer, tmp_path_factory):
-    """24 steps on one fixed batch of 4 rows (lr 1e-3 after 12 warm-up steps: the first full-size
+    """48 steps on one fixed batch of 4 rows (lr 1e-3 after 12 warm-up steps: the first full-size
     Adam steps of a from-scratch model overshoot), validation at 12 and at the end; plus the same
     run stopped before its first step, to keep the initial weights."""
     out, initial = tmp_path_factory.mktemp("overfit"), tmp_path_factory.mktemp("initial")
@@ -64,7 +64,7 @@ def overfit_run(tiny_dataset_dir, shared_tokenizer, tmp_path_factory):
         "--hard_negative_start", "0", "--hard_negative_ramp", "0",  # the full objective from the first step
     ]
     result = run(common + [
-        "--output_dir", str(out), "--max_steps", "24", "--learning_rate", "1e-3", "--warmup_ratio", "0.5",
+        "--output_dir", str(out), "--max_steps", "48", "--learning_rate", "1e-3", "--warmup_ratio", "0.25",
         "--eval_steps", "12", "--logging_steps", "1", "--checkpointing_steps", "0",
     ])
     run(common + ["--output_dir", str(initial), "--num_train_epochs", "0", "--validation_split=", "--report_to", "none"])
@@ -104,9 +104,9 @@ def test_tokenizer_only_saves_just_a_tokenizer(shared_tokenizer):
 def test_loss_goes_down_and_everything_is_logged(overfit_run, tiny_dataset_dir, shared_tokenizer):
     out, result, initial = overfit_run
     losses = [h["train/loss"] for h in result.history]
-    assert len(losses) == 24 and all(math.isfinite(x) for x in losses)
+    assert len(losses) == 48 and all(math.isfinite(x) for x in losses)
     # the logged losses carry dropout noise (about +-0.5 here): compare the objective on the
-    # overfitted batch in eval mode, before and after (measured: 2.78 -> 1.76)
+    # overfitted batch in eval mode, before and after (48 steps: with the filter in the clips, 24 left it at 0.99x)
     before, after = fixed_batch_loss(initial, tiny_dataset_dir), fixed_batch_loss(out, tiny_dataset_dir)
     assert after < 0.8 * before, (before, after, losses)
     first = result.history[0]
