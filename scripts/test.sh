@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 AUDIOSETMIX_WITH_BROWSER=1 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
 .venv/bin/python -m ruff check .   # lint first: a finding fails CI before the (long) tests run
-exec .venv/bin/python -m pytest -q "$@"
+# two workers (one per core here); a test file stays on one worker, so its module fixtures are built once
+exec .venv/bin/python -m pytest -q -n "${AUDIOSETMIX_TEST_WORKERS:-2}" --dist loadfile "$@"
