@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from .audio_io import write_wav
@@ -134,7 +135,6 @@ def _source_options(args, config_source: str, base: dict) -> dict:
 
 
 def build(args) -> int:
-
     started = time.time()
     base = next((c for c in AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
     if base is None:
@@ -190,9 +190,6 @@ def _json_arg(flag: str, text: str, kind: type):
 
 
 def _check_mix(mix: dict) -> None:
-    from dataclasses import fields
-
-
     try:
         MixConfig.from_dict(mix)
     except (ValueError, TypeError) as error:
@@ -214,7 +211,6 @@ def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int)
 
 
 def _check_split_events(config, maker) -> None:
-
     for split, n in config.num_examples().items():
         if n > 0 and not maker.pool.classes(split):
             raise SourceError(f"split {split!r} has no events in the {config.source!r} source; set --{split} 0 or add data")
@@ -271,7 +267,6 @@ _ROW_ID = re.compile(r"(train|validation|test)-\d+")
 def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str | None = None):
     """`load_dataset` with a mistyped folder reported as such (not as an unreachable Hub)."""
     import datasets
-
 
     check_dataset_arg(dataset_dir, flag)
     try:

@@ -341,7 +341,6 @@ def modifier_report(pairs: np.ndarray, kinds: list[str], metric, n_resamples: in
 
 
 def recall_curve(scores: np.ndarray, positives: list[list[int]], max_k: int) -> list[float]:
-
     ranks, _ = first_relevant_ranks(scores, positives)
     return [float(np.mean(ranks <= k)) for k in range(1, max_k + 1)]
 
@@ -350,7 +349,6 @@ def recall_curve(scores: np.ndarray, positives: list[list[int]], max_k: int) -> 
 
 
 def zero_shot_prompts(label: str) -> dict[str, str]:
-
     name = _clean_name(label)
     phrase = phrase_for(label)
     lexicon = " ".join(with_article(phrase.article, [phrase.noun]) + [phrase.verb])

@@ -71,7 +71,6 @@ def train(args: TrainClapArguments) -> TrainResult:
 
     from transformers import get_cosine_schedule_with_warmup
 
-
     clap, processor = build_model(args.model, tokenizer, args.max_text_length, args.audio_time_channel)
     tokenizer = processor.tokenizer
     max_length = text_length_limit(clap.config, tokenizer, args.max_text_length)
@@ -208,7 +207,6 @@ def trains_on_audio_negatives(args: TrainClapArguments) -> bool:
 
 
 def load_tables(args: TrainClapArguments) -> list:
-
     def table(name, split, max_rows=None, clips=0):
         return CaptionTable(
             load_split(name, split, args.dataset_config if name == args.dataset else None),
@@ -226,7 +224,6 @@ def load_tables(args: TrainClapArguments) -> list:
 
 
 def resolve_tokenizer(args: TrainClapArguments, tables):
-
     if args.model != "tiny":
         return None
     if args.tokenizer:
@@ -237,7 +234,6 @@ def resolve_tokenizer(args: TrainClapArguments, tables):
 
 def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
     import torch
-
 
     weights = args_lib.extra_weights(args)
     weights = [1.0 - sum(weights)] + weights
@@ -262,7 +258,6 @@ def train_dataloader(args, tables, tokenizer, fe, max_length, num_processes):
 def eval_dataloader(args, tokenizer, fe, max_length):
     import torch
 
-
     if not args.validation_split:
         return None
     try:
@@ -284,7 +279,6 @@ def eval_dataloader(args, tokenizer, fe, max_length):
 
 
 def _validate(module, logmel, eval_loader, accelerator, step) -> dict:
-
     metrics = evaluate(module, logmel, eval_loader, accelerator)
     accelerator.log(metrics, step=step)
     shown = {k: v for k, v in sorted(metrics.items()) if "R@" in k or k.endswith("/accuracy")}
