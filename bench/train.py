@@ -2,6 +2,7 @@
 
     python bench/train.py                       # CPU, tiny model, a small synth build
     python bench/train.py --size base --device cuda --batch 128 --steps 30   # GPU, laion/clap-htsat-unfused size
+    python bench/train.py --batch 32 --baseline tiny-v1   # tiny vs the earlier tiny size, side by side
 
 "pipeline": `train_clap.py`'s own `train()` (parquet -> soundfile decode in DataLoader workers
 -> soxr to 48 kHz -> 10 s crop/pad -> tokenization -> log-mel on the device -> loss with hard
@@ -9,6 +10,8 @@ negatives -> AdamW + clipping + schedule), timed per step after warm-up.
 "bare": the same model, loss and optimizer on synthetic tensors of the same shapes (log-mel
 input, token ids, negatives), already on the device. The ratio pipeline / bare says how much
 of the model's speed the data pipeline lets through (1.0 = the model never waits).
+"baseline" (--baseline SIZE): the pipeline again with another model size, in the same run;
+`speedup` = pipeline / baseline pipeline.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", help="a built AudioSetMix folder; default: build a small synth one in a temp dir")
     parser.add_argument("--rows", type=int, default=64, help="training rows of the synth build")
-    parser.add_argument("--size", choices=["tiny", "base"], default="tiny", help="base = laion/clap-htsat-unfused size, random init")
+    sizes = ["tiny", "tiny-v1", "base"]
+    parser.add_argument("--size", choices=sizes, default="tiny", help="base = laion/clap-htsat-unfused size, random init")
+    parser.add_argument("--baseline", choices=sizes, help="also time the pipeline with this size and print the ratio")
+    parser.add_argument("--time_channel", action="store_true", help="tiny sizes: --audio_time_channel (as the experiment)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=10, help="timed steps (after --warmup)")
@@ -43,9 +49,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         dataset = cli.dataset or build_dataset(tmp / "data", cli.rows)
-        model = "tiny" if cli.size == "tiny" else save_base_model(dataset, tmp / "base")
+        model = cli.size if cli.size != "base" else save_base_model(dataset, tmp / "base")
         pipeline = pipeline_rate(dataset, model, tmp / "run", cli)
         bare = bare_rate(dataset, model, cli)
+        if cli.baseline:
+            reference = cli.baseline if cli.baseline != "base" else save_base_model(dataset, tmp / "base")
+            baseline = pipeline_rate(dataset, reference, tmp / "baseline", cli)
     device = (torch.cuda.get_device_name() if cli.device == "cuda"
               else f"CPU ({os.cpu_count()} cores visible, {cli.threads} torch thread(s))")
     result = {
@@ -58,6 +67,8 @@ def main() -> None:
         "bare_samples_per_s": round(bare, 2),
         "ratio": round(pipeline / bare, 3),
     }
+    if cli.baseline:
+        result.update(baseline=cli.baseline, baseline_samples_per_s=round(baseline, 2), speedup=round(pipeline / baseline, 2))
     print(json.dumps(result, indent=2))
 
 
@@ -71,6 +82,8 @@ def build_dataset(folder: Path, rows: int) -> str:
 def training_args(dataset: str, model: str, output_dir: Path, cli, extra: list[str] = ()):
     from audiosetmix_lib.training.args import parse_args
 
+    if getattr(cli, "time_channel", False) and model.startswith("tiny"):
+        extra = [*extra, "--audio_time_channel"]
     return parse_args([
         "--dataset", dataset, "--model", model, "--output_dir", str(output_dir),
         "--max_steps", str(cli.warmup + cli.steps), "--per_device_train_batch_size", str(cli.batch),
@@ -106,6 +119,7 @@ def bare_rate(dataset: str, model: str, cli) -> float:
     import torch
 
     from audiosetmix_lib.training.args import learning_rate
+    from audiosetmix_lib.training.features import add_time_channel, uses_time_channel
     from audiosetmix_lib.training.loop import load_tables, resolve_mixed_precision, resolve_tokenizer, train_dataloader
     from audiosetmix_lib.training.loss import clap_loss
     from audiosetmix_lib.training.model import ClapTrainModule, build_model, parameter_groups, text_length_limit
@@ -113,13 +127,16 @@ def bare_rate(dataset: str, model: str, cli) -> float:
     args = training_args(dataset, model, Path(tempfile.gettempdir()), cli, ["--dataloader_num_workers", "0"])
     tables = load_tables(args)
     tokenizer = resolve_tokenizer(args, tables)
-    clap, processor = build_model(args.model, tokenizer, args.max_text_length)
+    clap, processor = build_model(args.model, tokenizer, args.max_text_length, args.audio_time_channel)
     max_length = text_length_limit(clap.config, processor.tokenizer, args.max_text_length)
     real = next(iter(train_dataloader(args, tables, processor.tokenizer, processor.feature_extractor, max_length, 1)))
     device = torch.device(cli.device)
     g = torch.Generator().manual_seed(0)
     frames = processor.feature_extractor.nb_max_samples // processor.feature_extractor.hop_length + 1
-    features = torch.randn(cli.batch, 1, frames, processor.feature_extractor.feature_size, generator=g).to(device) * 20 - 60
+    features = torch.randn(cli.batch, 1, frames, processor.feature_extractor.feature_size, generator=g) * 20 - 60
+    if uses_time_channel(clap.config.audio_config):
+        features = add_time_channel(features)
+    features = features.to(device)
     input_ids = torch.randint(5, len(processor.tokenizer), real["input_ids"].shape, generator=g).to(device)
     attention_mask = torch.ones_like(input_ids)
     negative_index = real["negative_index"].to(device)

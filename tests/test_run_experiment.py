@@ -76,12 +76,19 @@ def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
     args = module.parse_args(["--work_dir", "w", "--arms", "captions,captions+negatives,both", "--seeds", "1,2",
                               "--overlap_probabilities", "0,1"])
     runs = module.planned_runs(args)
-    assert [r.name for r in runs] == ["captions", "text_neg", "both", "captions@seed2", "text_neg@seed2", "both@seed2",
+    assert [r.name for r in runs] == ["captions", "captions@seed2", "text_neg", "text_neg@seed2", "both", "both@seed2",
                                       "both@overlap0", "both@overlap1"]
     pairs = module.comparisons(runs)
     assert ("captions@seed2", "both@seed2") in pairs  # the same seed's captions run
     assert ("captions", "both@overlap0") in pairs and ("both", "both@overlap1") in pairs
     assert ("text_neg", "both") in pairs and ("captions", "both@seed2") not in pairs
+    # the budget: the second seed for captions and both only
+    args = module.parse_args(["--work_dir", "w", "--arms", "captions,both,text_neg,labels", "--seeds", "42,43",
+                              "--seed_arms", "captions,both"])
+    assert [r.name for r in module.planned_runs(args)] == ["captions", "captions@seed43", "both", "both@seed43",
+                                                           "text_neg", "labels"]
+    with pytest.raises(SystemExit):
+        module.parse_args(["--work_dir", "w", "--arms", "captions", "--seed_arms", "both"])
 
 
 def test_a_wording_bias_shows_as_a_gap_the_mean_hides():

@@ -430,6 +430,36 @@ def test_time_channel_is_a_ramp_beside_the_unchanged_logmel():
     assert uses_time_channel(ClapConfig(audio_config={"patch_embed_input_channels": 2}).audio_config)
 
 
+def test_tiny_sizes_differ_in_input_only():
+    """`tiny` hops 40 ms with 2048-point windows (no sample skipped); `tiny-v1` keeps CLAP's 10 ms."""
+    from audiosetmix_lib.training.model import build_model
+
+    tokenizer = _tiny_tokenizer()
+    fast, fast_processor = build_model("tiny", tokenizer, 32)
+    v1, v1_processor = build_model("tiny-v1", tokenizer, 32)
+    fe, fe_v1 = fast_processor.feature_extractor, v1_processor.feature_extractor
+    assert (fe.hop_length, fe.fft_window_size) == (1920, 2048) and fe.fft_window_size >= fe.hop_length
+    assert (fe_v1.hop_length, fe_v1.fft_window_size) == (480, 1024)
+    assert fe.truncation == fe_v1.truncation == "rand_trunc"
+    assert (fast.config.audio_config.spec_size, v1.config.audio_config.spec_size) == (128, 256)
+    # the same layers; only the relative-position tables shrink with the 4x4 windows (< 1 %)
+    assert abs(sum(p.numel() for p in fast.parameters()) / sum(p.numel() for p in v1.parameters()) - 1) < 0.01
+
+
+def test_tiny_model_takes_a_ten_second_clip():
+    from transformers import ClapModel
+
+    from audiosetmix_lib.training.features import LogMel, clap_feature_extractor
+    from audiosetmix_lib.training.model import TINY_FEATURES, tiny_config
+
+    fe = clap_feature_extractor(**TINY_FEATURES)
+    model = ClapModel(tiny_config(_tiny_tokenizer(), 32, time_channel=True)).eval()
+    features = LogMel.from_feature_extractor(fe, time_channel=True)(torch.zeros(1, fe.nb_max_samples))
+    assert features.shape == (1, 2, 251, 64)  # 10 s at a 40 ms hop
+    with torch.no_grad():
+        assert model.get_audio_features(input_features=features).pooler_output.shape == (1, 64)
+
+
 def test_time_channel_is_for_the_tiny_model_only():
     base = ["--dataset", "d", "--output_dir", "o", "--audio_time_channel"]
     assert parse_args(base).audio_time_channel
@@ -455,3 +485,9 @@ def test_hard_negative_schedule_is_off_then_ramps_to_the_weight():
 def test_hard_negative_schedule_is_validated(bad):
     with pytest.raises(ValueError, match="--hard_negative_start"):
         parse_args(["--dataset", "d", "--output_dir", "o", *bad])
+
+
+def _tiny_tokenizer():
+    from audiosetmix_lib.training.tokenizer import train_tokenizer
+
+    return train_tokenizer(["a dog barks", "a loud bell", "quiet rain", "a bell"], 300, 32)

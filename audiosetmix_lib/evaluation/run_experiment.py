@@ -88,6 +88,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--steps", type=int, default=1250, help="optimizer steps per arm")
     g.add_argument("--batch_size", type=int, default=32, help="training batch (in-batch negatives)")
     g.add_argument("--seeds", default="42", help="comma-separated training seeds (data order, init); every arm runs once per seed")
+    g.add_argument("--seed_arms", default="",
+                   help="comma-separated arms that run at every seed of --seeds; the others run at the first seed only "
+                        "(default: every arm at every seed)")
     g.add_argument("--seed", type=int, help="one training seed (the same as --seeds S)")
     g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the negative-caption term (text_neg, both)")
     g.add_argument("--hard_negative_mode", choices=["separate", "in_batch"], default="separate",
@@ -142,6 +145,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--seeds takes integers and --overlap_probabilities numbers, comma-separated")
     if not args.seed_list:
         p.error("--seeds needs at least one seed")
+    args.seed_arms = [ARM_ALIASES.get(a.strip(), a.strip()) for a in args.seed_arms.split(",") if a.strip()]
+    if any(a not in args.arms.split(",") for a in args.seed_arms):
+        p.error(f"--seed_arms must name arms of --arms ({args.arms})")
     if any(not 0 <= x <= 1 for x in args.overlap_list):
         p.error("--overlap_probabilities must lie in [0, 1]")
     if args.overlap_list and args.dataset and args.source == "folder" and not args.source_path:
@@ -262,10 +268,12 @@ class RunSpec:
 
 
 def planned_runs(args) -> list[RunSpec]:
-    """Every arm at every seed (the first seed's runs keep the bare arm name), then the overlap ablation."""
+    """Arm by arm, each at every seed (only the first for arms left out of --seed_arms; the first seed's
+    runs keep the bare arm name), then the overlap ablation: the order of the issue's budget."""
     runs = []
-    for i, seed in enumerate(args.seed_list):
-        for arm in args.arms.split(","):
+    for arm in args.arms.split(","):
+        seeds = args.seed_list if not args.seed_arms or arm in args.seed_arms else args.seed_list[:1]
+        for i, seed in enumerate(seeds):
             runs.append(RunSpec(arm if i == 0 else f"{arm}@seed{seed}", arm, seed))
     for overlap in args.overlap_list:
         runs.append(RunSpec(f"{ABLATION_ARM}@overlap{overlap:g}", ABLATION_ARM, args.seed_list[0], overlap))

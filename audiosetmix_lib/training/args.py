@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
+from audiosetmix_lib.training.model import is_tiny
+
 
 def _help(text: str, **kwargs):
     return field(metadata={"help": text}, **kwargs)
@@ -46,7 +48,7 @@ class TrainClapArguments:
     dataloader_num_workers: int = _help("DataLoader worker processes (decode + resample).", default=2)
 
     # --- model
-    model: str = _help("'tiny' (from scratch, for CPU), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
+    model: str = _help("'tiny' (from scratch, for CPU; 'tiny-v1': its earlier, 3.5x slower size), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
     tokenizer: str | None = _help("A saved tokenizer to reuse with --model tiny (see --tokenizer_only).", default=None)
     audio_time_channel: bool = _help(
         "Tiny model only: give the audio encoder a second input channel holding each frame's time, so it can tell "
@@ -112,11 +114,11 @@ def parse_args(argv: list[str] | None = None) -> TrainClapArguments:
 
 def validate(args: TrainClapArguments) -> None:
     """Fail before any model or data is loaded."""
-    if args.tokenizer is not None and args.model != "tiny":
+    if args.tokenizer is not None and not is_tiny(args.model):
         raise ValueError("--tokenizer only applies to --model tiny (a pretrained model brings its own tokenizer)")
-    if args.audio_time_channel and args.model != "tiny":
+    if args.audio_time_channel and not is_tiny(args.model):
         raise ValueError("--audio_time_channel builds a new tiny audio encoder: use it with --model tiny")
-    if args.tokenizer_only and (args.model != "tiny" or args.tokenizer is not None):
+    if args.tokenizer_only and (not is_tiny(args.model) or args.tokenizer is not None):
         raise ValueError("--tokenizer_only trains a new tiny tokenizer: use it with --model tiny and without --tokenizer")
     if args.per_device_train_batch_size < 2:
         raise ValueError("--per_device_train_batch_size must be >= 2 for in-batch negatives")
@@ -144,12 +146,12 @@ def extra_weights(args: TrainClapArguments) -> list[float]:
 def learning_rate(args: TrainClapArguments) -> float:
     if args.learning_rate is not None:
         return args.learning_rate
-    return 5e-4 if args.model == "tiny" else 1e-5
+    return 5e-4 if is_tiny(args.model) else 1e-5
 
 
 def hard_negative_schedule(args: TrainClapArguments) -> tuple[float, float]:
     """(start, ramp) as shares of the steps: the given values, else the defaults for the model."""
-    tiny = args.model == "tiny"
+    tiny = is_tiny(args.model)
     start = args.hard_negative_start if args.hard_negative_start is not None else (0.5 if tiny else 0.0)
     ramp = args.hard_negative_ramp if args.hard_negative_ramp is not None else (0.1 if tiny else 0.0)
     return start, ramp

@@ -34,11 +34,11 @@ LOGMEL_QUIET_DB = -60.0
 TIME_CHANNEL_RANGE_DB = (-100.0, 0.0)
 
 
-def clap_feature_extractor(base=None):
-    """A `ClapFeatureExtractor` with the settings above (a fresh default one, or `base` adjusted)."""
+def clap_feature_extractor(base=None, **settings):
+    """A `ClapFeatureExtractor` with the settings above (a fresh one with `settings`, or `base` adjusted)."""
     from transformers import ClapFeatureExtractor
 
-    fe = base if base is not None else ClapFeatureExtractor(**FEATURE_EXTRACTOR_SETTINGS)
+    fe = base if base is not None else ClapFeatureExtractor(**FEATURE_EXTRACTOR_SETTINGS, **settings)
     for name, value in FEATURE_EXTRACTOR_SETTINGS.items():
         setattr(fe, name, value)
     return fe

@@ -30,6 +30,7 @@ from audiosetmix_lib.training.model import (
     build_model,
     clamp_logit_scales,
     count_parameters,
+    is_tiny,
     parameter_groups,
     text_length_limit,
 )
@@ -224,7 +225,7 @@ def load_tables(args: TrainClapArguments) -> list:
 
 
 def resolve_tokenizer(args: TrainClapArguments, tables):
-    if args.model != "tiny":
+    if not is_tiny(args.model):
         return None
     if args.tokenizer:
         return load_tokenizer(args.tokenizer, args.max_text_length)
