@@ -16,6 +16,7 @@ import numpy as np
 from .config import MixConfig
 from .describe import describe
 from .recipe import EventSpec, Recipe
+from .relations import with_events
 from .sampler import refit_plan
 from .sources.base import EventPool
 from .transforms import flip
@@ -40,7 +41,7 @@ def _order(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     timing = ("relation", "gap", "overlap_at")
     events[i] = replace(b, **{k: getattr(a, k) for k in timing})
     events[i + 1] = replace(a, **{k: getattr(b, k) for k in timing})
-    return Negative("order", recipe.with_events(events), f"swapped {a.label!r} and {b.label!r}")
+    return Negative("order", with_events(recipe, events), f"swapped {a.label!r} and {b.label!r}")
 
 
 def _modifier(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
@@ -53,7 +54,7 @@ def _modifier(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     transforms[name] = flip(name, transforms[name])
     events = list(recipe.events)
     events[i] = replace(spec, transforms=transforms)
-    return Negative("modifier", recipe.with_events(events), f"flipped {name} of {spec.label!r} to {transforms[name]['direction']}")
+    return Negative("modifier", with_events(recipe, events), f"flipped {name} of {spec.label!r} to {transforms[name]['direction']}")
 
 
 def _relation(recipe: Recipe, rng: np.random.Generator, config: MixConfig) -> Negative | None:
@@ -66,7 +67,7 @@ def _relation(recipe: Recipe, rng: np.random.Generator, config: MixConfig) -> Ne
     events = list(recipe.events)
     overlap_at = spec.overlap_at or round(float(rng.uniform(*config.overlap_onset)), 3)
     events[i] = replace(spec, relation=new, overlap_at=overlap_at, gap=spec.gap)
-    return Negative("relation", recipe.with_events(events), f"{spec.label!r}: {spec.relation} -> {new}")
+    return Negative("relation", with_events(recipe, events), f"{spec.label!r}: {spec.relation} -> {new}")
 
 
 def _other_event(recipe: Recipe, pool: EventPool, rng: np.random.Generator):
@@ -88,7 +89,7 @@ def _event(recipe: Recipe, pool: EventPool, rng: np.random.Generator) -> Negativ
     events = list(recipe.events)
     length = min(spec.segment_duration, other.duration)
     events[i] = replace(spec, event=other, segment_start=0.0, segment_duration=length)
-    return Negative("event", recipe.with_events(events), f"replaced {spec.label!r} by {other.label!r}")
+    return Negative("event", with_events(recipe, events), f"replaced {spec.label!r} by {other.label!r}")
 
 
 def _missing(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
@@ -97,7 +98,7 @@ def _missing(recipe: Recipe, rng: np.random.Generator) -> Negative | None:
     i = int(rng.integers(len(recipe.events)))
     events = [e for j, e in enumerate(recipe.events) if j != i]
     events[0] = replace(events[0], relation=None)
-    return Negative("missing", recipe.with_events(events), f"dropped {recipe.events[i].label!r}")
+    return Negative("missing", with_events(recipe, events), f"dropped {recipe.events[i].label!r}")
 
 
 def _extra(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig) -> Negative | None:
@@ -108,7 +109,7 @@ def _extra(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: Mi
     gap = round(float(rng.uniform(*config.follow_gap)), 3)
     overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
     spec = EventSpec(event=other, segment_start=0.0, segment_duration=other.duration, relation=relation, gap=gap, overlap_at=overlap_at)
-    return Negative("extra", recipe.with_events(list(recipe.events) + [spec]), f"added {other.label!r}")
+    return Negative("extra", with_events(recipe, list(recipe.events) + [spec]), f"added {other.label!r}")
 
 
 def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Negative | None:
@@ -123,7 +124,7 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Neg
     budget = float(original.render["max_duration"])
     events = list(negative.recipe.events)
     movable = (len(events) - 1,) if negative.kind == "extra" else ()
-    fitted = negative.recipe.with_events(refit_plan(events, config, budget, movable))
+    fitted = with_events(negative.recipe, refit_plan(events, config, budget, movable))
     before = {e.label: e.output_duration for e in original.events}
     for edited, spec in zip(events, fitted.events):
         natural = min(before.get(spec.label, edited.output_duration), edited.output_duration)

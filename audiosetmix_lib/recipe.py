@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from importlib import metadata
 
 from . import __version__
 from .events import Event
-from .transforms import MODIFIER_NAMES, duration_factor, gain_db_of, tempo_of
 
 RECIPE_VERSION = 2
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
@@ -44,6 +43,8 @@ class EventSpec:
 
     relation: None for the first event; "follow" (starts `gap` s after everything so far
     ends) or "overlap" (starts `overlap_at` of the way into the previous event).
+    `onset` and `end` are derived by `relations.layout` (which reads the transform registry),
+    so this type needs no transform knowledge; a spec built by hand is laid out before use.
     """
 
     event: Event
@@ -53,7 +54,8 @@ class EventSpec:
     relation: str | None = None
     gap: float = 0.0
     overlap_at: float = 0.0
-    onset: float = 0.0  # seconds, derived by `layout`
+    onset: float = 0.0  # seconds, derived by `relations.layout`
+    end: float = 0.0  # seconds (6 decimals, as stored), derived by `relations.layout`
 
     @property
     def label(self) -> str:
@@ -61,55 +63,23 @@ class EventSpec:
 
     @property
     def output_duration(self) -> float:
-        return self.segment_duration / tempo_of(self.transforms) * duration_factor(self.transforms)
-
-    @property
-    def end(self) -> float:
-        return self.onset + self.output_duration
-
-    @property
-    def gain_db(self) -> float:
-        return gain_db_of(self.transforms)
+        return self.end - self.onset
 
     def segment_bounds(self, sample_rate: int) -> tuple[int, int]:
         """The sample range [begin, end) of the event's audio this spec uses."""
         begin = int(round(self.segment_start * sample_rate))
         return begin, begin + int(round(self.segment_duration * sample_rate))
 
-    def modifiers(self) -> list[str]:
-        return [MODIFIER_NAMES[(name, params["direction"])] for name, params in sorted(self.transforms.items())]
-
     def to_dict(self) -> dict:
-        """Plain data; `end` (seconds, after the fit) is stored for readers, derived again on load."""
         data = asdict(self)
         data["event"] = self.event.to_dict()
-        data["end"] = round(self.end, 6)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "EventSpec":
         data = dict(data)
-        data.pop("end", None)
         data["event"] = Event.from_dict(data["event"])
         return cls(**data)
-
-
-def layout(events: list[EventSpec]) -> list[EventSpec]:
-    """Onsets from relations: a follow starts after everything so far; an overlap inside its predecessor."""
-    placed: list[EventSpec] = []
-    end_so_far = 0.0
-    for i, spec in enumerate(events):
-        if i == 0:
-            onset = 0.0
-        elif spec.relation == "overlap":
-            previous = placed[-1]
-            onset = previous.onset + spec.overlap_at * previous.output_duration
-        else:
-            onset = end_so_far + spec.gap
-        spec = replace(spec, onset=round(onset, 6), relation=None if i == 0 else (spec.relation or "follow"))
-        placed.append(spec)
-        end_so_far = max(end_so_far, spec.end)
-    return placed
 
 
 @dataclass(frozen=True)
@@ -147,9 +117,6 @@ class Recipe:
     def labels(self) -> list[str]:
         return [e.label for e in self.events]
 
-    def modifiers(self) -> list[str]:
-        return [m for e in self.events for m in e.modifiers()]
-
     def to_dict(self) -> dict:
         data = asdict(self)
         data["events"] = [e.to_dict() for e in self.events]
@@ -159,7 +126,7 @@ class Recipe:
         """The same text as `json.dumps(self.to_dict(), ...)`, without `asdict`'s deep copies (a row writes
         five recipes: this was a tenth of a build's time)."""
         data = _fields(self)
-        data["events"] = [dict(_fields(e), event=_fields(e.event), end=round(e.end, 6)) for e in self.events]
+        data["events"] = [dict(_fields(e), event=_fields(e.event)) for e in self.events]
         return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     def spec_json(self) -> str:
@@ -191,7 +158,3 @@ class Recipe:
     @classmethod
     def from_json(cls, text: str) -> "Recipe":
         return cls.from_dict(json.loads(text))
-
-    def with_events(self, events: list[EventSpec]) -> "Recipe":
-        """A copy with other events (re-laid out): how negatives perturb a recipe."""
-        return replace(self, events=layout(events), render_output=None)

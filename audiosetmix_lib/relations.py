@@ -1,6 +1,11 @@
-"""How events relate (follow, overlap, background) and the words that say so, in one place."""
+"""How events relate (follow, overlap, background), where that places them, and the words that say so, in one place."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+
+from .recipe import EventSpec, Recipe
+from .transforms import output_duration
 
 RELATIONS = ("follow", "overlap", "background")
 
@@ -16,3 +21,34 @@ STATS_WORD_GROUPS = {
     "order": ("followed by", "then", "after", "before"),
     "overlap": ("while", "as", "along with", "in the background"),
 }
+
+
+def layout(events: list[EventSpec]) -> list[EventSpec]:
+    """Onsets and ends from relations: a follow starts after everything so far; an overlap inside its predecessor.
+
+    Each event's length comes from its segment and transforms (`transforms.output_duration`);
+    `onset` and `end` are stored rounded to the microsecond, as the recipe's JSON keeps them.
+    """
+    placed: list[EventSpec] = []
+    lengths: list[float] = []
+    end_so_far = 0.0
+    for i, spec in enumerate(events):
+        length = output_duration(spec.segment_duration, spec.transforms)
+        if i == 0:
+            onset = 0.0
+        elif spec.relation == "overlap":
+            onset = placed[-1].onset + spec.overlap_at * lengths[-1]
+        else:
+            onset = end_so_far + spec.gap
+        onset = round(onset, 6)
+        spec = replace(spec, onset=onset, end=round(onset + length, 6),
+                       relation=None if i == 0 else (spec.relation or "follow"))
+        placed.append(spec)
+        lengths.append(length)
+        end_so_far = max(end_so_far, onset + length)
+    return placed
+
+
+def with_events(recipe: Recipe, events: list[EventSpec]) -> Recipe:
+    """A copy of `recipe` with other events, laid out again (how negatives perturb a recipe); no render output."""
+    return replace(recipe, events=layout(events), render_output=None)

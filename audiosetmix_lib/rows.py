@@ -17,7 +17,7 @@ from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
 from .sources.base import EventPool, Source
-from .transforms import MODIFIER_NAMES, resolve_settings
+from .transforms import MODIFIER_NAMES, recipe_modifiers, resolve_settings
 
 
 @dataclass
@@ -98,7 +98,7 @@ class RowMaker:
             "prompt_version": texts.prompt_version,
             "negatives": negatives,
             "labels": recipe.labels,
-            "modifiers": recipe.modifiers(),
+            "modifiers": recipe_modifiers(recipe),
             "recipe": recipe.to_json(),
             "duration": round(len(pcm) / recipe.sample_rate, 6),
             "negative_audio": [{"bytes": clip, "path": f"{recipe.id}-negative-{k}.flac"} for k, clip in clips],

@@ -15,7 +15,8 @@ import numpy as np
 
 from .config import MixConfig
 from .events import SPLITS
-from .recipe import EventSpec, Recipe, layout
+from .recipe import EventSpec, Recipe
+from .relations import layout
 from .sources.base import EventPool
 from .transforms import duration_factor, resolve_settings, sample_transforms, tempo_of
 

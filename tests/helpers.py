@@ -6,7 +6,8 @@ import numpy as np
 
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.events import Event
-from audiosetmix_lib.recipe import EventSpec, Recipe, layout
+from audiosetmix_lib.recipe import EventSpec, Recipe
+from audiosetmix_lib.relations import layout
 from audiosetmix_lib.sampler import describe_settings, render_settings
 from audiosetmix_lib.sources.base import Source
 

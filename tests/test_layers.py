@@ -23,11 +23,11 @@ LAYERS = {
     "audiosetmix_lib.retrieval": 0,
     "audiosetmix_lib.locations": 0,  # paths and file:// URLs a build may use
     "audiosetmix_lib.dataset_path": 0,  # a mistyped dataset folder told apart from a Hub id
+    "audiosetmix_lib.recipe": 0,  # EventSpec and Recipe: plain data; layout and durations live in relations/transforms
     # 1: transforms and sources
     "audiosetmix_lib.transforms": 1,
-    "audiosetmix_lib.recipe": 1,  # the Recipe type reads the transform registry (names, duration math)
     "audiosetmix_lib.sources": 1,
-    "audiosetmix_lib.relations": 1,  # follow/overlap/background and their words, beside the transforms
+    "audiosetmix_lib.relations": 1,  # follow/overlap/background: their words and `layout` (onsets, ends)
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,
     "audiosetmix_lib.render": 2,

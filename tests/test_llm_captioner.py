@@ -14,7 +14,8 @@ from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.events import Event
-from audiosetmix_lib.recipe import EventSpec, Recipe, layout
+from audiosetmix_lib.recipe import EventSpec, Recipe
+from audiosetmix_lib.relations import layout
 from audiosetmix_lib.sampler import describe_settings, render_settings
 from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, good_caption, user_content
 

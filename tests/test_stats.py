@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from audiosetmix_lib.events import Event
-from audiosetmix_lib.recipe import EventSpec, Recipe, layout
+from audiosetmix_lib.recipe import EventSpec, Recipe
+from audiosetmix_lib.relations import layout
 from audiosetmix_lib.stats import (
     AUDIOCAPS_REFERENCE,
     WORD_GROUPS,
@@ -19,6 +20,7 @@ from audiosetmix_lib.stats import (
     word_groups_in,
     words,
 )
+from audiosetmix_lib.transforms import recipe_modifiers
 
 RENDER = {"fade_seconds": 0.02, "reference_dbfs": -26.0, "active_range_db": 30.0, "limiter_threshold_dbfs": -1.0, "max_duration": 10.0}
 
@@ -37,7 +39,7 @@ def _row(split: str, index: int, specs: list[EventSpec], caption: str, kinds: li
         "prompt_version": "template-v1" if source == "template" else "llm-v1",
         "negatives": [{"caption": f"negative {k}", "kind": k, "recipe": "{}"} for k in kinds],
         "labels": recipe.labels,
-        "modifiers": recipe.modifiers(),
+        "modifiers": recipe_modifiers(recipe),
         "recipe": recipe.to_json(),
         "duration": recipe.duration,
     }

@@ -135,7 +135,8 @@ def synth_pool():
 
 
 def one_event_recipe(source, event, transforms):
-    from audiosetmix_lib.recipe import EventSpec, Recipe, layout
+    from audiosetmix_lib.recipe import EventSpec, Recipe
+    from audiosetmix_lib.relations import layout
     from audiosetmix_lib.sampler import describe_settings, render_settings
 
     spec = EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..describe import describe
 from ..recipe import Recipe
-from ..transforms import detail
+from ..transforms import detail, modifier_names, recipe_modifiers
 
 EXPORT_FORMAT = "audiosetmix-audit-judgements"
 EXPORT_FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ def recipe_events(recipe: Recipe) -> list[dict]:
             "end": round(end, 3),
             "duration": round(spec.output_duration, 3),
             "modifiers": [modifier_text(name, params) for name, params in sorted(spec.transforms.items())],
-            "modifier_names": spec.modifiers(),
+            "modifier_names": modifier_names(spec.transforms),
             "relation": relation,
             "relation_kind": "background" if event.background else event.relation,
             "source": f"{spec.event.event_id} [{spec.segment_start:.2f}-{spec.segment_start + spec.segment_duration:.2f} s]",
@@ -73,7 +73,7 @@ def row_view(row: dict, audio_src: str, image_src: str) -> dict:
         "caption_source": row.get("caption_source") or "unknown",
         "prompt_version": row.get("prompt_version") or "",
         "labels": list(row.get("labels") or recipe.labels),
-        "modifiers": list(row.get("modifiers") or recipe.modifiers()),
+        "modifiers": list(row.get("modifiers") or recipe_modifiers(recipe)),
         "negatives": [{"kind": n["kind"], "caption": n["caption"]} for n in row.get("negatives") or []],
         "duration": round(float(row.get("duration") or recipe.duration), 3),
         "limiter_gain_reduction_db": recipe.limiter_gain_reduction_db,

@@ -88,6 +88,21 @@ def gain_db_of(transforms: dict) -> float:
     return volume.gain_db(transforms["volume"]) if "volume" in transforms else 0.0
 
 
+def output_duration(segment_duration: float, transforms: dict) -> float:
+    """Seconds an event lasts in the mix: its segment through the speed and duration transforms."""
+    return segment_duration / tempo_of(transforms) * duration_factor(transforms)
+
+
+def modifier_names(transforms: dict) -> list[str]:
+    """The modifier names of one event's transforms (each module's MODIFIERS), sorted by transform name."""
+    return [MODIFIER_NAMES[(name, params["direction"])] for name, params in sorted(transforms.items())]
+
+
+def recipe_modifiers(recipe) -> list[str]:
+    """Every event's modifier names, in event order (a row's `modifiers` column)."""
+    return [m for spec in recipe.events for m in modifier_names(spec.transforms)]
+
+
 def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: float) -> tuple[np.ndarray, dict]:
     """Apply an event's transforms; returns the audio and the params with what was measured.
 
