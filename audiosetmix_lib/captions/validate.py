@@ -320,8 +320,9 @@ def modifier_terms(text: str) -> Counter:
     toks = tokens(text)
     used = [False] * len(toks)
     found: Counter = Counter()
+    starts = _positions(toks)
     for term, key in MODIFIER_VOCABULARY:
-        for i in range(len(toks)):
+        for i in starts.get(term[0], ()):  # an exact match starts with the term's first word
             if _match_at(toks, used, i, term, plural=False):
                 used[i:i + len(term)] = [True] * len(term)
                 found[(key, " ".join(term))] += 1
