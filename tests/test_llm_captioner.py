@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 
@@ -9,7 +10,16 @@ from audiosetmix_lib.captions.backend import Sampling
 from audiosetmix_lib.captions.cache import AnswerCache
 from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
-from audiosetmix_lib.captions.prompt import DATA_CLOSE, DATA_OPEN, EXAMPLES, PROMPT_VERSION, SYSTEM, build_messages, parse_data_block
+from audiosetmix_lib.captions.prompt import (
+    DATA_CLOSE,
+    DATA_OPEN,
+    EXAMPLES,
+    PROMPT_VERSION,
+    SYSTEM,
+    build_messages,
+    parse_data_block,
+    prompt_text,
+)
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
@@ -52,6 +62,19 @@ def test_prompt_has_system_few_shots_and_one_data_block():
     assert data["sounds"][0]["qualities"] == ["loud"] and data["sounds"][1]["starts"] == "after sound 1 ends"
     for rule in ("every sound", "order", "Invent nothing", "one sentence", "25 words", "caption only"):
         assert rule in SYSTEM
+
+
+def test_prompt_text_is_the_sorted_compact_json_of_the_messages():
+    """The cache key hashes this text: it must stay the JSON of the message list whatever the messages are."""
+    canonical = lambda m: json.dumps(m, ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # noqa: E731
+    built = build_messages(describe(make_recipe([("Dog", LOUD, None), ("Siren", QUIET, "overlap")])))
+    assert prompt_text(built) == canonical(built)
+    edited = [dict(m) for m in built]
+    edited[0]["content"] = SYSTEM + " Ünïcode."
+    edited[1]["name"] = "example"
+    odd = [*edited, {"role": "user", "content": [{"type": "text", "text": "a \"quoted\" <tag>"}]}, {}]
+    assert prompt_text(odd) == canonical(odd)
+    assert prompt_text([]) == "[]"
 
 
 class Script:

@@ -117,6 +117,25 @@ def test_concurrency_keeps_order():
         assert answers == expected
 
 
+def test_never_more_requests_in_flight_than_concurrency():
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def policy(body, data):  # runs in the server's handler thread, one per connection
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return Reply()
+
+    with MockChatServer(policy) as server:
+        requests = [Request(messages(i % 3), Sampling(seed=i)) for i in range(15)]
+        answers = backend(server.url, concurrency=3).generate(requests)
+    assert state["most"] == 3
+    assert answers == [good_caption(_data(r)) for r in requests]
+
+
 def _data(request: Request) -> dict:
     from audiosetmix_lib.captions.prompt import parse_data_block
 

@@ -151,12 +151,11 @@ class OpenAIBackend:
 
     # ---- one HTTP exchange ------------------------------------------------------------------------
 
-    async def _once(self, session: aiohttp.ClientSession, url: str, payload: bytes,
-                    headers: dict) -> tuple[str | None, TransportFailure | None, float | None]:
+    async def _once(self, session: aiohttp.ClientSession, url: str, payload: bytes, headers: dict,
+                    timeout: aiohttp.ClientTimeout) -> tuple[str | None, TransportFailure | None, float | None]:
         """(answer, None, _) or (None, failure, retry_after_seconds); raises BackendError on a fatal status."""
         try:
-            async with session.post(url, data=payload, headers=headers,
-                                    timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
+            async with session.post(url, data=payload, headers=headers, timeout=timeout) as response:
                 raw = await response.read()
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -186,20 +185,20 @@ class OpenAIBackend:
             return status == 429 or status == 408 or status >= 500
         return True  # timeout, connection, invalid_response
 
-    async def _complete(self, runtime: _Runtime, request: Request, limit: asyncio.Semaphore,
-                        batch: "_Batch") -> str | TransportFailure:
-        async with limit:
-            if batch.tripped():
-                answer = TransportFailure("gave_up", f"{batch.trip_after} requests in a row failed; the rest of the "
-                                                     f"batch falls back without waiting")
-            else:
-                answer = await self._attempts(runtime, request)
-            batch.record(isinstance(answer, TransportFailure))
-            return answer
+    async def _complete(self, runtime: _Runtime, request: Request, batch: "_Batch",
+                        timeout: aiohttp.ClientTimeout) -> str | TransportFailure:
+        if batch.tripped():
+            answer = TransportFailure("gave_up", f"{batch.trip_after} requests in a row failed; the rest of the "
+                                                 f"batch falls back without waiting")
+        else:
+            answer = await self._attempts(runtime, request, timeout)
+        batch.record(isinstance(answer, TransportFailure))
+        return answer
 
-    async def _attempts(self, runtime: _Runtime, request: Request) -> str | TransportFailure:
+    async def _attempts(self, runtime: _Runtime, request: Request,
+                        timeout: aiohttp.ClientTimeout) -> str | TransportFailure:
         payload = json.dumps(self.body(request), ensure_ascii=False).encode("utf-8")
-        jitter = random.Random(zlib.crc32(payload))  # local, never the global random state
+        jitter = None  # seeded from the payload when a retry first needs it; never the global random state
         pool = runtime.pool
         failures, free_failovers, last = 0, len(pool.endpoints) - 1, None
         while True:
@@ -208,7 +207,8 @@ class OpenAIBackend:
                 endpoint = min(pool.endpoints, key=lambda e: e.down_until)
             pool.start(endpoint)
             try:
-                answer, failure, retry_after = await self._once(runtime.session, endpoint.url, payload, self._headers())
+                answer, failure, retry_after = await self._once(runtime.session, endpoint.url, payload, self._headers(),
+                                                                timeout)
             except BaseException:
                 pool.released(endpoint)
                 raise
@@ -225,6 +225,8 @@ class OpenAIBackend:
                 continue
             if failures == self.http_retries:
                 return failure
+            if jitter is None:
+                jitter = random.Random(zlib.crc32(payload))
             delay = min(self.max_backoff, self.backoff * 2 ** failures) * (0.5 + 0.5 * jitter.random())
             if retry_after is not None:
                 delay = min(MAX_RETRY_AFTER_S, retry_after)
@@ -232,8 +234,18 @@ class OpenAIBackend:
             await asyncio.sleep(delay)
 
     async def _generate(self, runtime: _Runtime, requests: list[Request], batch: "_Batch") -> list[str | TransportFailure]:
-        limit = asyncio.Semaphore(self.concurrency)
-        return list(await asyncio.gather(*(self._complete(runtime, r, limit, batch) for r in requests)))
+        """`concurrency` workers take the requests in order: as many in flight as a semaphore over one task per
+        request would allow, without a task and a semaphore wait per request."""
+        answers: list = [None] * len(requests)
+        order = iter(range(len(requests)))
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+
+        async def worker() -> None:
+            for i in order:  # shared: each index goes to one worker
+                answers[i] = await self._complete(runtime, requests[i], batch, timeout)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(requests)))))
+        return answers
 
     def generate(self, requests: list[Request]) -> list[str | TransportFailure]:
         """Answers in request order. Prints a progress line every `progress_every` s while the batch waits."""

@@ -115,17 +115,32 @@ EXAMPLES: tuple[tuple[Description, str], ...] = (
 )
 
 
+# (role, content) of the turns every prompt starts with, built once: they are most of a prompt's text.
+PREAMBLE_TURNS: tuple[tuple[str, str], ...] = (("system", SYSTEM),) + tuple(
+    turn for example, answer in EXAMPLES for turn in (("user", user_message(example)), ("assistant", answer)))
+
+
 def build_messages(description: Description) -> list[dict]:
     """System rules, the few-shot turns, then this clip's data block."""
-    messages = [{"role": "system", "content": SYSTEM}]
-    for example, answer in EXAMPLES:
-        messages.append({"role": "user", "content": user_message(example)})
-        messages.append({"role": "assistant", "content": answer})
+    messages = [{"role": role, "content": content} for role, content in PREAMBLE_TURNS]
     messages.append({"role": "user", "content": user_message(description)})
     return messages
 
 
+def _message_text(message: dict) -> str:
+    return json.dumps(message, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# The canonical text of each preamble turn, looked up instead of encoded again for every prompt.
+_PREAMBLE_TEXT = {turn: _message_text({"role": turn[0], "content": turn[1]}) for turn in PREAMBLE_TURNS}
+
+
 def prompt_text(messages: list[dict]) -> str:
-    """The canonical text of a prompt (what the cache key hashes)."""
-    return json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """The canonical text of a prompt (what the cache key hashes): the JSON of the message list, sorted keys."""
+    parts = []
+    for message in messages:
+        content = message.get("content")
+        known = _PREAMBLE_TEXT.get((message.get("role"), content)) if len(message) == 2 and type(content) is str else None
+        parts.append(known if known is not None else _message_text(message))
+    return "[" + ",".join(parts) + "]"
 

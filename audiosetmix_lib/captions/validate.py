@@ -50,6 +50,7 @@ _PREAMBLE = re.compile(
 _MARKDOWN_CHARS = set("*#`[]|<>{}\\")
 _QUOTE_CHARS = set('"“”„«»')
 _EDGE_QUOTES = set("'‘’`")
+_LIST_ITEM = re.compile(r"^([-+]\s|\d+[.)]\s)")
 _SENTENCE_BREAK = re.compile(r"[.!?]+[\"')\]]*\s+\S")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
@@ -103,7 +104,11 @@ def _positions(toks: list[str]) -> dict[str, list[int]]:
 def _find(toks: list[str], used: list[bool], terms: list[tuple[str, ...]], start: int) -> tuple[int, int] | None:
     """The earliest unused occurrence at or after `start` of any term (longest first at a position)."""
     for i in range(start, len(toks)):
+        tok = toks[i]
         for term in terms:
+            # cheap test of the first word first (only a one-word term's word may be a plural)
+            if tok != term[0] and (len(term) > 1 or not _plural_match(tok, term[0])):
+                continue
             if _match_at(toks, used, i, term, plural=True):
                 return i, len(term)
     return None
@@ -148,9 +153,24 @@ def _modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
     return sorted(vocabulary, key=lambda item: (-len(item[0]), item[0]))
 
 
+def _first_word_index(vocabulary) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for n, (term, _) in enumerate(vocabulary):
+        index.setdefault(term[0], []).append(n)
+    return index
+
+
 MODIFIER_VOCABULARY = _modifier_vocabulary()
+_VOCABULARY_BY_FIRST = _first_word_index(MODIFIER_VOCABULARY)
 _FOLLOW_TERMS = _word_terms(FOLLOW_WORDS)
 _OVERLAP_TERMS = _word_terms(OVERLAP_WORDS)
+
+
+def _vocabulary_at(starts: dict[str, list[int]]) -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """The modifier terms whose first word occurs in a text (`_positions`), in MODIFIER_VOCABULARY order
+    (longest first): no other term can match, and a caption holds a handful of the ~100."""
+    found = sorted(n for word in starts for n in _VOCABULARY_BY_FIRST.get(word, ()))
+    return [MODIFIER_VOCABULARY[n] for n in found]
 
 
 def allowed_words(key: tuple[str, str]) -> list[str]:
@@ -179,9 +199,9 @@ def form_reasons(text: str) -> list[str]:
     if _PREAMBLE.match(text) or ("caption" in tokens(text)) or (":" in text and len(head.split()) <= 4):
         reasons.append("preamble")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if any(c in _MARKDOWN_CHARS for c in text) or any(re.match(r"^([-+]\s|\d+[.)]\s)", line) for line in lines):
+    if not _MARKDOWN_CHARS.isdisjoint(text) or any(_LIST_ITEM.match(line) for line in lines):
         reasons.append("markdown")
-    if any(c in _QUOTE_CHARS for c in text) or text[:1] in _EDGE_QUOTES or text[-1:] in _EDGE_QUOTES or \
+    if not _QUOTE_CHARS.isdisjoint(text) or text[:1] in _EDGE_QUOTES or text[-1:] in _EDGE_QUOTES or \
             text.rstrip(".!?")[-1:] in _EDGE_QUOTES:
         reasons.append("quotes")
     if len(lines) > 1 or _SENTENCE_BREAK.search(text):
@@ -282,8 +302,8 @@ class Validator:
         needed = Counter(m for event in description.events for m in event.modifiers)
         found: Counter = Counter()
         starts = _positions(toks)
-        for term, key in MODIFIER_VOCABULARY:
-            for i in starts.get(term[0], ()):  # an exact match starts with the term's first word
+        for term, key in _vocabulary_at(starts):
+            for i in starts[term[0]]:  # an exact match starts with the term's first word
                 if _match_at(toks, used, i, term, plural=False):
                     used[i:i + len(term)] = [True] * len(term)
                     found[key] += 1
@@ -320,8 +340,9 @@ def modifier_terms(text: str) -> Counter:
     toks = tokens(text)
     used = [False] * len(toks)
     found: Counter = Counter()
-    for term, key in MODIFIER_VOCABULARY:
-        for i in range(len(toks)):
+    starts = _positions(toks)
+    for term, key in _vocabulary_at(starts):
+        for i in starts[term[0]]:  # an exact match starts with the term's first word
             if _match_at(toks, used, i, term, plural=False):
                 used[i:i + len(term)] = [True] * len(term)
                 found[(key, " ".join(term))] += 1
