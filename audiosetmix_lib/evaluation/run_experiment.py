@@ -294,9 +294,9 @@ def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
     return out
 
 
-def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, run: Runner) -> Path:
+def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path) -> list:
+    """The `train_clap.py` command line of one run: the arm's terms, the shared budget and schedule."""
     arm = ARMS[spec.arm]
-    out = work / "arms" / spec.name
     cmd = [sys.executable, TRAIN_SCRIPT, "--model", "tiny", "--tokenizer", tokenizer, "--dataset", dataset,
            "--output_dir", out, "--caption_mode", arm["caption_mode"],
            "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
@@ -315,6 +315,12 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, r
         cmd += ["--audio_time_channel"]
     if args.num_workers is not None:
         cmd += ["--dataloader_num_workers", args.num_workers]
+    return cmd
+
+
+def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, run: Runner) -> Path:
+    out = work / "arms" / spec.name
+    cmd = train_command(args, dataset, tokenizer, spec, out)
     tag = "" if spec.overlap is None else f"-overlap{spec.overlap:g}"
     stamp = {"command": [str(c) for c in cmd[2:]], "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
              "dataset_stamp": _read_json(work / f"data{tag}.stamp.json")}
