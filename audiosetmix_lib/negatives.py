@@ -19,7 +19,7 @@ from .recipe import EventSpec, Recipe
 from .relations import with_events
 from .sampler import refit_plan
 from .sources.base import EventPool
-from .transforms import flip
+from .transforms import flip, length_of
 
 NEGATIVE_KINDS = ("order", "modifier", "relation", "event", "missing", "extra")
 
@@ -125,10 +125,10 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Neg
     events = list(negative.recipe.events)
     movable = (len(events) - 1,) if negative.kind == "extra" else ()
     fitted = with_events(negative.recipe, refit_plan(events, config, budget, movable))
-    before = {e.label: e.output_duration for e in original.events}
+    before = {e.label: length_of(e) for e in original.events}
     for edited, spec in zip(events, fitted.events):
-        natural = min(before.get(spec.label, edited.output_duration), edited.output_duration)
-        if spec.output_duration < min(config.min_event_share, natural) - 1e-6 or spec.end > budget + 1e-6:
+        natural = min(before.get(spec.label, length_of(edited)), length_of(edited))
+        if length_of(spec) < min(config.min_event_share, natural) - 1e-6 or spec.onset + length_of(spec) > budget + 1e-6:
             return None
     if not contradicts(original, fitted):
         return None

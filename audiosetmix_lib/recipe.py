@@ -55,15 +55,12 @@ class EventSpec:
     gap: float = 0.0
     overlap_at: float = 0.0
     onset: float = 0.0  # seconds, derived by `relations.layout`
-    end: float = 0.0  # seconds (6 decimals, as stored), derived by `relations.layout`
+    end: float = 0.0  # seconds (6 decimals, as stored), derived by `relations.layout`; for readers: the
+    # exact length is `transforms.length_of(spec)`, which the planner and the descriptions use
 
     @property
     def label(self) -> str:
         return self.event.label
-
-    @property
-    def output_duration(self) -> float:
-        return self.end - self.onset
 
     def segment_bounds(self, sample_rate: int) -> tuple[int, int]:
         """The sample range [begin, end) of the event's audio this spec uses."""

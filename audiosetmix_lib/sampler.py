@@ -18,7 +18,7 @@ from .events import SPLITS
 from .recipe import EventSpec, Recipe
 from .relations import layout
 from .sources.base import EventPool
-from .transforms import duration_factor, resolve_settings, sample_transforms, tempo_of
+from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, tempo_of
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -83,7 +83,8 @@ def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
 
 
 def _end(specs: list[EventSpec]) -> float:
-    return max(s.end for s in specs)
+    """Where the plan ends, exactly (the stored ends are rounded: the fit must not accept 5e-7 s over budget)."""
+    return max(s.onset + length_of(s) for s in specs)
 
 
 def _largest_cap(specs: list[EventSpec], budget: float, with_cap) -> float:

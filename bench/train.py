@@ -81,8 +81,9 @@ def build_dataset(folder: Path, rows: int) -> str:
 
 def training_args(dataset: str, model: str, output_dir: Path, cli, extra: list[str] = ()):
     from audiosetmix_lib.training.args import parse_args
+    from audiosetmix_lib.training.sizes import is_tiny
 
-    if getattr(cli, "time_channel", False) and model.startswith("tiny"):
+    if getattr(cli, "time_channel", False) and is_tiny(model):
         extra = [*extra, "--audio_time_channel"]
     return parse_args([
         "--dataset", dataset, "--model", model, "--output_dir", str(output_dir),

@@ -94,6 +94,21 @@ def test_bad_configuration_stops_instead_of_falling_back():
         OpenAIBackend(base_url="", model="m")
 
 
+def test_a_fatal_answer_stops_the_rest_of_the_batch():
+    """One request of 60 is refused (401) at concurrency 4: the batch raises, and the requests not yet
+    sent are never sent (at most the 4 in flight, plus those a worker had started meanwhile)."""
+    def policy(body, data):
+        time.sleep(0.05)
+        return Reply(status=401, tag="http_401") if body["seed"] == 7 else Reply()
+
+    requests = [Request(messages(i % 3), Sampling(seed=i)) for i in range(60)]
+    with MockChatServer(policy) as server:
+        with pytest.raises(BackendError, match="HTTP 401"):
+            backend(server.url, concurrency=4).generate(requests)
+        time.sleep(1.0)  # anything still running would reach the server now
+        assert len(server.log) <= 8 + 4, len(server.log)
+
+
 def test_api_key_sent_but_never_kept(monkeypatch):
     monkeypatch.setenv("ASM_TEST_KEY", "sk-test-secret-1234")
     with MockChatServer() as server:
@@ -124,7 +139,7 @@ def test_never_more_requests_in_flight_than_concurrency():
         with lock:
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
-        time.sleep(0.05)
+        time.sleep(0.2)  # long enough that 3 overlap even on a busy machine
         with lock:
             state["now"] -= 1
         return Reply()

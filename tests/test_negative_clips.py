@@ -16,7 +16,7 @@ from audiosetmix_lib.negatives import contradicts
 from audiosetmix_lib.render import active_rms_db, render, render_event
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, gain_db_of
+from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, gain_db_of, length_of
 from audiosetmix_lib.transforms import words as modifier_forms
 
 
@@ -129,7 +129,7 @@ def test_the_perturbation_survives_the_fit(planned):
                 added = after[-1]
                 assert len(after) == len(before) + 1
                 natural = added.event.duration / (added.transforms.get("speed", {}).get("tempo", 1.0))
-                assert added.output_duration >= min(mix.min_event_share, natural) - 1e-6
+                assert length_of(added) >= min(mix.min_event_share, natural) - 1e-6
                 assert added.onset < mix.max_duration
             if negative.kind != "relation" and negative.kind != "extra":
                 kept = [e.relation for e in after[1:]]

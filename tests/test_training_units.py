@@ -252,10 +252,12 @@ def _padded_10s(samples: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_torch_logmel_matches_clap_feature_extractor(tiny_dataset_dir):
+@pytest.mark.parametrize(("settings", "frames"), [({}, 1001), ({"hop_length": 1920, "fft_window_size": 2048}, 251)],
+                         ids=["clap", "tiny-40ms"])
+def test_torch_logmel_matches_clap_feature_extractor(tiny_dataset_dir, settings, frames):
     import datasets
 
-    fe = clap_feature_extractor()
+    fe = clap_feature_extractor(**settings)
     assert (fe.truncation, fe.padding) == ("rand_trunc", "pad")
     logmel = LogMel.from_feature_extractor(fe)
     ds = datasets.load_dataset(str(tiny_dataset_dir), split="validation").cast_column("audio", datasets.Audio(decode=False))
@@ -266,7 +268,7 @@ def test_torch_logmel_matches_clap_feature_extractor(tiny_dataset_dir):
         _padded_10s((0.99 * np.sin(2 * np.pi * 1000 * t[:144_000])).astype(np.float32)),  # full scale, then silence
     ]
     got = logmel(torch.from_numpy(np.stack(waveforms))).numpy()
-    assert got.shape == (2, 1, 1001, 64)
+    assert got.shape == (2, 1, frames, 64)
     for i, waveform in enumerate(waveforms):
         want = fe(waveform, sampling_rate=48_000, return_tensors="np")["input_features"][0, 0]
         diff = np.abs(got[i, 0] - want)
@@ -450,7 +452,8 @@ def test_tiny_model_takes_a_ten_second_clip():
     from transformers import ClapModel
 
     from audiosetmix_lib.training.features import LogMel, clap_feature_extractor
-    from audiosetmix_lib.training.model import TINY_FEATURES, tiny_config
+    from audiosetmix_lib.training.model import tiny_config
+    from audiosetmix_lib.training.sizes import TINY_FEATURES
 
     fe = clap_feature_extractor(**TINY_FEATURES)
     model = ClapModel(tiny_config(_tiny_tokenizer(), 32, time_channel=True)).eval()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..describe import describe
 from ..recipe import Recipe
-from ..transforms import detail, modifier_names, recipe_modifiers
+from ..transforms import detail, length_of, modifier_names, recipe_modifiers
 
 EXPORT_FORMAT = "audiosetmix-audit-judgements"
 EXPORT_FORMAT_VERSION = 1
@@ -53,7 +53,7 @@ def recipe_events(recipe: Recipe) -> list[dict]:
             "label": spec.label,
             "onset": round(spec.onset, 3),
             "end": round(end, 3),
-            "duration": round(spec.output_duration, 3),
+            "duration": round(length_of(spec), 3),
             "modifiers": [modifier_text(name, params) for name, params in sorted(spec.transforms.items())],
             "modifier_names": modifier_names(spec.transforms),
             "relation": relation,

@@ -244,7 +244,14 @@ class OpenAIBackend:
             for i in order:  # shared: each index goes to one worker
                 answers[i] = await self._complete(runtime, requests[i], batch, timeout)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(requests)))))
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(requests)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:  # a fatal answer (401, 404, ...) ends the batch: nobody sends the rest
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
         return answers
 
     def generate(self, requests: list[Request]) -> list[str | TransportFailure]:

@@ -58,6 +58,7 @@ from pathlib import Path
 
 from ..retrieval import paired_bootstrap_ci
 from ..training.args import check_hard_negative_schedule
+from ..training.sizes import TINY_SIZES
 from ..transforms import MODIFIER_NAMES
 from .errors import EvaluationError
 
@@ -103,6 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--hard_negative_ramp", type=float, default=0.1,
                    help="arms with negatives: share of the steps over which the terms then rise to their weights")
     g.add_argument("--learning_rate", type=float, help="default: train_clap.py's (5e-4 for the tiny model)")
+    g.add_argument("--model", choices=TINY_SIZES, default="tiny",
+                   help="tiny CLAP size (docs/training.md, 'The two tiny sizes'): tiny, or tiny-v1, the size of the "
+                        "results recorded before issue 12")
     g.add_argument("--audio_time_channel", action=argparse.BooleanOptionalAction, default=True,
                    help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
                         "the encoder cannot tell 'A then B' from 'B then A' (docs/experiment.md)")
@@ -297,7 +301,7 @@ def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
 def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path) -> list:
     """The `train_clap.py` command line of one run: the arm's terms, the shared budget and schedule."""
     arm = ARMS[spec.arm]
-    cmd = [sys.executable, TRAIN_SCRIPT, "--model", "tiny", "--tokenizer", tokenizer, "--dataset", dataset,
+    cmd = [sys.executable, TRAIN_SCRIPT, "--model", args.model, "--tokenizer", tokenizer, "--dataset", dataset,
            "--output_dir", out, "--caption_mode", arm["caption_mode"],
            "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
            "--audio_negative_weight", args.audio_negative_weight if arm["audio_neg"] else 0,
@@ -322,7 +326,9 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, r
     out = work / "arms" / spec.name
     cmd = train_command(args, dataset, tokenizer, spec, out)
     tag = "" if spec.overlap is None else f"-overlap{spec.overlap:g}"
-    stamp = {"command": [str(c) for c in cmd[2:]], "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
+    # the size is in the stamp: before issue 12, `--model tiny` named what is now tiny-v1
+    stamp = {"command": [str(c) for c in cmd[2:]], "model_size": TINY_SIZES[args.model],
+             "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
              "dataset_stamp": _read_json(work / f"data{tag}.stamp.json")}
     stamp_path = out / "experiment.stamp.json"
     same = not args.force and _stamp_matches(stamp_path, stamp)
@@ -511,7 +517,7 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              f"({args.bootstrap} resamples)",
              f"- data: `{dataset}` ({args.audio_negatives} counterfactual clip(s) per row); test split {meta['num_audio']} clips, "
              f"{any_metrics.get('modifier_accuracy', {}).get('count', 0)} (clip, hard negative) pairs",
-             f"- model: tiny CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; negative captions "
+             f"- model: {args.model} CLAP, audio time channel {'on' if args.audio_time_channel else 'off'}; negative captions "
              f"(text_neg, both): weight {args.hard_negative_weight}, mode {args.hard_negative_mode}; counterfactual clips "
              f"(audio_neg, both): weight {args.audio_negative_weight}; both terms off for the first "
              f"{args.hard_negative_start:.0%} of the steps, then ramped in over {args.hard_negative_ramp:.0%}",

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
-from audiosetmix_lib.training.model import is_tiny
+from audiosetmix_lib.training.sizes import is_tiny
 
 
 def _help(text: str, **kwargs):
@@ -48,7 +48,7 @@ class TrainClapArguments:
     dataloader_num_workers: int = _help("DataLoader worker processes (decode + resample).", default=2)
 
     # --- model
-    model: str = _help("'tiny' (from scratch, for CPU; 'tiny-v1': its earlier, 3.5x slower size), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
+    model: str = _help("'tiny' (from scratch, for CPU; 'tiny-v1': its earlier, 2.8x slower size), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
     tokenizer: str | None = _help("A saved tokenizer to reuse with --model tiny (see --tokenizer_only).", default=None)
     audio_time_channel: bool = _help(
         "Tiny model only: give the audio encoder a second input channel holding each frame's time, so it can tell "

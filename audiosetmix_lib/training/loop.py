@@ -30,10 +30,10 @@ from audiosetmix_lib.training.model import (
     build_model,
     clamp_logit_scales,
     count_parameters,
-    is_tiny,
     parameter_groups,
     text_length_limit,
 )
+from audiosetmix_lib.training.sizes import is_tiny
 from audiosetmix_lib.training.tokenizer import load_tokenizer, train_tokenizer
 from audiosetmix_lib.training.validation import evaluate
 

@@ -1,16 +1,4 @@
-"""ClapModel + ClapProcessor: a tiny from-scratch configuration or a pretrained checkpoint.
-
-Two from-scratch sizes for CPU (a 2-layer, 128-wide text encoder and 64-d projections in both):
-
-- `tiny`: HTSAT depths [1,1,1,1] with 32-wide patch embeddings on a 128x128 input: its own
-  feature extractor hops 40 ms (251 frames per 10 s; 2048-point windows, so no sample is
-  skipped), with 4x4 windows. A quarter of the tokens of `tiny-v1`: about 2.5x the training
-  samples/s on 2 cores (`python bench/train.py --baseline tiny-v1`), which lets the issue-12
-  experiment run. The saved processor carries the extractor, so `pipeline(...)` and the
-  evaluation read the same features.
-- `tiny-v1`: the same encoder on HTSAT's usual 256x256 input (1,001 frames of 10 ms, 8x8 windows):
-  the model of the experiments recorded before issue 12 (docs/training.md's first calibration).
-"""
+"""ClapModel + ClapProcessor: a tiny from-scratch size (sizes.py) or a pretrained checkpoint."""
 
 from __future__ import annotations
 
@@ -19,27 +7,7 @@ import math
 import torch
 
 from audiosetmix_lib.training.features import clap_feature_extractor
-
-TINY_V1_AUDIO = {
-    "depths": [1, 1, 1, 1],
-    "num_attention_heads": [4, 4, 8, 8],
-    "patch_embeds_hidden_size": 32,
-    "hidden_size": 256,  # = patch_embeds_hidden_size * 2 ** (len(depths) - 1)
-    "enable_fusion": False,
-}
-# 251 frames <= spec_size * (spec_size // 64 mels) = 256; the 4x4 windows divide every stage's
-# grid (32, 16, 8, 4), which 8x8 windows would not.
-TINY_AUDIO = dict(TINY_V1_AUDIO, spec_size=128, window_size=4)
-TINY_FEATURES = {"hop_length": 1920, "fft_window_size": 2048}
-# size -> (audio config, ClapFeatureExtractor settings beyond features.FEATURE_EXTRACTOR_SETTINGS)
-TINY_SIZES = {"tiny": (TINY_AUDIO, TINY_FEATURES), "tiny-v1": (TINY_V1_AUDIO, {})}
-TINY_TEXT = {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 4, "intermediate_size": 512}
-TINY_PROJECTION = 64
-
-
-def is_tiny(model_name: str) -> bool:
-    """Whether `model_name` is one of the from-scratch CPU sizes (they need a project tokenizer)."""
-    return model_name in TINY_SIZES
+from audiosetmix_lib.training.sizes import TINY_PROJECTION, TINY_SIZES, TINY_TEXT, is_tiny
 
 
 def tiny_config(tokenizer, max_text_length: int, time_channel: bool = False, size: str = "tiny"):
@@ -59,7 +27,7 @@ def tiny_config(tokenizer, max_text_length: int, time_channel: bool = False, siz
         eos_token_id=tokenizer.eos_token_id,
         projection_dim=TINY_PROJECTION,
     )
-    audio = dict(TINY_SIZES[size][0], projection_dim=TINY_PROJECTION, patch_embed_input_channels=2 if time_channel else 1)
+    audio = dict(TINY_SIZES[size]["audio"], projection_dim=TINY_PROJECTION, patch_embed_input_channels=2 if time_channel else 1)
     return ClapConfig(text_config=text, audio_config=audio, projection_dim=TINY_PROJECTION)
 
 
@@ -75,7 +43,7 @@ def build_model(model_name: str, tokenizer=None, max_text_length: int = 128, tim
         if tokenizer is None:
             raise ValueError("the tiny model needs a tokenizer")
         model = ClapModel(tiny_config(tokenizer, max_text_length, time_channel, model_name))
-        processor = ClapProcessor(feature_extractor=clap_feature_extractor(**TINY_SIZES[model_name][1]), tokenizer=tokenizer)
+        processor = ClapProcessor(feature_extractor=clap_feature_extractor(**TINY_SIZES[model_name]["features"]), tokenizer=tokenizer)
         return model, processor
     model = ClapModel.from_pretrained(model_name)
     if model.config.audio_config.enable_fusion:

@@ -93,6 +93,11 @@ def output_duration(segment_duration: float, transforms: dict) -> float:
     return segment_duration / tempo_of(transforms) * duration_factor(transforms)
 
 
+def length_of(spec) -> float:
+    """An event spec's exact length in the mix (its stored `end` is rounded to the microsecond)."""
+    return output_duration(spec.segment_duration, spec.transforms)
+
+
 def modifier_names(transforms: dict) -> list[str]:
     """The modifier names of one event's transforms (each module's MODIFIERS), sorted by transform name."""
     return [MODIFIER_NAMES[(name, params["direction"])] for name, params in sorted(transforms.items())]
