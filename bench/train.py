@@ -2,7 +2,7 @@
 
     python bench/train.py                       # CPU, tiny model, a small synth build
     python bench/train.py --size base --device cuda --batch 128 --steps 30   # GPU, laion/clap-htsat-unfused size
-    python bench/train.py --batch 32 --baseline tiny-v1   # tiny vs the earlier tiny size, side by side
+    python bench/train.py --size tiny-fast --baseline tiny   # the cheaper tiny size vs the calibrated one
 
 "pipeline": `train_clap.py`'s own `train()` (parquet -> soundfile decode in DataLoader workers
 -> soxr to 48 kHz -> 10 s crop/pad -> tokenization -> log-mel on the device -> loss with hard
@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", help="a built AudioSetMix folder; default: build a small synth one in a temp dir")
     parser.add_argument("--rows", type=int, default=64, help="training rows of the synth build")
-    sizes = ["tiny", "tiny-v1", "base"]
+    sizes = ["tiny", "tiny-fast", "base"]
     parser.add_argument("--size", choices=sizes, default="tiny", help="base = laion/clap-htsat-unfused size, random init")
     parser.add_argument("--baseline", choices=sizes, help="also time the pipeline with this size and print the ratio")
     parser.add_argument("--time_channel", action="store_true", help="tiny sizes: --audio_time_channel (as the experiment)")

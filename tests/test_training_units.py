@@ -253,7 +253,7 @@ def _padded_10s(samples: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("settings", "frames"), [({}, 1001), ({"hop_length": 1920, "fft_window_size": 2048}, 251)],
-                         ids=["clap", "tiny-40ms"])
+                         ids=["clap", "tiny-fast"])
 def test_torch_logmel_matches_clap_feature_extractor(tiny_dataset_dir, settings, frames):
     import datasets
 
@@ -433,12 +433,12 @@ def test_time_channel_is_a_ramp_beside_the_unchanged_logmel():
 
 
 def test_tiny_sizes_differ_in_input_only():
-    """`tiny` hops 40 ms with 2048-point windows (no sample skipped); `tiny-v1` keeps CLAP's 10 ms."""
+    """`tiny-fast` hops 40 ms with 2048-point windows (no sample skipped); `tiny` keeps CLAP's 10 ms."""
     from audiosetmix_lib.training.model import build_model
 
     tokenizer = _tiny_tokenizer()
-    fast, fast_processor = build_model("tiny", tokenizer, 32)
-    v1, v1_processor = build_model("tiny-v1", tokenizer, 32)
+    fast, fast_processor = build_model("tiny-fast", tokenizer, 32)
+    v1, v1_processor = build_model("tiny", tokenizer, 32)
     fe, fe_v1 = fast_processor.feature_extractor, v1_processor.feature_extractor
     assert (fe.hop_length, fe.fft_window_size) == (1920, 2048) and fe.fft_window_size >= fe.hop_length
     assert (fe_v1.hop_length, fe_v1.fft_window_size) == (480, 1024)
@@ -448,15 +448,15 @@ def test_tiny_sizes_differ_in_input_only():
     assert abs(sum(p.numel() for p in fast.parameters()) / sum(p.numel() for p in v1.parameters()) - 1) < 0.01
 
 
-def test_tiny_model_takes_a_ten_second_clip():
+def test_tiny_fast_model_takes_a_ten_second_clip_at_a_40_ms_hop():
     from transformers import ClapModel
 
     from audiosetmix_lib.training.features import LogMel, clap_feature_extractor
     from audiosetmix_lib.training.model import tiny_config
-    from audiosetmix_lib.training.sizes import TINY_FEATURES
+    from audiosetmix_lib.training.sizes import TINY_FAST_FEATURES
 
-    fe = clap_feature_extractor(**TINY_FEATURES)
-    model = ClapModel(tiny_config(_tiny_tokenizer(), 32, time_channel=True)).eval()
+    fe = clap_feature_extractor(**TINY_FAST_FEATURES)
+    model = ClapModel(tiny_config(_tiny_tokenizer(), 32, time_channel=True, size="tiny-fast")).eval()
     features = LogMel.from_feature_extractor(fe, time_channel=True)(torch.zeros(1, fe.nb_max_samples))
     assert features.shape == (1, 2, 251, 64)  # 10 s at a 40 ms hop
     with torch.no_grad():
