@@ -9,6 +9,7 @@ Standard library only; binds 127.0.0.1 on a free port; every request is logged.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,11 +69,19 @@ class MockChatServer:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                server._answer(self, body)
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the client hung up mid-request
+                    self.close_connection = True
+                    return
+                server._answer(self, json.loads(raw))
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 1024  # the default backlog of 5 drops bursts of concurrent connects
+
+            def handle_error(self, request, client_address) -> None:
+                """A client that hangs up (a batch cancelled after a fatal answer) is not a server error."""
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
