@@ -300,13 +300,7 @@ class Validator:
     @staticmethod
     def _modifier_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
         needed = Counter(m for event in description.events for m in event.modifiers)
-        found: Counter = Counter()
-        starts = _positions(toks)
-        for term, key in _vocabulary_at(starts):
-            for i in starts[term[0]]:  # an exact match starts with the term's first word
-                if _match_at(toks, used, i, term, plural=False):
-                    used[i:i + len(term)] = [True] * len(term)
-                    found[key] += 1
+        found = Counter(key for key, _ in _claim_modifier_words(toks, used))
         reasons = []
         for key in found:
             if needed[key] == 0:
@@ -338,15 +332,17 @@ class Validator:
 def modifier_terms(text: str) -> Counter:
     """(modifier key, words) of every modifier word in a text, longest match first."""
     toks = tokens(text)
-    used = [False] * len(toks)
-    found: Counter = Counter()
+    return Counter((key, " ".join(term)) for key, term in _claim_modifier_words(toks, [False] * len(toks)))
+
+
+def _claim_modifier_words(toks: list[str], used: list[bool]):
+    """(modifier key, term) of every modifier word in `toks`, longest terms first; marks their tokens in `used`."""
     starts = _positions(toks)
     for term, key in _vocabulary_at(starts):
         for i in starts[term[0]]:  # an exact match starts with the term's first word
             if _match_at(toks, used, i, term, plural=False):
                 used[i:i + len(term)] = [True] * len(term)
-                found[(key, " ".join(term))] += 1
-    return found
+                yield key, term
 
 
 def reworded(caption: str, caption_description: Description, negative: str, negative_description: Description) -> bool:
