@@ -159,7 +159,7 @@ def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, g
 
     batch_size = batch["waveforms"].shape[0]
     waveforms = batch["waveforms"]
-    clips = batch.get("negative_waveforms")
+    clips = batch.get("negative_waveforms") if audio_weight > 0 else None  # weight 0: the term is off, skip the encoder
     if clips is not None:  # counterfactual clips: one forward with the rows' own audio
         waveforms = torch.cat([waveforms, clips.to(waveforms.dtype)], dim=0)
     features = logmel(waveforms)
@@ -170,7 +170,8 @@ def train_step(module, logmel, batch, optimizer, scheduler, accelerator, args, g
         scale_a.float(), scale_t.float(), hard_negative_weight=hard_weight,
         logit_scale_max=args.logit_scale_max, gather=gather, hard_negative_mode=args.hard_negative_mode,
         negative_audio=negative_audio.float() if clips is not None else None,
-        negative_audio_index=batch.get("negative_audio_index"), audio_negative_weight=audio_weight,
+        negative_audio_index=batch.get("negative_audio_index") if clips is not None else None,
+        audio_negative_weight=audio_weight,
     )
     accelerator.backward(out.loss)
     grad_norm = accelerator.clip_grad_norm_(module.parameters(), args.max_grad_norm) if args.max_grad_norm > 0 else None
