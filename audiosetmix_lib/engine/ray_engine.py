@@ -141,7 +141,7 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
     render = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(render_shard)
     llm = hasattr(shipped.captioner, "summary")
     faults = _test_env()
-    records_refs, render_refs = {}, {}
+    records_refs, render_refs, actors = {}, {}, []
     if llm:
         actor_class = ray.remote(num_cpus=0, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES)(CaptionActor)
         actors = [actor_class.remote(maker_ref) for _ in range(max(1, min(caption_actors, total)))]
@@ -182,10 +182,14 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
                 log(f"  shard {value.spec.name}: {value.rows} rows ({count}/{total} shards, "
                     f"{time.time() - started:.1f} s, ray)", flush=True)
     except BaseException:
-        for ref in pending:
+        # No ray.cancel on the render tasks: cancelling races with Ray's own task retries and can abort the
+        # driver process (a RAY_CHECK in CompletePendingTask, ray-project/ray#54798). The caption actors are
+        # killed (their dependent renders then fail without running); the driver's exit, or ray.shutdown()
+        # for a Ray we started, ends the rest of the job's tasks.
+        for actor in actors:
             try:
-                ray.cancel(ref, force=ref in render_refs)  # actor tasks cannot be force-cancelled
-            except Exception:  # noqa: BLE001 - best effort: ray.shutdown() ends the rest
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - best effort: the job's end removes it anyway
                 pass
         raise
 
