@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Two test workers share two cores: one torch/BLAS thread each (and in every subprocess they start);
+# more threads oversubscribe the cores and spin-wait on each other.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 # The files that take longest (`--durations`, 2 cores: run_experiment ~110 s, ray ~70 s, evaluate_clap

@@ -28,10 +28,12 @@ def evaluate_clap():
     return evaluate_clap
 
 
-def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False) -> Path:
-    """The training code's own tiny ClapModel (`build_model("tiny")`, randomly initialised) with its
+def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False, size: str = "tiny-fast") -> Path:
+    """The training code's own tiny ClapModel (`build_model(size)`, randomly initialised) with its
     own offline tokenizer (`train_tokenizer`) on `texts`, saved as a model folder.
-    `time_channel`: the audio encoder takes [log-mel, time] (train_clap.py --audio_time_channel)."""
+    `time_channel`: the audio encoder takes [log-mel, time] (train_clap.py --audio_time_channel).
+    `tiny-fast` by default: these tests check the evaluation's mechanics, and its quarter-size input is
+    what keeps them quick; the time-channel model stays `tiny` (CLAP's own 1,001-frame features)."""
     import torch
     from transformers import AutoTokenizer
 
@@ -40,7 +42,7 @@ def make_tiny_clap(out: Path, texts: list[str], time_channel: bool = False) -> P
 
     tokenizer = train_tokenizer(texts, vocab_size=500, model_max_length=64)
     torch.manual_seed(0)
-    model, processor = build_model("tiny", tokenizer, max_text_length=64, time_channel=time_channel)
+    model, processor = build_model(size, tokenizer, max_text_length=64, time_channel=time_channel)
     processor.save_pretrained(out)
     model.save_pretrained(out)
     reloaded = AutoTokenizer.from_pretrained(out)
@@ -244,7 +246,8 @@ def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_m
 
 @pytest.fixture(scope="module")
 def tiny_time_model_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
-    return make_tiny_clap(tmp_path_factory.mktemp("tiny-time-clap") / "model", tokenizer_texts(tiny_dataset_dir), time_channel=True)
+    return make_tiny_clap(tmp_path_factory.mktemp("tiny-time-clap") / "model", tokenizer_texts(tiny_dataset_dir), time_channel=True,
+                          size="tiny")
 
 
 def test_a_time_channel_model_gets_its_time_channel(tmp_path, evaluate_clap, tiny_time_model_dir, tiny_dataset_dir):

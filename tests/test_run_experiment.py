@@ -1,5 +1,5 @@
 """eval/run_experiment.py end to end on the tiny built dataset: every stage really runs (tokenizer,
-two arms and an ablation point of 2 steps each, their evaluations) and the combined table pairs the runs;
+an arm and an ablation point of 2 steps each, their evaluations) and the combined table pairs the runs;
 every arm's command line is checked without running it."""
 
 from __future__ import annotations
@@ -18,23 +18,24 @@ RUN_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "run_experiment.py"
 
 
 def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
-    """Two arms and one point of the overlap ablation, 2 steps each, really trained and evaluated
-    (every arm's command line: test_each_arm_trains_with_its_own_terms)."""
+    """`captions` and one point of the overlap ablation (`both` on its own build: text and audio
+    negatives), 2 steps each, really trained and evaluated (every arm's command line:
+    test_each_arm_trains_with_its_own_terms)."""
     work = tmp_path / "experiment"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     cmd = [sys.executable, str(RUN_SCRIPT), "--work_dir", str(work), "--dataset", str(tiny_dataset_dir),
            "--steps", "2", "--batch_size", "4", "--num_workers", "0", "--bootstrap", "20", "--eval_batch_size", "8",
-           "--overlap_probabilities", "0.5", "--train", "8", "--arms", "captions,both", "--model", "tiny-fast"]
+           "--overlap_probabilities", "0.5", "--train", "8", "--arms", "captions", "--model", "tiny-fast"]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     results = json.loads((work / "results.json").read_text())
-    assert list(results["arms"]) == ["captions", "both", "both@overlap0.5"]
+    assert list(results["arms"]) == ["captions", "both@overlap0.5"]
     assert results["budget"] == {"steps": 2, "batch_size": 4, "samples_per_arm": 8}
     commands = results["stage_commands"]
     assert all("--audio_time_channel" in commands[f"train-{arm}"] for arm in results["arms"])
     assert all("--model tiny-fast " in commands[f"train-{arm}"] for arm in results["arms"])  # the cheap size: mechanics only
-    assert "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in commands["train-both"]
+    assert "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in commands["train-both@overlap0.5"]
     # the ablation trains on its own build and is tested on the main test split
     assert '{"overlap_probability": 0.5}' in commands["build-overlap0.5"] and "--test 0" in commands["build-overlap0.5"]
     assert str(work / "data-overlap0.5") in commands["train-both@overlap0.5"]
@@ -42,7 +43,7 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
 
     pairs = results["arms"]["captions"]["metrics"]["modifier_accuracy"]["count"]
     diffs = results["paired_differences"]
-    assert set(diffs) == {"both - captions", "both@overlap0.5 - captions", "both@overlap0.5 - both"}
+    assert set(diffs) == {"both@overlap0.5 - captions"}
     for diff in diffs.values():
         assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both runs
         for entry in diff.values():
@@ -55,11 +56,11 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
         assert config["audio_config"]["patch_embed_input_channels"] == 2
     markdown = (work / "results.md").read_text()
     assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown
-    assert "both − captions" in markdown and "Wording bias" in markdown and "| modifier:" in markdown
+    assert "both@overlap0.5 − captions" in markdown and "Wording bias" in markdown and "| modifier:" in markdown
 
-    # a rerun with the same settings reuses every stage: tokenizer, ablation build, 3 trainings, 3 evaluations
+    # a rerun with the same settings reuses every stage: tokenizer, ablation build, 2 trainings, 2 evaluations
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert again.returncode == 0 and again.stdout.count("reusing") == 8, again.stdout[-2000:]
+    assert again.returncode == 0 and again.stdout.count("reusing") == 6, again.stdout[-2000:]
 
 
 def test_each_arm_trains_with_its_own_terms():

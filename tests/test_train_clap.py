@@ -19,12 +19,15 @@ FAST = ["--dataloader_num_workers", "0", "--report_to", "none", "--checkpointing
 
 
 def run(argv: list[str]):
-    """`train_clap.py` in-process (its parser and train()); the accelerate singletons reset after."""
+    """`train_clap.py` in-process (its parser and train()); the accelerate singletons reset after.
+    The size is `tiny-fast` unless the test names one: these tests check mechanics, not learning."""
     from accelerate.state import AcceleratorState
 
     from audiosetmix_lib.training.args import parse_args
     from audiosetmix_lib.training.loop import train
 
+    if "--model" not in argv:
+        argv = ["--model", "tiny-fast", *argv]
     try:
         return train(parse_args(argv))
     finally:
