@@ -84,6 +84,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_label_column", default="label")
     g.add_argument("--hf_split", help="only this split of the dataset")
     g.add_argument("--hf_config", help="dataset config name")
+    g.add_argument("--hf_revision", help="Hub dataset revision to load (commit, tag or branch; default: the main "
+                                         "branch); the recipes record the commit that was loaded")
     add_caption_args(p)
 
 
@@ -127,6 +129,8 @@ def _source_options(args, config_source: str, base: dict) -> dict:
             options["split"] = args.hf_split
         if args.hf_config:
             options["config_name"] = args.hf_config
+        if args.hf_revision:
+            options["revision"] = args.hf_revision
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:

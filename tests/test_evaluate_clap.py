@@ -427,8 +427,31 @@ def test_readme_zero_shot_example_resamples_to_48k_and_runs(which, tmp_path, tin
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     scores = eval(printed.strip().splitlines()[-1])
-    assert set(scores) == {"a dog barking", "rain falling", "a siren wailing"}
-    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
+    labels = ["a dog barking", "rain falling", "a siren wailing"]
+    assert list(scores) == labels
+    # oracle: the evaluation's own route (its featurizer with CLAP's extractor, normalised embeddings),
+    # scaled by the model's audio temperature and put through a softmax written here
+    import datasets
+
+    from audiosetmix_lib.evaluation import evaluate_clap as ev
+
+    clap, tokenizer = ev.load_model(str(model), None)
+    row = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(sampling_rate=48000))[0]
+    featurizer = ev.Featurizer(str(model), "extractor", time_channel=which == "time_channel")
+    (audio,) = ev.embed_audio(clap, featurizer, [{"array": row["audio"]["array"], "sampling_rate": 48000}], 1)
+    logits = float(clap.logit_scale_a.exp()) * (ev.embed_texts(clap, tokenizer, labels, 3) @ audio)
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert [scores[label] for label in labels] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_without_the_metric_modules_one_error_line_names_where_they_live(evaluate_clap, tiny_dataset_dir, tmp_path,
+                                                                          monkeypatch, capsys):
+    """An installed wheel has no eval/metrics/: say so before any model is loaded."""
+    monkeypatch.setattr(evaluate_clap, "METRICS_DIR", tmp_path / "site-packages" / "eval" / "metrics")
+    code = evaluate_clap.main(["--model", str(tmp_path / "no-model"), "--dataset", str(tiny_dataset_dir),
+                               "--output_dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "eval/metrics" in err[0]
 
 
 def test_evaluate_clap_says_which_rate_the_model_expects(evaluate_clap):

@@ -24,16 +24,22 @@ def _pip(*args: str, cwd: Path) -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The wheel, built from a copy of the sources (the checkout stays clean), installed into a bare folder."""
-    work = tmp_path_factory.mktemp("package")
+def _copy_sources(work: Path) -> Path:
+    """What a wheel is built from, copied (the checkout stays clean)."""
     source = work / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "audiosetmix.py"):
+    for name in ("pyproject.toml", "README.md", "audiosetmix.py", "requirements.txt"):
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / "audiosetmix_lib", source / "audiosetmix_lib",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return source
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The wheel, built from a copy of the sources, installed into a bare folder."""
+    work = tmp_path_factory.mktemp("package")
+    source = _copy_sources(work)
     _pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(work / "dist"), str(source), cwd=work)
     wheel = next((work / "dist").glob("audiosetmix-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -85,3 +91,12 @@ def test_module_entry_matches_the_command(installed, tmp_path):
     assert run.returncode == 0 and run.stdout.startswith("usage: audiosetmix ")
     bad = _run(installed, tmp_path, "-m", "audiosetmix_lib.cli", "build", "--output_dir", "x", "--config", "nope")
     assert bad.returncode != 0 and "unknown config" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_pins_are_a_constraints_file_that_satisfies_every_extra(tmp_path):
+    """The README's `pip install -c requirements.txt .`: pip itself reads the pins as constraints (no extras
+    allowed there) and resolves the package with every extra against them, offline, from this virtualenv's
+    installed set, so a pin outside a pyproject range fails here too."""
+    source = _copy_sources(tmp_path)
+    extras = "train,eval,llm,test,bench,ray"
+    _pip("install", "--dry-run", "--no-build-isolation", "-c", "requirements.txt", f".[{extras}]", cwd=source)

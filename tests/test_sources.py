@@ -467,6 +467,36 @@ def test_hf_string_labels_and_split_column(hf_cache: Path) -> None:
     assert lenient.events() == [] and [s.kind for s in lenient.skipped] == ["bad split value"] * 3
 
 
+def test_a_moved_local_hf_dataset_keeps_its_fingerprint_and_a_changed_one_warns(hf_cache: Path) -> None:
+    """render --source_root on another machine: the same files elsewhere raise no warning; different files do."""
+    import shutil
+    import warnings
+
+    from datasets import Audio, Features, Value
+
+    root = hf_cache / "here" / "ds"
+    features = Features({"audio": Audio(), "label": Value("string")})
+    columns = {"audio": [{"bytes": wav_bytes(tone(1.0, freq=f)), "path": None} for f in (300, 500)],
+               "label": ["Dog", "Rain"]}
+    save_parquet(root, "train", columns, features)
+    source = HFSource(str(root), split_strategy="hash")
+    events = source.events()
+    spec = json.loads(json.dumps(source.spec()))
+    assert spec["fingerprint"].startswith("files:") and str(root) not in json.dumps(spec)
+
+    moved = hf_cache / "elsewhere" / "copy"
+    shutil.copytree(root, moved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails
+        rebuilt = from_spec(spec, str(moved))
+        assert rebuilt.events() == events and rebuilt.spec() == spec
+
+    changed = hf_cache / "elsewhere" / "changed"
+    save_parquet(changed, "train", {"audio": columns["audio"] * 2, "label": ["Dog", "Rain"] * 2}, features)
+    with pytest.warns(UserWarning, match="fingerprint"):
+        from_spec(spec, str(changed)).events()
+
+
 def test_hf_audiofolder(hf_cache: Path) -> None:
     root = hf_cache / "af"
     write(root / "Dog" / "a.wav", tone(1.0))

@@ -8,13 +8,13 @@ import pytest
 from audiosetmix_lib.captions.lexicon import LEXICON
 from audiosetmix_lib.captions.prompt import EXAMPLES
 from audiosetmix_lib.captions.template import template_caption, template_captions
-from audiosetmix_lib.captions.validate import MODIFIER_VOCABULARY, REASONS, Validator, allowed_words, form_reasons, validate
+from audiosetmix_lib.captions.validate import REASONS, Validator, form_reasons, validate
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import DescribedEvent, Description, describe
 from audiosetmix_lib.negatives import iter_negatives
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, words
+from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES
 
 
 def desc(*events) -> Description:
@@ -131,13 +131,23 @@ def test_known_classes_of_the_source_count_as_inventions():
     assert validate("A car horn honks.", horn).ok
 
 
-def test_word_lists_are_consistent():
-    owners = {}
-    for term, key in MODIFIER_VOCABULARY:
-        assert owners.setdefault(term, key) == key
-    for key in MODIFIER_KEYS:
-        allowed = allowed_words(key)
-        assert all(w in allowed for w in (*words(key).adj, *words(key).adv))
+def test_a_word_listed_for_two_modifiers_is_refused(monkeypatch):
+    """Two transform modules claiming one word ("loud" for quieter too) would make the verdict ambiguous:
+    building the vocabulary refuses it, naming the word and both owners."""
+    from dataclasses import replace
+
+    from audiosetmix_lib.captions import validate as module
+
+    real = module.words
+
+    def clashing(key):
+        found = real(key)
+        return replace(found, extra=(*found.extra, "loud")) if key == ("volume", "down") else found
+
+    assert module._modifier_vocabulary()  # the real lists: no clash
+    monkeypatch.setattr(module, "words", clashing)
+    with pytest.raises(ValueError, match="'loud' is listed for \\('volume', 'up'\\) and \\('volume', 'down'\\)"):
+        module._modifier_vocabulary()
 
 
 # What an English reader takes each word to say, written here and not read from the code: the

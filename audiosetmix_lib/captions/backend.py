@@ -10,6 +10,7 @@ and its caption falls back to the template. Misconfiguration that would fail eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class BackendError(RuntimeError):
@@ -42,3 +43,19 @@ class TransportFailure:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
+
+
+class Backend(Protocol):
+    """What the captioner needs from a backend (`TransformersBackend`, `OpenAIBackend`)."""
+
+    name: str
+
+    def generate(self, requests: list[Request]) -> list[str | TransportFailure]: ...
+
+    def take_endpoint_stats(self) -> dict:
+        """Per-endpoint counts since the last call ({} for a backend without endpoints)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads (a no-op where there are none)."""
+        ...

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..config import LLMConfig
 from ..describe import describe
 from .answer_files import AnswerFolder, UnitAnswers, unit_answers_url
-from .backend import Request, Sampling, TransportFailure
+from .backend import Backend, Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
 from .openai_backend import OpenAIBackend
 from .prompt import PROMPT_VERSION, build_messages, prompt_text
@@ -68,7 +68,7 @@ class LLMCaptioner:
 
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
+    def __init__(self, backend: Backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=(),
                  endpoint_id: str = "", retry_rejected: bool = False, readers: list | None = None,
                  answers_dir: str | None = None, raw_labels=()) -> None:
@@ -123,7 +123,7 @@ class LLMCaptioner:
         sent = set(send)
         for i, item in enumerate(items):
             counters[item.set_index]["requests" if i in sent else "cache_hits"] += 1
-        if send and hasattr(self.backend, "take_endpoint_stats") and items:
+        if send and items:
             _add_endpoint_stats(counters[items[0].set_index], self.backend.take_endpoint_stats())
         return answers
 
@@ -192,8 +192,7 @@ class LLMCaptioner:
 
     def close(self) -> None:
         """Close the backend's connections (an HTTP client keeps them open between batches)."""
-        if hasattr(self.backend, "close"):
-            self.backend.close()
+        self.backend.close()
 
     def meta(self) -> dict:
         return {"captioner": self.backend.name, "model": self.model, "prompt_version": PROMPT_VERSION,

@@ -96,7 +96,7 @@ def _sound_phrase(event: DescribedEvent, adjectives: list[str], with_gerund: boo
 
 
 def _adverbs(adverbs: list[str]) -> str:
-    """'quickly and softly'; a comparison ("as if through a wall") goes last, after a comma."""
+    """'quickly and softly'; a comparison (an adverb starting "as if ") goes last, after a comma."""
     simple = [a for a in adverbs if not a.startswith("as if ")]
     similes = [a for a in adverbs if a.startswith("as if ")]
     text = " and ".join(simple) if len(simple) <= 2 else ", ".join(simple[:-1]) + " and " + simple[-1]

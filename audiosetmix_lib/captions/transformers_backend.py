@@ -110,6 +110,12 @@ class TransformersBackend:
             answers = [a.split("\n", 1)[0].strip() for a in answers]
         return answers
 
+    def take_endpoint_stats(self) -> dict:
+        return {}  # one in-process model: no endpoints to count
+
+    def close(self) -> None:
+        pass  # the model is freed with the backend
+
     def generate(self, requests: list[Request]) -> list[str | TransportFailure]:
         """Batches of `batch_size`, grouped by sampling parameters (one `generate` call each)."""
         out: list[str | TransportFailure | None] = [None] * len(requests)

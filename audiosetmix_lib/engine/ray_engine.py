@@ -25,7 +25,7 @@ import signal
 import time
 from dataclasses import replace
 
-from ..captions.captioner import CaptionedSet
+from ..captions.captioner import CaptionedSet, LLMCaptioner
 from ..output.faults import CRASH_ENV, HANG_ENV
 from ..output.plan import ShardSpec
 from ..output.shard_writer import CAPTION_BATCH_ROWS, ShardResult, write_shard
@@ -55,7 +55,7 @@ def worker_maker(maker):
     """The maker shipped to workers: the captioner keeps its records in memory (returned to the driver),
     so no worker needs the driver's report file."""
     captioner = maker.captioner
-    if hasattr(captioner, "report") and captioner.report is not None:
+    if isinstance(captioner, LLMCaptioner) and captioner.report is not None:
         captioner = copy.copy(captioner)
         captioner.report, captioner.records = None, []
     return replace(maker, captioner=captioner)
@@ -95,7 +95,7 @@ def connect(address: str | None, num_cpus: int):
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("--engine ray needs Ray: pip install 'audiosetmix[ray]' (or ray[data]==2.60.0)") from None
+        raise RayUnavailable("--engine ray needs Ray: pip install 'audiosetmix[ray]' (or ray==2.60.0)") from None
     if ray.is_initialized():
         return ray, False
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -139,7 +139,7 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
     features_ref = ray.put(features)
     staging, meta = str(output.staging_dir), str(output.meta_dir)
     render = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(render_shard)
-    llm = hasattr(shipped.captioner, "summary")
+    llm = isinstance(shipped.captioner, LLMCaptioner)
     faults = _test_env()
     records_refs, render_refs, actors = {}, {}, []
     if llm:
@@ -152,7 +152,7 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
     else:
         for spec in todo:
             render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, None, faults)] = spec
-    report = getattr(maker.captioner, "report", None)
+    report = maker.captioner.report if llm else None
     count = 0
     pending = list(records_refs) + list(render_refs)
     try:

@@ -319,10 +319,23 @@ def negative_detail(row_recipe: str | None, negative: dict) -> str:
 # ---------------------------------------------------------------- metrics
 
 
+METRICS = ("retrieval", "modifier_accuracy")
+
+
+def metric_path(name: str) -> Path:
+    """The metric module's folder; an installed wheel carries the library, not the repository's eval/."""
+    path = METRICS_DIR / name
+    if not (path / f"{name}.py").is_file():
+        raise EvaluationError(f"the {name!r} metric module is not at {path}: the `evaluate` metrics live in the "
+                              f"repository's eval/metrics/; run the evaluation from a checkout "
+                              f"(git clone ..., then pip install -e '.[eval]')")
+    return path
+
+
 def load_metric(name: str):
     import evaluate
 
-    return evaluate.load(str(METRICS_DIR / name))
+    return evaluate.load(str(metric_path(name)))
 
 
 def modifier_report(pairs: np.ndarray, kinds: list[str], metric, n_resamples: int, seed: int) -> dict:
@@ -628,6 +641,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         check_dataset_arg(args.dataset, "--dataset")  # before the model loads: a mistyped folder is named at once
+        for name in METRICS:
+            metric_path(name)
         metrics = evaluate_clap(args)
     except (EvaluationError, DatasetPathError) as error:
         print(f"error: {error}", file=sys.stderr)

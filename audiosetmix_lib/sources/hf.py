@@ -9,6 +9,7 @@ silence trimmed as the folder source does.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -81,7 +82,8 @@ class HFSource(Source):
         local = Path(path).expanduser()
         self.local = local.exists()
         self.path = str(local.resolve()) if self.local else str(path)
-        self.revision = revision  # a Hub revision (commit, tag, branch) to load; recorded in the spec
+        self.revision = revision  # a Hub revision (commit, tag, branch) to load
+        self.resolved_revision: str | None = None  # the Hub commit that was loaded; recorded in the spec
         self.expected_fingerprint = fingerprint  # from a stored spec: a re-render warns when the data differ
         self.audio_column = audio_column
         self.label_column = label_column
@@ -103,6 +105,7 @@ class HFSource(Source):
             except ValueError as error:
                 raise SourceError(f"hf source: split_map: {error}") from None
         self._splits = None
+        self._local_fingerprint: str | None = None
 
     def source_root(self) -> str | None:
         return self.path if self.local else None
@@ -111,7 +114,7 @@ class HFSource(Source):
         return {
             "name": self.name,
             "path": SOURCE_ROOT if self.local else self.path,  # a local copy: relative to render --source_root
-            "revision": self.revision,
+            "revision": self.resolved_revision or self.revision,
             "fingerprint": self.fingerprint(),
             "audio_column": self.audio_column,
             "label_column": self.label_column,
@@ -131,22 +134,29 @@ class HFSource(Source):
         return f"Audio and labels from {name}: see that dataset's licence."
 
     def fingerprint(self) -> str | None:
-        """The loaded data's `datasets` fingerprints (per split), or the expected one before loading."""
-        if self._splits is None:
-            return self.expected_fingerprint
-        return ",".join(f"{name}:{ds._fingerprint}" for name, ds in sorted(self._original_fingerprints.items()))
+        """What identifies the data besides its name: for a local copy, its files' relative names and sizes
+        (`datasets` fingerprints hold the absolute path, so a copy moved to another machine would never
+        match); a Hub dataset is identified by the commit recorded as its revision."""
+        if not self.local:
+            return None
+        if self._local_fingerprint is None:
+            self._local_fingerprint = local_files_fingerprint(Path(self.path))
+        return self._local_fingerprint
 
     def _datasets(self) -> dict:
         """Dataset split name -> Dataset with the audio column undecoded (loaded once)."""
         if self._splits is None:
-            from datasets import Audio, load_dataset
+            from datasets import Audio, load_dataset_builder
 
             try:
-                loaded = load_dataset(self.path, name=self.config_name, split=self.split, revision=self.revision)
+                builder = load_dataset_builder(self.path, name=self.config_name, revision=self.revision)
+                builder.download_and_prepare()
+                loaded = builder.as_dataset(split=self.split)
             except Exception as error:  # noqa: BLE001 - name the dataset in one error type
                 raise SourceError(f"hf source: cannot load dataset {self.path!r}: {error}") from error
+            if not self.local:
+                self.resolved_revision = builder.hash  # the Hub commit the data came from (a re-render loads it)
             splits = {self.split: loaded} if self.split is not None else dict(loaded)
-            self._original_fingerprints = dict(splits)
             for split_name, dataset in sorted(splits.items()):
                 wanted = [c for c in (self.audio_column, self.label_column, self.split_column, self.recording_column) if c]
                 missing = [c for c in wanted if c not in dataset.column_names]
@@ -160,7 +170,7 @@ class HFSource(Source):
                     dataset = dataset.cast_column(self.audio_column, Audio(decode=False))
                 splits[split_name] = dataset
             self._splits = dict(sorted(splits.items()))
-            if self.expected_fingerprint and self.fingerprint() != self.expected_fingerprint:
+            if self.local and self.expected_fingerprint and self.fingerprint() != self.expected_fingerprint:
                 warnings.warn(f"hf source {self.path!r}: the data's fingerprint {self.fingerprint()} differs from the "
                               f"recipe's {self.expected_fingerprint}: the audio may differ", stacklevel=2)
         return self._splits
@@ -249,3 +259,16 @@ class HFSource(Source):
         split_name, _, index = event.audio.rpartition(":")
         samples, sr = _decode_cell(self._datasets()[split_name][int(index)][self.audio_column])
         return load_span(samples, sr, event.start, event.end, sample_rate)
+
+
+def local_files_fingerprint(root: Path) -> str:
+    """sha256 of the relative names and sizes of a local dataset's files (hidden ones skipped: caches)."""
+    base = root.parent if root.is_file() else root
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        relative = path.relative_to(base)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(f"{relative.as_posix()}\t{path.stat().st_size}\n".encode())
+    return "files:" + digest.hexdigest()[:16]
