@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 
 from audiosetmix_lib.cli_errors import error_message
+from audiosetmix_lib.training.args import parse_args
+from audiosetmix_lib.training.loop import train
 
 
 def main(argv: list[str] | None = None) -> int:
-    from audiosetmix_lib.training.args import parse_args
-    from audiosetmix_lib.training.loop import train
-
     args = parse_args(argv)
     try:
         train(args)

@@ -17,12 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import audiosetmix_lib.transforms as transforms
+from audiosetmix_lib.cli import main as cli_main
+
 
 def timed_build(out: Path, rows: int, extra: list[str]) -> tuple[float, float]:
     """(wall seconds of the build, seconds inside the stretch engine)."""
-    import audiosetmix_lib.transforms as transforms
-    from audiosetmix_lib.cli import main
-
     spent = [0.0]
     original = transforms.stretch
 
@@ -36,7 +36,7 @@ def timed_build(out: Path, rows: int, extra: list[str]) -> tuple[float, float]:
     transforms.stretch = stretch
     try:
         started = time.perf_counter()
-        code = main(["build", "--output_dir", str(out), "--train", str(rows), "--validation", "0", "--test", "0",
+        code = cli_main(["build", "--output_dir", str(out), "--train", str(rows), "--validation", "0", "--test", "0",
                      "--num_proc", "1", *extra])
         wall = time.perf_counter() - started
     finally:

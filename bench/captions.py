@@ -21,21 +21,28 @@ import sys
 import time
 from contextlib import contextmanager
 
+import numpy as np
+
+from audiosetmix_lib.captions.backend import Sampling
+from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
+from audiosetmix_lib.captions.openai_backend import OpenAIBackend
+from audiosetmix_lib.captions.template import template_caption
+from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.describe import describe
+from audiosetmix_lib.negatives import iter_negatives
+from audiosetmix_lib.sampler import sample_recipe
+from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.testing.mock_server import MockChatServer
+
 
 def recipes(n: int, seed: int = 0):
-    from audiosetmix_lib.config import MixConfig
-    from audiosetmix_lib.sampler import sample_recipe
-    from audiosetmix_lib.sources import EventPool, make_source
-
     source = make_source("synth")
     pool = EventPool(source.events())
     return pool, [sample_recipe(pool, MixConfig(), seed, "train", i, 16000, source.spec()) for i in range(n)]
 
 
 def bench_template(n: int) -> float:
-    from audiosetmix_lib.captions.template import template_caption
-    from audiosetmix_lib.describe import describe
-
     _, rs = recipes(n)
     started = time.perf_counter()
     for r in rs:
@@ -44,12 +51,6 @@ def bench_template(n: int) -> float:
 
 
 def caption_sets(rows: int, negatives: int):
-    import numpy as np
-
-    from audiosetmix_lib.captions.captioner import CaptionSet
-    from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
-    from audiosetmix_lib.negatives import iter_negatives
-
     pool, rs = recipes(rows, seed=1)
     template, sets = TemplateCaptioner(), []
     for r in rs:
@@ -60,9 +61,6 @@ def caption_sets(rows: int, negatives: int):
 
 def _caption(backend, sets) -> tuple[float, int, float, float]:
     """(captions per second, captions, LLM share of rows, client CPU ms per caption) for one backend."""
-    from audiosetmix_lib.captions.backend import Sampling
-    from audiosetmix_lib.captions.captioner import LLMCaptioner
-
     captioner = LLMCaptioner(backend, "mock", Sampling(), max_retries=0)
     captioner.caption_sets(sets[:2])  # connections opened, event loop started: not counted
     captioner.records.clear()
@@ -77,9 +75,6 @@ def _caption(backend, sets) -> tuple[float, int, float, float]:
 
 def bench_in_process(sets, latency: float, concurrency: int):
     """The issue's reference measurement: one in-process test server (its threads share this process's CPU)."""
-    from audiosetmix_lib.captions.openai_backend import OpenAIBackend
-    from audiosetmix_lib.testing.mock_server import MockChatServer
-
     with MockChatServer(latency=latency) as server:
         server.log_entries = False
         return _caption(OpenAIBackend(base_url=server.url, model="mock", concurrency=concurrency, timeout=60.0), sets)
@@ -103,8 +98,6 @@ def endpoint_processes(n: int, latency: float):
 
 
 def bench_endpoints(urls, sets, concurrency: int):
-    from audiosetmix_lib.captions.openai_backend import OpenAIBackend
-
     return _caption(OpenAIBackend(base_url=urls, model="mock", concurrency=concurrency, timeout=60.0), sets)
 
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.rows import RowMaker
+from audiosetmix_lib.sources import EventPool, make_source
+
 
 def row_bytes(row: dict) -> int:
     audio = len(row["audio"]["bytes"]) + sum(len(c["bytes"]) for c in row["negative_audio"])
@@ -28,10 +32,6 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--settings", default="0,1,3")
     args = p.parse_args(argv)
-
-    from audiosetmix_lib.config import MixConfig
-    from audiosetmix_lib.rows import RowMaker
-    from audiosetmix_lib.sources import EventPool, make_source
 
     source = make_source("synth")
     pool = EventPool(source.events())

@@ -14,15 +14,19 @@ import argparse
 import time
 
 import numpy as np
+from tqdm import tqdm
+
+from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.render import limit, render, to_reference_level
+from audiosetmix_lib.sampler import sample_recipe
+from audiosetmix_lib.sources import EventPool, make_source
+from audiosetmix_lib.transforms import TRANSFORMS as transform_modules
+from audiosetmix_lib.transforms import apply_duration, fade
 
 
 def naive_render(recipe, source):
     """Same recipe, one audiomentations Compose per event (separate pitch and time passes)."""
     from audiomentations import Compose, Gain, PitchShift, TimeStretch
-
-    from audiosetmix_lib.render import limit, to_reference_level
-    from audiosetmix_lib.transforms import TRANSFORMS as transform_modules
-    from audiosetmix_lib.transforms import apply_duration, fade
 
     sr = recipe.sample_rate
     settings = recipe.render
@@ -65,13 +69,6 @@ def main() -> None:
     parser.add_argument("--sample_rate", type=int, default=16000)
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each; the best is kept")
     args = parser.parse_args()
-
-    from tqdm import tqdm
-
-    from audiosetmix_lib.config import MixConfig
-    from audiosetmix_lib.render import render
-    from audiosetmix_lib.sampler import sample_recipe
-    from audiosetmix_lib.sources import EventPool, make_source
 
     source = make_source("synth")
     source._cache_size = 10_000  # pre-load every event once: measure rendering, not synthesis

@@ -23,6 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before the project imports: huggingface_hub reads it once, when imported
+
+from audiosetmix_lib.cli import main as cli_main
+from audiosetmix_lib.training.args import learning_rate, parse_args
+from audiosetmix_lib.training.features import add_time_channel, clap_feature_extractor, uses_time_channel
+from audiosetmix_lib.training.loop import load_tables, resolve_mixed_precision, resolve_tokenizer, train, train_dataloader
+from audiosetmix_lib.training.loss import clap_loss
+from audiosetmix_lib.training.model import ClapTrainModule, build_model, parameter_groups, text_length_limit
+from audiosetmix_lib.training.sizes import is_tiny
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,8 +50,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the main process")
     cli = parser.parse_args()
     if cli.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # accelerate picks the GPU whenever one is visible
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # accelerate picks the GPU whenever one is visible (CUDA starts lazily, at first use)
 
     import torch
 
@@ -73,16 +82,11 @@ def main() -> None:
 
 
 def build_dataset(folder: Path, rows: int) -> str:
-    from audiosetmix_lib.cli import main as build
-
-    assert build(["build", "--output_dir", str(folder), "--train", str(rows), "--validation", "8", "--test", "8", "--seed", "3"]) == 0
+    assert cli_main(["build", "--output_dir", str(folder), "--train", str(rows), "--validation", "8", "--test", "8", "--seed", "3"]) == 0
     return str(folder)
 
 
 def training_args(dataset: str, model: str, output_dir: Path, cli, extra: list[str] = ()):
-    from audiosetmix_lib.training.args import parse_args
-    from audiosetmix_lib.training.sizes import is_tiny
-
     if getattr(cli, "time_channel", False) and is_tiny(model):
         extra = [*extra, "--audio_time_channel"]
     return parse_args([
@@ -97,9 +101,6 @@ def save_base_model(dataset: str, folder: Path) -> str:
     """A random-init ClapModel of laion/clap-htsat-unfused size (ClapConfig's defaults) + processor."""
     from transformers import ClapConfig, ClapModel, ClapProcessor
 
-    from audiosetmix_lib.training.features import clap_feature_extractor
-    from audiosetmix_lib.training.loop import load_tables, resolve_tokenizer
-
     args = training_args(dataset, "tiny", folder, argparse.Namespace(warmup=0, steps=1, batch=2, workers=0))
     tokenizer = resolve_tokenizer(args, load_tables(args))
     config = ClapConfig(text_config={"vocab_size": len(tokenizer)})
@@ -109,8 +110,6 @@ def save_base_model(dataset: str, folder: Path) -> str:
 
 
 def pipeline_rate(dataset: str, model: str, output_dir: Path, cli) -> float:
-    from audiosetmix_lib.training.loop import train
-
     history = train(training_args(dataset, model, output_dir, cli)).history[cli.warmup :]
     return cli.batch * len(history) / sum(h["step_seconds"] for h in history)
 
@@ -118,12 +117,6 @@ def pipeline_rate(dataset: str, model: str, output_dir: Path, cli) -> float:
 def bare_rate(dataset: str, model: str, cli) -> float:
     """The pipeline's model, loss and optimizer step on synthetic tensors of one real batch's shapes."""
     import torch
-
-    from audiosetmix_lib.training.args import learning_rate
-    from audiosetmix_lib.training.features import add_time_channel, uses_time_channel
-    from audiosetmix_lib.training.loop import load_tables, resolve_mixed_precision, resolve_tokenizer, train_dataloader
-    from audiosetmix_lib.training.loss import clap_loss
-    from audiosetmix_lib.training.model import ClapTrainModule, build_model, parameter_groups, text_length_limit
 
     args = training_args(dataset, model, Path(tempfile.gettempdir()), cli, ["--dataloader_num_workers", "0"])
     tables = load_tables(args)

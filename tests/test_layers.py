@@ -1,7 +1,7 @@
 """The package's import graph, read with `ast`: every module sits in a layer, no module imports a
 higher layer, and there is no cycle. Imports under `if TYPE_CHECKING:` do not count; imports
 inside functions do (they still run). Also: `SystemExit` only in CLI modules, project imports at
-the top of modules, nothing loaded by file path.
+the top of modules (the package's and the entry scripts'), nothing loaded by file path.
 
 The layers (docs/design.md, "Layers"), bottom to top; a module takes the layer of the longest
 prefix below that matches its dotted name, so a new module under a listed package (e.g.
@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "audiosetmix_lib"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "audiosetmix_lib"
 
 LAYERS = {
     # 0: types and plain helpers
@@ -121,6 +122,31 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, int, bool
             if target == "audiosetmix_lib" or target.startswith("audiosetmix_lib.")]
 
 
+def scripts() -> list[Path]:
+    """The entry scripts outside the package: they import it, so the same rule holds for them."""
+    return [ROOT / "train_clap.py", ROOT / "audiosetmix.py", *sorted((ROOT / "eval").rglob("*.py")),
+            *sorted((ROOT / "bench").glob("*.py"))]
+
+
+def project_imports_inside_functions(path: Path) -> list[str]:
+    """'line N: module' for every `audiosetmix_lib` import of a script that sits inside a function."""
+    found = imports(path.stem, path, set(modules()))
+    return [f"line {line}: {target}" for target, line, in_function in found if in_function]
+
+
+def exits_and_path_loads(text: str) -> list[str]:
+    """'line N: what' for every SystemExit / exit (called or raised bare) and spec_from_file_location."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        called = node.func if isinstance(node, ast.Call) else None
+        named = ((isinstance(called, ast.Name) and called.id) or (isinstance(called, ast.Attribute) and called.attr)) or ""
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Name) and node.exc.id == "SystemExit":
+            named = "SystemExit"  # `raise SystemExit`, no call
+        if named in ("SystemExit", "exit", "spec_from_file_location"):
+            found.append(f"line {node.lineno}: {named}")
+    return found
+
+
 def graph() -> dict[str, list[tuple[str, int, bool]]]:
     found = modules()
     known = set(found)
@@ -174,17 +200,17 @@ def test_project_imports_sit_at_the_top_of_modules():
     assert inside == []
 
 
+def test_entry_scripts_import_the_project_at_the_top():
+    paths = scripts()
+    assert len(paths) >= 10 and all(p.is_file() for p in paths)  # the check is looking at the real scripts
+    inside = [f"{p.relative_to(ROOT)} {where}" for p in paths for where in project_imports_inside_functions(p)]
+    assert inside == []
+
+
 def test_system_exit_only_in_cli_modules_and_nothing_loaded_by_path():
-    offenders = []
-    for name, path in modules().items():
-        text = path.read_text(encoding="utf-8")
-        for node in ast.walk(ast.parse(text)):
-            called = node.func if isinstance(node, ast.Call) else None
-            named = ((isinstance(called, ast.Name) and called.id) or (isinstance(called, ast.Attribute) and called.attr)) or ""
-            if named in ("SystemExit", "exit") and "cli" not in path.name:
-                offenders.append(f"{name} line {node.lineno}: {named}")
-            if named == "spec_from_file_location":
-                offenders.append(f"{name} line {node.lineno}: spec_from_file_location")
+    offenders = [f"{name} {found}" for name, path in modules().items()
+                 for found in exits_and_path_loads(path.read_text(encoding="utf-8"))
+                 if "cli" not in path.name or found.endswith("spec_from_file_location")]
     assert offenders == []
 
 
@@ -207,3 +233,25 @@ def test_the_checker_sees_a_cycle_an_upward_import_and_ignores_type_checking(tmp
     assert layer_of("audiosetmix_lib.transforms.filter") == 1  # prefix-based: new transform modules fit
     assert layer_of("audiosetmix_lib.audit.cli") == 5 and layer_of("audiosetmix_lib.audit.page") == 4
     assert layer_of("audiosetmix_lib.cliff") is None  # whole components only
+
+
+def test_the_checker_sees_project_imports_inside_a_script_s_functions(tmp_path):
+    script = tmp_path / "bench_thing.py"
+    script.write_text("import argparse\n"
+                      "from audiosetmix_lib.config import MixConfig\n"
+                      "def main():\n    import torch\n    import audiosetmix_lib.transforms as transforms\n"
+                      "    from audiosetmix_lib.sources import make_source\n"
+                      "class Bench:\n    def run(self):\n        from audiosetmix_lib.render import render\n")
+    assert project_imports_inside_functions(script) == [
+        "line 5: audiosetmix_lib.transforms", "line 6: audiosetmix_lib.sources", "line 9: audiosetmix_lib.render"]
+
+
+def test_the_checker_sees_system_exit_called_raised_bare_and_loads_by_path():
+    text = ("import sys\n"
+            "def a():\n    raise SystemExit\n"
+            "def b():\n    raise SystemExit(2)\n"
+            "def c():\n    sys.exit(1)\n"
+            "def d():\n    raise ValueError('no')\n"
+            "def e(spec):\n    return importlib.util.spec_from_file_location('m', spec)\n")
+    assert exits_and_path_loads(text) == [
+        "line 3: SystemExit", "line 5: SystemExit", "line 7: exit", "line 11: spec_from_file_location"]

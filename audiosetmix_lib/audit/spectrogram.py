@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,6 @@ def write_spectrogram(path: Path, samples: np.ndarray, sample_rate: int, events:
     spec_ax.set_ylabel("kHz")
     spec_ax.set_xlim(0.0, max(length, 1e-3))
     if title:
-        import textwrap
-
         spec_ax.set_title(textwrap.fill(title, 150), fontsize=10, loc="left")
     for event in events:
         for x in (event["onset"], event["end"]):

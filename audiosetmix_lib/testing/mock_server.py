@@ -9,6 +9,7 @@ Standard library only; binds 127.0.0.1 on a free port; every request is logged.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -139,9 +140,6 @@ def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after:
     `stop_after N`: the process exits at once (no goodbye to open connections) when request N+1
     arrives — a deterministic "server died mid-build", with no sleep-and-kill race.
     """
-    import os
-    import sys
-
     counter = {"n": 0}
     log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 - lives with the process
 
