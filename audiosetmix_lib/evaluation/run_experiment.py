@@ -106,7 +106,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--learning_rate", type=float, help="default: train_clap.py's (5e-4 for the tiny model)")
     g.add_argument("--model", choices=TINY_SIZES, default="tiny",
                    help="tiny CLAP size (docs/training.md, 'The two tiny sizes'): tiny (calibrated), or tiny-fast "
-                        "(2.8x cheaper a step, not calibrated)")
+                        "(2.8x cheaper a step, calibrated in part: docs/experiment.md, 'Issue 12')")
     g.add_argument("--audio_time_channel", action=argparse.BooleanOptionalAction, default=True,
                    help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
                         "the encoder cannot tell 'A then B' from 'B then A' (docs/experiment.md)")

@@ -48,7 +48,7 @@ class TrainClapArguments:
     dataloader_num_workers: int = _help("DataLoader worker processes (decode + resample).", default=2)
 
     # --- model
-    model: str = _help("'tiny' (from scratch, for CPU; 'tiny-fast': 2.8x cheaper a step, not calibrated), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
+    model: str = _help("'tiny' (from scratch, for CPU; 'tiny-fast': 2.8x cheaper a step, calibrated in part), a Hub id (laion/clap-htsat-unfused) or a local path.", default="tiny")
     tokenizer: str | None = _help("A saved tokenizer to reuse with --model tiny (see --tokenizer_only).", default=None)
     audio_time_channel: bool = _help(
         "Tiny model only: give the audio encoder a second input channel holding each frame's time, so it can tell "
