@@ -9,10 +9,10 @@ Both have a 2-layer, 128-wide text encoder, 64-d projections and HTSAT depths [1
 - `tiny-fast`: a 128x128 input. Its own feature extractor hops 40 ms (251 frames per 10 s) with
   2048-point windows, so no sample is skipped; 4x4 attention windows. A quarter of the audio
   tokens: 2.8x the training samples/s on 2 cores (`python bench/train.py --size tiny-fast
-  --baseline tiny`). Calibrated in part (docs/experiment.md, "Issue 12"): at 40k samples on a
-  6,000-row build its captions arm learns `order` and the modifiers about as `tiny` did, but
-  `relation` and retrieval stay below it (and on a 2,000-row build, 20 epochs, `order` stayed at
-  chance). So it is not the default; the tests use it where they check mechanics, not learning. The saved processor carries the
+  --baseline tiny`). Calibrated in part and unstable (docs/experiment.md, "Issue 12"): at 40k
+  samples on a 6,000-row build its captions arm learned `order` and the modifiers about as `tiny`
+  did at one training seed and left `order` at chance at another. So it is not the default; the
+  tests use it where they check mechanics, not learning. The saved processor carries the
   extractor, so `pipeline(...)` and the evaluation read the same features.
 """
 
