@@ -14,9 +14,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-# The files that take longest (`--durations`, 2 cores: run_experiment ~110 s, ray ~70 s, evaluate_clap
-# ~60 s, output_contract ~55 s), collected first: `-n 2 --dist loadfile` hands out files in collection
-# order, so the long ones start at once and the short ones fill in around them (longest first).
+# The files that take longest (`pytest --durations`, 2 cores), collected first: `-n 2 --dist loadfile`
+# hands out files in collection order, so the long ones start at once and the short ones fill in
+# around them (longest first).
 LONGEST_FILES = ("test_run_experiment.py", "test_ray_engine.py", "test_evaluate_clap.py", "test_output_contract.py")
 
 
