@@ -20,9 +20,10 @@ from .cli_errors import error_message
 from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
-from .locations import local_path
+from .locations import local_path, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
+from .output.object_store import check_object_store_output, driver_state_dir, output_url
 from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
@@ -152,13 +153,19 @@ def build(args) -> int:
     if args.mix:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
         _check_mix(overrides["mix"])
-    output_dir = local_path(args.output_dir, "--output_dir")
-    check_output_dir(output_dir, args.overwrite)  # before the source scan: a wrong folder is refused at once
-    meta = output_dir / META_DIR
-    overrides.update(caption_overrides(args, meta / "caption-report.sqlite", str(meta / "answers")))
+    output_dir = output_location(args.output_dir, "--output_dir")
+    # before the source scan: a wrong folder is refused at once
+    if isinstance(output_dir, Path):
+        check_output_dir(output_dir, args.overwrite)
+    else:
+        check_object_store_output(output_dir, args.overwrite)
+    meta = driver_state_dir(output_dir)
+    overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
                  overrides.get("rows_per_shard", base.rows_per_shard), overrides.get("num_negatives", base.num_negatives))
+    if not isinstance(output_dir, Path):
+        meta.mkdir(parents=True, exist_ok=True)  # local files of a build into an object store
     builder = AudioSetMix(config_name=args.config, cache_dir=str(meta / "builder-cache"), **overrides)
     maker = builder.row_maker()  # scans and validates the source before any rendering
     skipped = maker.source.skipped
@@ -178,7 +185,7 @@ def build(args) -> int:
                        ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
-        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_dir / 'caption_report.json'}")
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
     return 0
 
 
@@ -228,7 +235,7 @@ def _fallback_guard(args, builder):
                          builder.row_maker().captioner.report)
 
 
-def _print_summary(output_dir: Path, sizes: dict, source, elapsed: float) -> None:
+def _print_summary(output_dir: Path | str, sizes: dict, source, elapsed: float) -> None:
     print("\n=== AudioSetMix build summary ===")
     for split, n in sizes.items():
         print(f"  {split:<10} {n:>7} rows")
@@ -237,9 +244,14 @@ def _print_summary(output_dir: Path, sizes: dict, source, elapsed: float) -> Non
         print(f"  warning: {warning}")
     print(f"  time: {elapsed:.1f} s")
     print(f"  output: {output_dir}")
+    if isinstance(output_dir, Path):
+        call = f"load_dataset({str(output_dir)!r})"
+    else:  # an object store: the parquet builder reads URLs (credentials through storage_options=...)
+        files = ", ".join(f"{split!r}: {output_dir + f'/data/{split}-*.parquet'!r}" for split in sizes)
+        call = f"load_dataset('parquet', data_files={{{files}}})"
     print("\nLoad it with:\n"
           "    from datasets import load_dataset\n"
-          f"    ds = load_dataset({str(output_dir)!r})\n"
+          f"    ds = {call}\n"
           "    print(ds['train'][0]['caption'])")
 
 

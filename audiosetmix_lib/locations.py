@@ -2,32 +2,56 @@
 
 Workers on other machines must reach the sources and the output, so `--output_dir` and the
 source paths accept `file://` URLs (a filesystem every node mounts, e.g. NFS, has the same
-path everywhere). `hf://` is refused as a build destination: every write to the Hub is a
-commit and parallel writers conflict; build to a folder, then `push`. Other protocols (s3://,
-gs://) are named in the error with the way round them, since the output contract renames
-staged shards, which object stores cannot do atomically.
+path everywhere). `--output_dir` also takes object-store URLs (`s3://`, `gs://`, any fsspec
+protocol whose backend is installed: `pip install s3fs` / `gcsfs`), built on the object-store
+form of the output contract (`output.object_store`). `hf://` is refused as a build
+destination: every write to the Hub is a commit and parallel writers conflict; build to a
+folder or a bucket, then `push`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import fsspec
+
 
 class LocationError(ValueError):
     """A path or URL a build cannot use; the message says what to do instead."""
 
 
-def local_path(value: str, flag: str) -> Path:
-    """`value` as an absolute local path; `file://` URLs are local paths."""
+def _refuse_hf(value: str, flag: str) -> None:
     if value.startswith("hf://"):
         raise LocationError(f"{flag} {value}: hf:// is not a build destination (every write is a commit and parallel "
                             f"writers conflict); build into a local or shared folder, then `python audiosetmix.py push "
                             f"--dataset_dir DIR --repo_id ...`")
+
+
+def output_location(value: str, flag: str = "--output_dir") -> Path | str:
+    """A local folder (Path; `file://` included) or an object-store URL (str) whose fsspec backend is installed."""
+    _refuse_hf(value, flag)
+    if "://" not in value or value.startswith("file://"):
+        return local_path(value, flag)
+    protocol = value.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ValueError:
+        raise LocationError(f"{flag} {value}: {protocol}:// is not a protocol fsspec knows; use a folder, file://, "
+                            f"s3://, gs:// or another fsspec protocol") from None
+    except ImportError as error:
+        raise LocationError(f"{flag} {value}: {protocol}:// needs its fsspec backend ({error}); install it, e.g. "
+                            f"`pip install s3fs` for s3://, `pip install gcsfs` for gs://") from None
+    return value.rstrip("/")
+
+
+def local_path(value: str, flag: str) -> Path:
+    """`value` as an absolute local path; `file://` URLs are local paths."""
+    _refuse_hf(value, flag)
     if value.startswith("file://"):
         value = value[len("file://"):]
     elif "://" in value:
         protocol = value.split("://", 1)[0]
-        raise LocationError(f"{flag} {value}: {protocol}:// is not supported for builds yet (the output contract renames "
-                            f"staged shards); use a folder every worker mounts (e.g. NFS, same path on each node) or "
-                            f"build locally and copy the finished folder (e.g. `fsspec`/`aws s3 sync`)")
+        raise LocationError(f"{flag} {value}: {protocol}:// is not supported here (sources are read from a path); use a "
+                            f"folder every worker mounts (e.g. NFS, same path on each node), or copy the files there")
     return Path(value).expanduser().resolve()
+

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.table import InMemoryTable
@@ -20,7 +21,9 @@ from ..captions.cli_args import caption_report_data, report_json
 from ..card import card_text
 from ..output.contract import BuildOutput
 from ..output.determinants import build_determinants
+from ..output.object_store import ObjectStoreOutput
 from ..output.plan import plan_shards
+from ..output.shard_writer import is_remote
 from ..stats_cli import card_statistics
 from .local import run_local
 from .ray_engine import run_ray
@@ -39,11 +42,28 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
-def read_rows_without_audio(files_by_split: dict[str, list[Path]]):
+def _read_columns(file, columns: list[str]) -> pa.Table:
+    with fsspec.open(str(file), "rb") as f:  # a local path or an object-store URL
+        return pq.read_table(f, columns=columns)
+
+
+def _size(file) -> int:
+    fs, path = fsspec.core.url_to_fs(str(file))
+    return fs.size(path)
+
+
+def make_output(output_dir, plan, determinants: dict, overwrite: bool = False):
+    """The output contract for a local folder, or its object-store form for an fsspec URL (s3://, gs://, ...)."""
+    if is_remote(output_dir):
+        return ObjectStoreOutput(str(output_dir), plan, determinants, overwrite)
+    return BuildOutput(output_dir, plan, determinants, overwrite)
+
+
+def read_rows_without_audio(files_by_split: dict[str, list[Path | str]]):
     """The finished shards' text columns as an in-memory DatasetDict (for statistics and the card)."""
     parts = {}
     for split, files in files_by_split.items():
-        table = pa.concat_tables([pq.read_table(f, columns=list(NON_AUDIO_COLUMNS)) for f in files])
+        table = pa.concat_tables([_read_columns(f, list(NON_AUDIO_COLUMNS)) for f in files])
         parts[split] = datasets.Dataset(InMemoryTable(table.replace_schema_metadata(None)))
     return datasets.DatasetDict(parts)
 
@@ -60,7 +80,7 @@ def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, e
     run_local(maker, todo, features, output, num_proc, after_batch, log)
 
 
-def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = False, after_batch=None,
+def run_build(builder, output_dir: Path | str, num_proc: int = 1, overwrite: bool = False, after_batch=None,
               on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
               ray_caption_actors: int = 2) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
@@ -68,7 +88,7 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
     config = builder.config
     maker = builder.row_maker()
     plan = plan_shards(config.num_examples(), config.rows_per_shard)
-    output = BuildOutput(output_dir, plan, build_determinants(config, maker.source.spec(), maker.pool.events), overwrite)
+    output = make_output(output_dir, plan, build_determinants(config, maker.source.spec(), maker.pool.events), overwrite)
     try:
         todo = output.open()
         if on_open is not None:
@@ -98,7 +118,7 @@ def run_build(builder, output_dir: Path, num_proc: int = 1, overwrite: bool = Fa
         captions, caption_markdown = caption_report_data(builder)
         extra = {"statistics": card_statistics(prepared),
                  "caption_report": caption_markdown}
-        split_bytes = {split: sum(p.stat().st_size for p in paths) for split, paths in files.items()}
+        split_bytes = {split: sum(_size(p) for p in paths) for split, paths in files.items()}
         text = card_text(output_dir, builder, prepared, maker.source.skipped, time.time() - started, num_proc, extra,
                          split_bytes)
         if captions is None:

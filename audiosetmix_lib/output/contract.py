@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .faults import marker_path
+from .faults import remove_marker
 from .manifest import META_DIR, Manifest, build_hash, load_manifest
 from .plan import ShardSpec
 from .shard_writer import ShardResult, file_sha256
@@ -124,8 +124,7 @@ class BuildOutput:
             committed = {"build_hash": "legacy", "files": sorted(p.relative_to(self.root).as_posix() for p in
                                                                  (self.root / DATA_DIR).glob("*.parquet"))} if legacy else None
             if previous is not None:
-                committed = previous.committed if not previous.complete else {
-                    "build_hash": previous.build_hash, "files": [s["file"] for s in previous.shards]}
+                committed = previous.loadable()
                 if committed is None:  # an unfinished earlier build wrote into data/: nothing loadable to keep
                     self._delete_recorded(previous)
                 self._drop_other_staging()
@@ -270,7 +269,7 @@ class BuildOutput:
     def _clean_after_finish(self) -> None:
         shutil.rmtree(self.meta_dir / "staging", ignore_errors=True)
         for spec in self.plan:
-            marker_path(self.meta_dir, spec.position).unlink(missing_ok=True)
+            remove_marker(self.meta_dir, spec.position)
         # shards of an earlier, different build written straight into data/ and no longer in the plan
         ours = {s["name"] for s in self.manifest.shards}
         data = self.root / DATA_DIR

@@ -4,7 +4,8 @@
 its own process with SIGKILL after writing half its rows. `AUDIOSETMIX_TEST_HANG_SHARD=k`: it
 stops there and waits to be killed. Either one first creates the marker file
 `<out>/.audiosetmix/test-fault-<k>`, so the attempt is "first" only while that file is
-absent, and a test can wait for the marker instead of sleeping.
+absent, and a test can wait for the marker instead of sleeping. The marker lives where the
+output does (a local folder or an object store, through fsspec), so it works on any engine.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
+
+import fsspec
 
 CRASH_ENV = "AUDIOSETMIX_TEST_CRASH_SHARD"
 HANG_ENV = "AUDIOSETMIX_TEST_HANG_SHARD"
 
 
-def marker_path(meta_dir: str | os.PathLike, position: int) -> Path:
-    return Path(meta_dir) / f"test-fault-{position}"
+def marker_path(meta_dir: str | os.PathLike, position: int) -> str:
+    return str(meta_dir).rstrip("/") + f"/test-fault-{position}"
+
+
+def remove_marker(meta_dir: str | os.PathLike, position: int) -> None:
+    fs, path = fsspec.core.url_to_fs(marker_path(meta_dir, position))
+    if fs.exists(path):
+        fs.rm_file(path)
 
 
 def _wanted(env: str, position: int) -> bool:
@@ -31,16 +39,17 @@ def fault_wanted(meta_dir: str | os.PathLike | None, position: int) -> bool:
     """True for the first attempt at the shard named by the environment (its marker not yet there)."""
     if meta_dir is None or not (_wanted(CRASH_ENV, position) or _wanted(HANG_ENV, position)):
         return False
-    return not marker_path(meta_dir, position).exists()
+    fs, path = fsspec.core.url_to_fs(marker_path(meta_dir, position))
+    return not fs.exists(path)
 
 
 def maybe_fail_half_way(meta_dir: str | os.PathLike | None, position: int) -> None:
     """Called by the shard writer once half the shard's rows are on disk."""
     if not fault_wanted(meta_dir, position):
         return
-    marker = marker_path(meta_dir, position)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(str(os.getpid()), encoding="utf-8")
+    fs, marker = fsspec.core.url_to_fs(marker_path(meta_dir, position))
+    fs.makedirs(fs._parent(marker), exist_ok=True)
+    fs.pipe_file(marker, str(os.getpid()).encode())
     if _wanted(CRASH_ENV, position):
         os.kill(os.getpid(), signal.SIGKILL)
     while True:  # HANG: wait for the test to kill the build

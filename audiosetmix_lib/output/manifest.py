@@ -58,6 +58,13 @@ class Manifest:
     def save(self, root: Path) -> None:
         write_json_atomic(manifest_path(root), self.to_dict())
 
+    def loadable(self) -> dict | None:
+        """What `data/` holds of this build or an earlier one ({"build_hash", "files"}), that a different build must
+        leave loadable until it replaces it; None when nothing there is a finished dataset."""
+        if self.complete:
+            return {"build_hash": self.build_hash, "files": [s["file"] for s in self.shards]}
+        return self.committed
+
     def record(self, name: str, file: str, rows: int, sha256: str) -> None:
         for shard in self.shards:
             if shard["name"] == name:

@@ -6,6 +6,10 @@ bytes) with the `datasets` Features schema (so `load_dataset(out_dir)` decodes t
 first to `<staging>/<name>.partial-<pid>`, then fsynced and renamed to `<staging>/<name>`.
 A file without the final name is never a finished shard; the caller then moves the shard
 into `data/` and records it (`output.contract.BuildOutput.commit`).
+
+On an object store (`staging_dir` an fsspec URL such as `s3://bucket/ds/data`) the shard is
+written the same way into a local temporary folder and then uploaded in one PUT, which object
+stores make visible whole or not at all (`output.object_store`).
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.io.parquet import get_parquet_column_options
@@ -31,9 +38,16 @@ CAPTION_BATCH_ROWS = 50  # rows captioned in one call (LLM batches; fallback-rat
 @dataclass(frozen=True)
 class ShardResult:
     spec: ShardSpec
-    path: str  # the finished file in staging
+    path: str  # the finished file in staging (a local path, or a URL on an object store)
     rows: int
     sha256: str
+    size: int = 0  # bytes
+
+
+def is_remote(location: str | os.PathLike) -> bool:
+    """An fsspec URL other than file:// (object stores, memory://): no rename, no flock, one PUT per file."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -66,6 +80,22 @@ def write_shard(maker, spec: ShardSpec, features: datasets.Features, staging_dir
     fallback-rate guard; it may raise to stop the build). `meta_dir` is the output's
     `.audiosetmix/` folder, only used by the test fault injection.
     """
+    if not is_remote(staging_dir):
+        return _write_local(maker, spec, features, staging_dir, after_batch, meta_dir, caption_batch_rows)
+    local_dir = tempfile.mkdtemp(prefix="audiosetmix-shard-")
+    try:
+        done = _write_local(maker, spec, features, local_dir, after_batch, meta_dir, caption_batch_rows)
+        target = str(staging_dir).rstrip("/") + "/" + spec.name
+        fs, path = fsspec.core.url_to_fs(target)
+        fs.makedirs(fs._parent(path), exist_ok=True)
+        fs.put_file(done.path, path)
+        return ShardResult(spec, target, done.rows, done.sha256, done.size)
+    finally:
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+
+def _write_local(maker, spec: ShardSpec, features: datasets.Features, staging_dir: str | os.PathLike,
+                 after_batch, meta_dir, caption_batch_rows: int) -> ShardResult:
     staging = Path(staging_dir)
     staging.mkdir(parents=True, exist_ok=True)
     final = staging / spec.name
@@ -102,4 +132,4 @@ def write_shard(maker, spec: ShardSpec, features: datasets.Features, staging_dir
         if writer is not None:
             writer.close()
         partial.unlink(missing_ok=True)
-    return ShardResult(spec, str(final), done, file_sha256(final))
+    return ShardResult(spec, str(final), done, file_sha256(final), final.stat().st_size)
