@@ -25,14 +25,16 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     cmd = [sys.executable, str(RUN_SCRIPT), "--work_dir", str(work), "--dataset", str(tiny_dataset_dir),
            "--steps", "2", "--batch_size", "4", "--num_workers", "0", "--bootstrap", "20", "--eval_batch_size", "8",
-           "--overlap_probabilities", "0.5", "--train", "8", "--arms", "captions", "--model", "tiny-fast"]
+           "--overlap_probabilities", "0.5", "--ablation_steps", "1", "--train", "8", "--arms", "captions",
+           "--model", "tiny-fast"]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     results = json.loads((work / "results.json").read_text())
     assert list(results["arms"]) == ["captions", "both@overlap0.5"]
-    assert results["budget"] == {"steps": 2, "batch_size": 4, "samples_per_arm": 8}
+    assert results["budget"] == {"steps": 2, "batch_size": 4, "samples_per_arm": 8, "ablation_steps": 1}
     commands = results["stage_commands"]
+    assert "--max_steps 2 " in commands["train-captions"] and "--max_steps 1 " in commands["train-both@overlap0.5"]
     assert all("--audio_time_channel" in commands[f"train-{arm}"] for arm in results["arms"])
     assert all("--model tiny-fast " in commands[f"train-{arm}"] for arm in results["arms"])  # the cheap size: mechanics only
     assert "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in commands["train-both@overlap0.5"]

@@ -87,6 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--work_dir", required=True, help="everything goes here: data/, tokenizer/, arms/<arm>/, results.*")
     g = p.add_argument_group("budget (the same for every arm)")
     g.add_argument("--steps", type=int, default=1250, help="optimizer steps per arm")
+    g.add_argument("--ablation_steps", type=int, default=None,
+                   help="optimizer steps per run of the overlap ablation (default: --steps; the issue-12 budget is half)")
     g.add_argument("--batch_size", type=int, default=32, help="training batch (in-batch negatives)")
     g.add_argument("--seeds", default="42", help="comma-separated training seeds (data order, init); every arm runs once per seed")
     g.add_argument("--seed_arms", default="",
@@ -160,6 +162,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--hard_negative_weight, --audio_negative_weight and --audio_negatives must be >= 0")
     if args.source == "folder" and not (args.source_path or args.dataset):
         p.error("--source folder needs --source_path")
+    if args.ablation_steps is not None and args.ablation_steps < 1:
+        p.error("--ablation_steps must be at least 1")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
     try:
@@ -298,17 +302,25 @@ def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
     return out
 
 
+def run_steps(args, spec: RunSpec) -> int:
+    """The run's budget: --steps, or --ablation_steps for a run of the overlap ablation."""
+    if spec.overlap is not None and args.ablation_steps is not None:
+        return args.ablation_steps
+    return args.steps
+
+
 def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path) -> list:
     """The `train_clap.py` command line of one run: the arm's terms, the shared budget and schedule."""
     arm = ARMS[spec.arm]
+    steps = run_steps(args, spec)
     cmd = [sys.executable, TRAIN_SCRIPT, "--model", args.model, "--tokenizer", tokenizer, "--dataset", dataset,
            "--output_dir", out, "--caption_mode", arm["caption_mode"],
            "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
            "--audio_negative_weight", args.audio_negative_weight if arm["audio_neg"] else 0,
-           "--max_steps", args.steps, "--per_device_train_batch_size", args.batch_size, "--seed", spec.seed,
+           "--max_steps", steps, "--per_device_train_batch_size", args.batch_size, "--seed", spec.seed,
            "--validation_split", "", "--eval_steps", 0,
-           "--checkpointing_steps", args.checkpoint_every or max(50, args.steps // 10),
-           "--save_total_limit", 1, "--report_to", "none", "--logging_steps", max(1, min(50, args.steps // 20))]
+           "--checkpointing_steps", args.checkpoint_every or max(50, steps // 10),
+           "--save_total_limit", 1, "--report_to", "none", "--logging_steps", max(1, min(50, steps // 20))]
     if arm["text_neg"]:
         cmd += ["--hard_negative_mode", args.hard_negative_mode]
     if arm["text_neg"] or arm["audio_neg"]:
@@ -488,7 +500,8 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
     results = {
         "label": args.label,
         "command": command,
-        "budget": {"steps": args.steps, "batch_size": args.batch_size, "samples_per_arm": samples},
+        "budget": {"steps": args.steps, "batch_size": args.batch_size, "samples_per_arm": samples,
+                   "ablation_steps": args.ablation_steps or args.steps},
         "seeds": {"training": args.seed_list, "build": args.data_seed, "bootstrap": 0},
         "settings": {"hard_negative_weight": args.hard_negative_weight, "hard_negative_mode": args.hard_negative_mode,
                      "audio_negative_weight": args.audio_negative_weight, "audio_negatives": args.audio_negatives,
@@ -525,7 +538,8 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
     for name in names:
         r = by_name[name]
-        extra = f", overlap probability {r.overlap:g}" if r.overlap is not None else ""
+        extra = (f", overlap probability {r.overlap:g}, {run_steps(args, r) * args.batch_size:,} samples"
+                 if r.overlap is not None else "")
         lines.append(f"- `{name}`: {ARMS[r.arm]['title']} (seed {r.seed}{extra}): `{arm_dirs[name]}`")
     lines += ["", "## Retrieval (test split)", "",
               "| run | T→A R@1 | R@5 | R@10 | mAP@10 | med. rank | A→T R@1 | R@5 | R@10 | mAP@10 | med. rank |",
