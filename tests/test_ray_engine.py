@@ -134,3 +134,16 @@ def test_killed_ray_driver_leaves_no_worker_and_rerun_resumes_byte_identical(tmp
     assert "resuming" in printed
     assert shard_bytes(out) == reference
     assert row_ids(out) == [f"train-{i}" for i in range(10)] + [f"validation-{i}" for i in range(3)]
+
+
+def test_a_ray_worker_deserialises_the_row_maker_once_per_build(local_ray):
+    """Shards on one worker share its RowMaker (and so its warm event cache); a new build's maker replaces it."""
+    from audiosetmix_lib.engine.ray_engine import worker_row_maker
+
+    @ray.remote
+    def probe(box_a, box_b):
+        first, again, other = worker_row_maker(box_a), worker_row_maker(box_a), worker_row_maker(box_b)
+        return first is again, first is other, first, other
+
+    same, shared, first, other = ray.get(probe.remote([ray.put({"build": 1})], [ray.put({"build": 2})]))
+    assert same and not shared and first == {"build": 1} and other == {"build": 2}

@@ -11,7 +11,9 @@ Two stages with their own concurrency, so neither waits behind the other:
   HTTP, each keeps `--llm_concurrency` requests in flight) caption whole shards, keeping the
   answers in the shard's own answer file;
 - rendering: one task per shard (1 CPU each) that starts as soon as its shard's captions
-  exist, while the actors caption the next shards.
+  exist, while the actors caption the next shards. A Ray worker deserialises the RowMaker once
+  and keeps it for its next shards (`worker_row_maker`), so its event cache stays warm, as in
+  a local engine's worker.
 The driver alone commits finished shards (rename + manifest) and gathers the caption records
 (the fallback-rate guard runs on them as each shard's captions arrive). A worker killed
 mid-shard is retried by Ray; the half-written file is never taken for a finished one.
@@ -74,8 +76,26 @@ def caption_shard(maker, spec: ShardSpec, batch_rows: int = CAPTION_BATCH_ROWS) 
     return captioned, records
 
 
-def render_shard(maker, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
+_WORKER_MAKERS: dict = {}  # one RowMaker per Ray worker process and build, kept across that worker's shards
+
+
+def worker_row_maker(maker_box: list):
+    """The build's RowMaker in this worker, deserialised once, not once per shard: its event cache (loaded,
+    resampled recordings) stays warm from one shard to the next, as in a local engine's worker. The ref comes
+    in a list so Ray passes the ref itself instead of resolving (and deserialising) it for every task."""
+    import ray
+
+    (ref,) = maker_box
+    key = ref.hex()
+    if key not in _WORKER_MAKERS:
+        _WORKER_MAKERS.clear()  # a worker reused by a later build drops the earlier build's maker
+        _WORKER_MAKERS[key] = ray.get(ref)
+    return _WORKER_MAKERS[key]
+
+
+def render_shard(maker_box: list, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
                  captioned: dict | None, test_env: dict | None = None) -> ShardResult:
+    maker = worker_row_maker(maker_box)
     for key in (CRASH_ENV, HANG_ENV):  # the driver's test fault settings, even on a cluster started elsewhere
         if (test_env or {}).get(key):
             os.environ[key] = test_env[key]
@@ -148,10 +168,10 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
         for i, spec in enumerate(todo):
             captions_ref, records_ref = actors[i % len(actors)].caption.options(num_returns=2).remote(spec)
             records_refs[records_ref] = spec
-            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, captions_ref, faults)] = spec
+            render_refs[render.remote([maker_ref], spec, features_ref, staging, meta, captions_ref, faults)] = spec
     else:
         for spec in todo:
-            render_refs[render.remote(maker_ref, spec, features_ref, staging, meta, None, faults)] = spec
+            render_refs[render.remote([maker_ref], spec, features_ref, staging, meta, None, faults)] = spec
     report = maker.captioner.report if llm else None
     count = 0
     pending = list(records_refs) + list(render_refs)
