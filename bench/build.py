@@ -3,7 +3,8 @@
 Builds N rows with `--engine local --num_proc 1` in this process (after a small warm-up build,
 so imports are not counted), once on the embedded synth source and once on a folder of real
 recordings (default /work/shared/data/esc10, skipped if absent). The stretch engine
-(`transforms.stretch`, Signalsmith) is timed inside the same builds, so the share printed is
+(`transforms.pitch.stretch`, Signalsmith: every pitch and speed change of a render) is timed
+inside the same builds, so the share printed is
 measured side by side: rows/s, the floor (rows/s if only the stretch engine cost anything)
 and the stretch engine's share of the row time (goal: >= 60 %).
 
@@ -17,14 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import audiosetmix_lib.transforms as transforms
+import audiosetmix_lib.transforms.pitch as pitch
 from audiosetmix_lib.cli import main as cli_main
 
 
 def timed_build(out: Path, rows: int, extra: list[str]) -> tuple[float, float]:
     """(wall seconds of the build, seconds inside the stretch engine)."""
     spent = [0.0]
-    original = transforms.stretch
+    original = pitch.stretch
 
     def stretch(*args, **kwargs):
         started = time.perf_counter()
@@ -33,14 +34,14 @@ def timed_build(out: Path, rows: int, extra: list[str]) -> tuple[float, float]:
         finally:
             spent[0] += time.perf_counter() - started
 
-    transforms.stretch = stretch
+    pitch.stretch = stretch
     try:
         started = time.perf_counter()
         code = cli_main(["build", "--output_dir", str(out), "--train", str(rows), "--validation", "0", "--test", "0",
                      "--num_proc", "1", *extra])
         wall = time.perf_counter() - started
     finally:
-        transforms.stretch = original
+        pitch.stretch = original
     if code != 0:
         raise SystemExit(f"error: the build failed (exit {code})")
     return wall, spent[0]

@@ -1,0 +1,42 @@
+"""The bench/ scripts still run (tiny sizes): a renamed module or flag must fail here, not in the next measurement."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def bench(tmp_path, script: str, *args: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_build_bench_times_the_stretch_engine_inside_the_build(tmp_path):
+    out = bench(tmp_path, "build.py", "--rows", "3", "--folder", str(tmp_path / "absent"))
+    share = float(out.split("stretch engine")[1].split("%")[0])
+    assert "synth-small (one process)" in out and 0 < share < 100 and "absent, skipped" in out
+
+
+def test_engine_bench_compares_process_counts(tmp_path):
+    out = bench(tmp_path, "engine.py", "--rows", "6", "--skip_ray")
+    assert "local, num_proc 1" in out and "num_proc 2 vs 1:" in out
+
+
+def test_captions_negatives_and_render_benches_run(tmp_path):
+    out = bench(tmp_path, "captions.py", "--template_n", "20", "--endpoints", "1", "--latency", "0", "--concurrency", "4",
+                "--rows_serial", "3", "--rows_parallel", "6")
+    assert "speed-up concurrency 4 vs 1" in out and "% rows LLM" in out
+    out = bench(tmp_path, "negatives.py", "--n", "3", "--repeats", "1")
+    assert out.count("\n  ") >= 3  # one line per N = 0, 1, 3
+    out = bench(tmp_path, "render.py", "--n", "2", "--repeats", "1")
+    assert "ratio (ours / baseline)" in out
