@@ -23,30 +23,32 @@ STATS_WORD_GROUPS = {
 }
 
 
+def onsets_for(events: list[EventSpec], lengths: list[float]) -> list[float]:
+    """Each event's onset (rounded to the microsecond) from the relations and the events' lengths in the mix."""
+    onsets: list[float] = []
+    end_so_far = 0.0
+    for i, (spec, length) in enumerate(zip(events, lengths)):
+        if i == 0:
+            onset = 0.0
+        elif spec.relation == "overlap":
+            onset = onsets[-1] + spec.overlap_at * lengths[i - 1]
+        else:
+            onset = end_so_far + spec.gap
+        onset = round(onset, 6)
+        onsets.append(onset)
+        end_so_far = max(end_so_far, onset + length)
+    return onsets
+
+
 def layout(events: list[EventSpec]) -> list[EventSpec]:
     """Onsets and ends from relations: a follow starts after everything so far; an overlap inside its predecessor.
 
     Each event's length comes from its segment and transforms (`transforms.output_duration`);
     `onset` and `end` are stored rounded to the microsecond, as the recipe's JSON keeps them.
     """
-    placed: list[EventSpec] = []
-    lengths: list[float] = []
-    end_so_far = 0.0
-    for i, spec in enumerate(events):
-        length = output_duration(spec.segment_duration, spec.transforms)
-        if i == 0:
-            onset = 0.0
-        elif spec.relation == "overlap":
-            onset = placed[-1].onset + spec.overlap_at * lengths[-1]
-        else:
-            onset = end_so_far + spec.gap
-        onset = round(onset, 6)
-        spec = replace(spec, onset=onset, end=round(onset + length, 6),
-                       relation=None if i == 0 else (spec.relation or "follow"))
-        placed.append(spec)
-        lengths.append(length)
-        end_so_far = max(end_so_far, onset + length)
-    return placed
+    lengths = [output_duration(spec.segment_duration, spec.transforms) for spec in events]
+    return [replace(spec, onset=onset, end=round(onset + length, 6), relation=None if i == 0 else (spec.relation or "follow"))
+            for i, (spec, onset, length) in enumerate(zip(events, onsets_for(events, lengths), lengths))]
 
 
 def with_events(recipe: Recipe, events: list[EventSpec]) -> Recipe:

@@ -7,6 +7,7 @@ normalised; a peak limiter at `limiter_threshold_dbfs` (no make-up gain) only ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,13 +75,31 @@ def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> tuple[np.nd
     return audio, replace(spec, transforms=transforms)
 
 
-def render(recipe: Recipe, source: Source) -> Rendered:
-    """Mix the recipe's events at their onsets, then limit peaks."""
+def _event_key(spec: EventSpec, recipe: Recipe) -> tuple:
+    """Everything `render_event` reads: the event, its segment, its transforms, the rate and render settings."""
+    return (spec.event, spec.segment_start, spec.segment_duration, json.dumps(spec.transforms, sort_keys=True),
+            recipe.sample_rate, json.dumps(recipe.render, sort_keys=True))
+
+
+def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered:
+    """Mix the recipe's events at their onsets, then limit peaks.
+
+    `memo` (one dict per dataset row) keeps each rendered event, so a row's counterfactual clips,
+    which share all but the changed event with the row, render only what differs. `render_event`
+    is pure, so a remembered event is the same samples it would render again.
+    """
     sr = recipe.sample_rate
     max_len = int(round(recipe.render["max_duration"] * sr))
     parts, spans, events = [], [], []
     for spec in recipe.events:
-        audio, resolved = render_event(spec, source, recipe)
+        key = _event_key(spec, recipe) if memo is not None else None
+        if key is not None and key in memo:
+            audio, transforms = memo[key]
+            resolved = replace(spec, transforms=transforms)
+        else:
+            audio, resolved = render_event(spec, source, recipe)
+            if key is not None:
+                memo[key] = (audio, resolved.transforms)
         events.append(resolved)
         onset = int(round(spec.onset * sr))
         parts.append((onset, audio))

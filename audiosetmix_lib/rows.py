@@ -83,11 +83,12 @@ class RowMaker:
         return next(iter(self.rows(split, [index])))
 
     def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
-        rendered = render(recipe, self.source)
+        memo: dict = {}  # the row's rendered events, reused by its counterfactual clips
+        rendered = render(recipe, self.source, memo)
         recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
-        chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives)
+        chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives, memo)
         negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json(), "direction": negative_direction(recipe, n)}
                      for t, n in zip(others, chosen)]
         return {
@@ -115,14 +116,15 @@ def audio_negative_choice(kinds: list[str], n: int) -> list[int]:
     return sorted(range(len(kinds)), key=lambda k: (rank(k), k))[: max(0, n)]
 
 
-def render_negative_clips(chosen: list, source: Source, n: int) -> tuple[list, list[tuple[int, bytes]]]:
+def render_negative_clips(chosen: list, source: Source, n: int, memo: dict | None = None) -> tuple[list, list[tuple[int, bytes]]]:
     """FLAC bytes of up to `n` negatives' counterfactual clips, by the row's renderer, as [(index, bytes)].
 
     Rendered negatives get what rendering measured written into their recipe, as the row does.
+    `memo`: the row's rendered events (`render.render`), so only what a negative changed is rendered again.
     """
     chosen, clips = list(chosen), []
     for k in audio_negative_choice([c.kind for c in chosen], n):
-        rendered = render(chosen[k].recipe, source)
+        rendered = render(chosen[k].recipe, source, memo)
         chosen[k] = replace(chosen[k], recipe=replace(chosen[k].recipe, events=rendered.events,
                                                       render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}))
         clips.append((k, encode_flac(quantize(rendered.samples), chosen[k].recipe.sample_rate)))

@@ -16,9 +16,9 @@ import numpy as np
 from .config import MixConfig
 from .events import SPLITS
 from .recipe import EventSpec, Recipe
-from .relations import layout
+from .relations import layout, onsets_for
 from .sources.base import EventPool
-from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, tempo_of
+from .transforms import duration_factor, length_of, output_duration, resolve_settings, sample_transforms, tempo_of
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -72,14 +72,16 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
                   events=specs, render=render_settings(config), describe=describe_settings(config), caption_seed=int(rng.integers(2**31)))
 
 
+def _event_cap(spec: EventSpec, cap: float) -> float:
+    """The segment that cuts an event's whole pre-duration-transform output length to `cap` seconds."""
+    tempo = tempo_of(spec.transforms)
+    natural = spec.event.duration / tempo
+    return min(spec.event.duration, cap * tempo) if natural > cap else spec.event.duration
+
+
 def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's pre-duration-transform output length to `cap` seconds (segment start kept)."""
-    out = []
-    for spec in specs:
-        tempo = tempo_of(spec.transforms)
-        natural = spec.event.duration / tempo
-        out.append(replace(spec, segment_duration=min(spec.event.duration, cap * tempo) if natural > cap else spec.event.duration))
-    return layout(out)
+    return layout([replace(spec, segment_duration=_event_cap(spec, cap)) for spec in specs])
 
 
 def _end(specs: list[EventSpec]) -> float:
@@ -87,15 +89,22 @@ def _end(specs: list[EventSpec]) -> float:
     return max(s.onset + length_of(s) for s in specs)
 
 
-def _largest_cap(specs: list[EventSpec], budget: float, with_cap) -> float:
-    """The largest common cap (seconds) at which `with_cap(specs, cap)` ends within the budget."""
+def _end_at(specs: list[EventSpec], cap: float, segment_at) -> float:
+    """`_end` of the plan cut at `cap` (`segment_at(spec, cap)`: each event's segment), without building the plan:
+    the same lengths and onsets as `layout`, so the bisection below takes the same steps, only faster."""
+    lengths = [output_duration(segment_at(spec, cap), spec.transforms) for spec in specs]
+    return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
+
+
+def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
+    """The largest common cap (seconds) at which the plan cut by `segment_at` ends within the budget."""
     high = max(s.event.duration / tempo_of(s.transforms) for s in specs)
-    if _end(with_cap(specs, high)) <= budget:
+    if _end_at(specs, high, segment_at) <= budget:
         return high
     low = 0.0
     for _ in range(40):
         mid = (low + high) / 2
-        if _end(with_cap(specs, mid)) <= budget:
+        if _end_at(specs, mid, segment_at) <= budget:
             low = mid
         else:
             high = mid
@@ -106,7 +115,7 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
     """Fit the events into max_duration: the largest common cap that fits, converting follows to overlaps if needed."""
     budget = config.max_duration
     while True:
-        cap = _largest_cap(specs, budget, _with_cap)
+        cap = _largest_cap(specs, budget, _event_cap)
         follows = [i for i, s in enumerate(specs) if s.relation == "follow"]
         if cap >= config.min_event_share or not follows:
             break
@@ -125,15 +134,15 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
     return placed
 
 
+def _segment_cap(spec: EventSpec, cap: float) -> float:
+    """The current segment, cut so its pre-duration-transform output is <= `cap` s (start kept)."""
+    tempo = tempo_of(spec.transforms)
+    return math.floor(cap * tempo * 1e4) / 1e4 if spec.segment_duration / tempo > cap else spec.segment_duration
+
+
 def _with_segment_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's current segment so its pre-duration-transform output is <= `cap` s (start kept)."""
-    out = []
-    for spec in specs:
-        tempo = tempo_of(spec.transforms)
-        if spec.segment_duration / tempo > cap:
-            spec = replace(spec, segment_duration=math.floor(cap * tempo * 1e4) / 1e4)
-        out.append(spec)
-    return layout(out)
+    return layout([replace(spec, segment_duration=_segment_cap(spec, cap)) for spec in specs])
 
 
 def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable: tuple[int, ...] = ()) -> list[EventSpec]:
@@ -145,7 +154,7 @@ def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable
     """
     specs = layout(specs)
     while True:
-        cap = _largest_cap(specs, budget, _with_segment_cap)
+        cap = _largest_cap(specs, budget, _segment_cap)
         follows = [i for i in movable if specs[i].relation == "follow"]
         if cap >= config.min_event_share or not follows:
             break
