@@ -110,3 +110,24 @@ def test_audio_negatives_count_is_the_flag(tmp_path):
         assert a["caption"] == b["caption"] and plain(a["negatives"]) == plain(b["negatives"])
     card = (tmp_path / "none" / "README.md").read_text()
     assert "(`negative_audio`) | 0 (" in card
+
+
+def test_counterfactual_clips_rendered_with_the_rows_events_equal_clips_rendered_alone():
+    """The per-row memo (a negative reuses the row's rendered events) changes no sample: the oracle renders each
+    negative's recipe from scratch, without the memo."""
+    from audiosetmix_lib.builder import AudioSetMix
+    from audiosetmix_lib.render import render
+
+    maker = AudioSetMix(config_name="synth-small", train=12, validation=0, test=0, audio_negatives=3).row_maker()
+    reused = 0
+    for index in range(12):
+        recipe, chosen, _ = maker.plan("train", index)
+        memo: dict = {}
+        render(recipe, maker.source, memo)
+        events_of_row = len(memo)
+        for negative in chosen:
+            with_memo = render(negative.recipe, maker.source, memo).samples
+            alone = render(negative.recipe, maker.source).samples
+            assert np.array_equal(with_memo, alone), (index, negative.kind)
+        reused += events_of_row + sum(len(n.recipe.events) for n in chosen) - len(memo)
+    assert reused > 0  # the negatives did share events with their rows
