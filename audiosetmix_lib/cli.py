@@ -20,7 +20,7 @@ from .cli_errors import error_message
 from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
-from .locations import local_path, output_location
+from .locations import local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
@@ -103,7 +103,7 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     if source == "folder":
         if not args.source_path:
             raise SystemExit("error: the folder source needs --source_path DIR")
-        options["path"] = str(local_path(args.source_path, "--source_path"))
+        options["path"] = str(location(args.source_path, "--source_path"))  # a folder, or an object-store URL
         if args.split_column:
             options["split_column"] = args.split_column
         if args.split_map:

@@ -27,10 +27,15 @@ def _refuse_hf(value: str, flag: str) -> None:
                             f"--dataset_dir DIR --repo_id ...`")
 
 
-def output_location(value: str, flag: str = "--output_dir") -> Path | str:
-    """A local folder (Path; `file://` included) or an object-store URL (str) whose fsspec backend is installed."""
-    _refuse_hf(value, flag)
-    if "://" not in value or value.startswith("file://"):
+def is_remote(location) -> bool:
+    """An fsspec URL other than file:// (object stores, memory://): no rename, no flock, one PUT per file."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def location(value: str, flag: str) -> Path | str:
+    """A local folder (Path; `file://` included) or a URL (str) of an fsspec protocol whose backend is installed."""
+    if not is_remote(value):
         return local_path(value, flag)
     protocol = value.split("://", 1)[0]
     try:
@@ -42,6 +47,12 @@ def output_location(value: str, flag: str = "--output_dir") -> Path | str:
         raise LocationError(f"{flag} {value}: {protocol}:// needs its fsspec backend ({error}); install it, e.g. "
                             f"`pip install s3fs` for s3://, `pip install gcsfs` for gs://") from None
     return value.rstrip("/")
+
+
+def output_location(value: str, flag: str = "--output_dir") -> Path | str:
+    """Where a build writes: a local folder or an object-store URL, never hf:// (see the module docstring)."""
+    _refuse_hf(value, flag)
+    return location(value, flag)
 
 
 def local_path(value: str, flag: str) -> Path:

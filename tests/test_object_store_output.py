@@ -168,3 +168,56 @@ def test_s3_build_on_ray_has_the_local_bytes_after_a_killed_worker(s3, reference
     assert "render_shard failed" in "".join(capfd.readouterr())
     assert remote_shards(url) == reference
     assert ".audiosetmix/test-fault-2" not in remote_files(url)
+
+
+def _audio_folder_files() -> dict[str, bytes]:
+    """A small audiofolder (metadata.csv + wav files): 3 labels x 4 clips of distinct tones."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    files, lines = {}, ["file_name,label"]
+    for k, label in enumerate(("dog", "bell", "siren")):
+        for j in range(4):
+            t = np.arange(int(16000 * 2.5)) / 16000
+            buffer = io.BytesIO()
+            sf.write(buffer, (0.3 * np.sin(2 * np.pi * (300 + 200 * k + 37 * j) * t)).astype(np.float32), 16000,
+                     format="WAV")
+            files[f"audio/{label}-{j}.wav"] = buffer.getvalue()
+            lines.append(f"audio/{label}-{j}.wav,{label}")
+    files["metadata.csv"] = ("\n".join(lines) + "\n").encode()
+    return files
+
+
+def test_a_folder_source_on_an_object_store_builds_the_bytes_of_the_same_folder_on_disk(tmp_path, capsys):
+    """`--source_path memory://...`: scanned through a local mirror; each worker fetches a file it lacks."""
+    from audiosetmix_lib.sources.folder import FolderSource
+
+    fs = fsspec.filesystem("memory")
+    remote = f"memory://source-{uuid.uuid4().hex[:8]}/my_audio"
+    local = tmp_path / "my_audio"
+    for name, data in _audio_folder_files().items():
+        fs.pipe_file(remote[len("memory://"):] + "/" + name, data)
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+    rows = ["--config", "folder", "--train", "6", "--validation", "0", "--test", "0", "--num_negatives", "1"]
+    on_disk = build_dataset(tmp_path / "from-disk", *rows, "--source_path", str(local))
+    from_store = build_dataset(tmp_path / "from-store", *rows, "--source_path", remote)
+    digest = lambda out: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "data").glob("*.parquet")}  # noqa: E731
+    assert digest(from_store) == digest(on_disk) and len(digest(on_disk)) == 1
+    card = (from_store / "README.md").read_text()
+    assert str(tmp_path) not in card  # neither the mirror's path nor the folder's
+
+    source = FolderSource(remote)  # a worker elsewhere: its mirror lacks a file until it loads it
+    event = source.events()[0]
+    (source.root / event.audio).unlink()
+    assert source.load(event, 16000).size > 0 and (source.root / event.audio).is_file()
+    assert not list(source.root.rglob(".*.partial-*"))
+
+
+def test_a_missing_remote_source_folder_stops_with_one_error_line(capsys):
+    assert main(["build", "--output_dir", memory_url(), "--config", "folder", "--source_path",
+                 "memory://nowhere/at-all", "--train", "2", "--validation", "0", "--test", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "memory://nowhere/at-all is not a folder" in err[0]

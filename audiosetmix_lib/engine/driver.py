@@ -19,11 +19,11 @@ from datasets.table import InMemoryTable
 
 from ..captions.cli_args import caption_report_data, report_json
 from ..card import card_text
+from ..locations import is_remote
 from ..output.contract import BuildOutput
 from ..output.determinants import build_determinants
 from ..output.object_store import ObjectStoreOutput
 from ..output.plan import plan_shards
-from ..output.shard_writer import is_remote
 from ..stats_cli import card_statistics
 from .local import run_local
 from .ray_engine import run_ray

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.io.parquet import get_parquet_column_options
 
+from ..locations import is_remote
 from .faults import fault_wanted, maybe_fail_half_way
 from .plan import ShardSpec
 
@@ -42,12 +43,6 @@ class ShardResult:
     rows: int
     sha256: str
     size: int = 0  # bytes
-
-
-def is_remote(location: str | os.PathLike) -> bool:
-    """An fsspec URL other than file:// (object stores, memory://): no rename, no flock, one PUT per file."""
-    text = str(location)
-    return "://" in text and not text.startswith("file://")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -29,7 +29,9 @@ import numpy as np
 
 from .. import audio_io
 from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, normalise_split_name
+from ..locations import is_remote
 from .base import SOURCE_ROOT, Source, SourceError
+from .mirror import fetch_one, mirror_all, mirror_dir, remote_is_folder
 
 METADATA_FILE = "metadata.csv"
 AUDIO_EXTENSIONS = frozenset(
@@ -102,7 +104,8 @@ def _number(value: str) -> float | None:
 
 
 class FolderSource(Source):
-    """Labelled clips from a local folder; the licence is that of the user's audio."""
+    """Labelled clips from a local folder, or from an object store (an fsspec URL: read through a local
+    mirror, `sources.mirror`); the licence is that of the user's audio."""
 
     name = "folder"
 
@@ -118,9 +121,15 @@ class FolderSource(Source):
         strict: bool = False,
     ) -> None:
         super().__init__(strict=strict)
-        self.root = Path(path).expanduser().resolve()
-        if not self.root.is_dir():
-            raise SourceError(f"folder source: {self.root} is not a directory")
+        self.url = str(path).rstrip("/") if is_remote(path) else None
+        if self.url is not None:
+            self.root = mirror_dir(self.url)
+            if not remote_is_folder(self.url):
+                raise SourceError(f"folder source: {self.url} is not a folder")
+        else:
+            self.root = Path(path).expanduser().resolve()
+            if not self.root.is_dir():
+                raise SourceError(f"folder source: {self.root} is not a directory")
         if split_strategy not in SPLIT_STRATEGIES:
             raise SourceError(f"folder source: split_strategy must be one of {', '.join(SPLIT_STRATEGIES)}, got {split_strategy!r}")
         self.split_strategy = split_strategy
@@ -139,8 +148,13 @@ class FolderSource(Source):
             except ValueError as error:
                 raise SourceError(f"folder source: split_map: {error}") from None
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.url is not None:  # a worker on another machine keeps its own mirror
+            self.root = mirror_dir(self.url)
+
     def source_root(self) -> str | None:
-        return str(self.root)
+        return self.url or str(self.root)
 
     def spec(self) -> dict:
         return {
@@ -160,6 +174,9 @@ class FolderSource(Source):
     # -- scanning ---------------------------------------------------------------------------
 
     def _scan(self) -> tuple[list[Event], list[Skip]]:
+        if self.url is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            mirror_all(self.url, self.root)  # every file is decoded once below: copy what this machine lacks
         metadata = self.root / METADATA_FILE
         if metadata.is_file():
             rows, skipped = self._read_metadata(metadata)
@@ -351,5 +368,7 @@ class FolderSource(Source):
         return assign_splits(events, self.fractions, self.split_strategy)
 
     def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+        if self.url is not None:
+            fetch_one(self.url, self.root, event.audio)
         samples, sr = audio_io.read_audio(self.root / event.audio)
         return load_span(samples, sr, event.start, event.end, sample_rate)
