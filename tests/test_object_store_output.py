@@ -221,3 +221,10 @@ def test_a_missing_remote_source_folder_stops_with_one_error_line(capsys):
                  "memory://nowhere/at-all", "--train", "2", "--validation", "0", "--test", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "memory://nowhere/at-all is not a folder" in err[0]
+
+
+def test_an_s3_prefix_this_machine_cannot_write_stops_with_one_error_line(s3, capsys):
+    assert main(["build", "--output_dir", "s3://no-such-bucket/asm", *BUILD]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --output_dir s3://no-such-bucket/asm: cannot write there")
+    assert "bucket exists" in err[0]

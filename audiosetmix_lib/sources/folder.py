@@ -124,7 +124,12 @@ class FolderSource(Source):
         self.url = str(path).rstrip("/") if is_remote(path) else None
         if self.url is not None:
             self.root = mirror_dir(self.url)
-            if not remote_is_folder(self.url):
+            try:
+                found = remote_is_folder(self.url)
+            except Exception as error:  # noqa: BLE001 - every backend has its own errors (botocore, google-auth, OSError)
+                raise SourceError(f"folder source: cannot read {self.url} ({type(error).__name__}: {str(error)[:200]}); "
+                                  f"check the bucket and this machine's credentials") from None
+            if not found:
                 raise SourceError(f"folder source: {self.url} is not a folder")
         else:
             self.root = Path(path).expanduser().resolve()
