@@ -228,3 +228,21 @@ def test_an_s3_prefix_this_machine_cannot_write_stops_with_one_error_line(s3, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --output_dir s3://no-such-bucket/asm: cannot write there")
     assert "bucket exists" in err[0]
+
+
+def test_llm_answers_live_beside_shards_on_the_object_store_and_feed_a_new_build(capsys):
+    """An LLM build into an object store keeps its answer files there; a build into a new prefix whose --llm_cache
+    names the first one sends no request."""
+    from audiosetmix_lib.testing.mock_server import MockChatServer
+
+    first, second = memory_url(), memory_url()
+    with MockChatServer() as server:
+        llm = ["--captioner", "openai", "--llm_model", "mock", "--llm_base_url", server.url, "--llm_concurrency", "4"]
+        assert main(["build", "--output_dir", first, *BUILD, *llm]) == 0
+        asked = len(server.log)
+        assert asked > 0 and any(f.startswith(".audiosetmix/answers/") for f in remote_files(first))
+        assert main(["build", "--output_dir", second, *BUILD, *llm, "--llm_cache", first]) == 0
+        assert len(server.log) == asked
+    assert remote_shards(second) == remote_shards(first)
+    report = json.loads(fsspec.filesystem("memory").cat_file(second[len("memory://"):] + "/caption_report.json"))
+    assert report["requests_sent"] == 0 and report["cache_hits"] == asked
