@@ -125,7 +125,7 @@ class UnitAnswers:
                                     ensure_ascii=False, sort_keys=True))
         data = ("\n".join(lines) + "\n").encode("utf-8")
         fs, path = _fs(self.url)
-        fs.makedirs(fs._parent(path), exist_ok=True)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         if getattr(fs, "protocol", None) in ("file", ("file", "local")) or fs.__class__.__name__ == "LocalFileSystem":
             tmp = f"{path}.tmp-{os.getpid()}"
             fs.pipe_file(tmp, data)

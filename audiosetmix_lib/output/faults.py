@@ -48,7 +48,7 @@ def maybe_fail_half_way(meta_dir: str | os.PathLike | None, position: int) -> No
     if not fault_wanted(meta_dir, position):
         return
     fs, marker = fsspec.core.url_to_fs(marker_path(meta_dir, position))
-    fs.makedirs(fs._parent(marker), exist_ok=True)
+    fs.makedirs(marker.rsplit("/", 1)[0], exist_ok=True)
     fs.pipe_file(marker, str(os.getpid()).encode())
     if _wanted(CRASH_ENV, position):
         os.kill(os.getpid(), signal.SIGKILL)

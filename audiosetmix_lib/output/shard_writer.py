@@ -82,7 +82,7 @@ def write_shard(maker, spec: ShardSpec, features: datasets.Features, staging_dir
         done = _write_local(maker, spec, features, local_dir, after_batch, meta_dir, caption_batch_rows)
         target = str(staging_dir).rstrip("/") + "/" + spec.name
         fs, path = fsspec.core.url_to_fs(target)
-        fs.makedirs(fs._parent(path), exist_ok=True)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         fs.put_file(done.path, path)
         return ShardResult(spec, target, done.rows, done.sha256, done.size)
     finally:
