@@ -113,9 +113,11 @@ def test_loss_goes_down_and_everything_is_logged(overfit_run, tiny_dataset_dir, 
     before, after = fixed_batch_loss(initial, tiny_dataset_dir), fixed_batch_loss(out, tiny_dataset_dir)
     assert after < 0.8 * before, (before, after, losses)
     first = result.history[0]
-    assert first["train/negatives_in_batch"] == 3  # batch 4, one process
+    # batch 4, one process, 3 negative captions per row, --hard_negative_mode in_batch (the default): each audio's
+    # softmax runs over the 3 other captions and all 4 x 3 negative captions of the batch
+    assert first["train/negatives_in_batch"] == 3 + 4 * 3
     assert first["train/negatives_hard_per_audio"] == 3
-    assert first["train/negatives_per_audio"] == 6
+    assert first["train/negatives_per_audio"] == 15
     wanted = {f"val/{d}/R@{k}" for d in ("t2a", "a2t") for k in (1, 5, 10)} | {"val/negatives/accuracy"}
     assert wanted <= set(result.eval_metrics)
     assert any(k.startswith("val/negatives/accuracy/") for k in result.eval_metrics)  # per negative kind
@@ -214,10 +216,12 @@ def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir
 
 
 def test_hard_negative_term_switches_on_at_its_start(tiny_dataset_dir, shared_tokenizer, tmp_path):
-    """--hard_negative_start 0.5 of 4 steps: steps 1-2 train on the in-batch term alone, steps 3-4 add the hard term."""
+    """--hard_negative_start 0.5 of 4 steps: steps 1-2 train on the in-batch term alone, steps 3-4 add the hard term
+    (the separate term, whose share of the loss is logged on its own)."""
     result = run([
         "--dataset", str(tiny_dataset_dir), "--output_dir", str(tmp_path / "out"), "--tokenizer", str(shared_tokenizer),
         "--per_device_train_batch_size", "4", "--max_steps", "4", "--hard_negative_start", "0.5", "--hard_negative_ramp", "0",
+        "--hard_negative_mode", "separate",
         "--validation_split=", *FAST,
     ])
     weights = [h["train/hard_negative_weight"] for h in result.history]

@@ -96,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(default: every arm at every seed)")
     g.add_argument("--seed", type=int, help="one training seed (the same as --seeds S)")
     g.add_argument("--hard_negative_weight", type=float, default=1.0, help="weight of the negative-caption term (text_neg, both)")
-    g.add_argument("--hard_negative_mode", choices=["separate", "in_batch"], default="separate",
+    g.add_argument("--hard_negative_mode", choices=["separate", "in_batch"], default="in_batch",
                    help="text_neg, both: negative captions in their own term, or in the in-batch softmax (train_clap.py)")
     g.add_argument("--audio_negative_weight", type=float, default=1.0,
                    help="weight of the counterfactual-clip term (audio_neg, both)")

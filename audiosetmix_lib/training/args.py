@@ -80,7 +80,9 @@ class TrainClapArguments:
     hard_negative_mode: Literal["separate", "in_batch"] = _help(
         "'separate': the hard-negative captions in their own term (audio vs [own caption, own negatives]). "
         "'in_batch': no separate term; every row's negative captions join the audio->text denominator of the "
-        "in-batch softmax (NegCLIP / CompA), each weighted by the scheduled --hard_negative_weight.", default="separate")
+        "in-batch softmax (NegCLIP / CompA), each weighted by the scheduled --hard_negative_weight. Default "
+        "in_batch: the same modifier/order/relation accuracy as 'separate' and text->audio R@1 kept at the "
+        "caption-only level (docs/experiment.md, issue 12).", default="in_batch")
     audio_negative_weight: float = _help(
         "Weight of the audio-negative term: each caption vs [its own audio, its row's counterfactual clips] "
         "(text->audio cross-entropy); 0 disables it. Follows the hard-negative schedule (start, ramp).", default=0.0)
