@@ -17,6 +17,11 @@ from .recipe import EventSpec, Recipe
 from .sources.base import Source
 from .transforms import db_to_gain, fade, render_chain
 
+# Bump when the same drawn recipe comes out as other bytes (what rendering measures and stores, or
+# how it renders), so a build started by an older renderer is not resumed with this one's shards.
+# 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
+RENDER_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Rendered:

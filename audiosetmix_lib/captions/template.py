@@ -9,6 +9,7 @@ come from the recipe's caption seed only.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -133,8 +134,12 @@ def word_count(text: str) -> int:
     return len(text.replace(",", " ").split())
 
 
-def _styles(description: Description, seed: int) -> list[str]:
-    """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns, head nouns."""
+@lru_cache(maxsize=4096)
+def _styles(description: Description, seed: int) -> tuple[str, ...]:
+    """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns, head nouns.
+
+    Cached (a pure function of hashable arguments): choosing a row's negatives asks for the same
+    recipe's styles many times (its caption, whether the set fits, the set's captions)."""
     forms = [realise_event(e, _Choices(seed, "event:" + e.label)) for e in description.events]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
@@ -162,7 +167,7 @@ def _styles(description: Description, seed: int) -> list[str]:
             out.append(joiner.format(np=form[key]))
         return _finish("".join(out))
 
-    return [_finish("".join(parts)), joined("np"), joined("bare"), joined("headline"), joined("short")]
+    return (_finish("".join(parts)), joined("np"), joined("bare"), joined("headline"), joined("short"))
 
 
 def _cut_to_limit(text: str) -> str:

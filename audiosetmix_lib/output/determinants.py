@@ -1,6 +1,6 @@
 """What determines a build's row bytes, as plain JSON: the input of the manifest's `build_hash`.
 
-Included: library and format versions, config, seed, split sizes, rows per shard, mix, the
+Included: library, format and renderer versions, config, seed, split sizes, rows per shard, mix, the
 source's spec and a fingerprint of its scanned events, the captioner with its model, sampling
 and prompt version. Left out on purpose: process count, engine, concurrency, timeouts,
 LLM endpoints and cache locations (they change how fast rows come, not which bytes).
@@ -16,6 +16,7 @@ from .. import __version__
 from ..captions.prompt import PROMPT_VERSION
 from ..captions.template import TEMPLATE_VERSION
 from ..recipe import RECIPE_VERSION
+from ..render import RENDER_VERSION
 
 LLM_KEYS = ("model", "temperature", "top_p", "max_new_tokens", "max_retries")
 
@@ -37,6 +38,7 @@ def build_determinants(config, source_spec: dict, events) -> dict:
     return {
         "library_version": __version__,
         "recipe_version": RECIPE_VERSION,
+        "render_version": RENDER_VERSION,
         "config_name": config.name,
         "source": source_spec,
         "source_events": events_fingerprint(events),
