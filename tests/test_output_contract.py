@@ -236,3 +236,18 @@ def test_a_dataset_built_before_manifests_is_replaced_without_overwrite(tmp_path
     assert done.returncode == 0, done.stderr
     assert not (out / ".audiosetmix" / "displaced").exists()
     same_dataset(reference, out)
+
+
+def test_a_new_renderer_version_is_a_different_build(monkeypatch):
+    """A build begun by an older renderer (other bytes for the same drawn recipes) must not be resumed
+    with this renderer's shards: the renderer's version is part of the build hash."""
+    from audiosetmix_lib.builder import AudioSetMixConfig
+    from audiosetmix_lib.output import determinants
+    from audiosetmix_lib.output.manifest import build_hash
+    from audiosetmix_lib.render import RENDER_VERSION
+
+    config = AudioSetMixConfig(name="x")
+    current = build_hash(determinants.build_determinants(config, {"name": "synth"}, []))
+    monkeypatch.setattr(determinants, "RENDER_VERSION", RENDER_VERSION - 1)
+    older = build_hash(determinants.build_determinants(config, {"name": "synth"}, []))
+    assert older != current
