@@ -107,6 +107,45 @@ def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
         module.parse_args(["--work_dir", "w", "--arms", "captions", "--seed_arms", "both"])
 
 
+def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
+    from audiosetmix_lib.evaluation import run_experiment as module
+
+    args = module.parse_args(["--work_dir", str(tmp_path), "--arms", "captions,both", "--ablation_steps", "7",
+                              "--follow_gaps", "0:0.5, 1:2", "--overlap_onsets", "0.6:0.9", "--overlap_probabilities", "1"])
+    runs = module.planned_runs(args)
+    assert [r.name for r in runs] == ["captions", "both", "both@overlap1", "both@gap0-0.5", "both@gap1-2",
+                                      "both@onset0.6-0.9"]
+    pairs = module.comparisons(runs)
+    # every point against captions and both; a gap point also against the first gap point (same budget)
+    assert ("both@gap0-0.5", "both@gap1-2") in pairs and ("both", "both@onset0.6-0.9") in pairs
+    assert ("captions", "both@gap1-2") in pairs and ("both@overlap1", "both@gap1-2") not in pairs
+
+    # the build command of a point: train split only, the one setting in --mix, its own folder
+    built = []
+    runner = lambda name, cmd: built.append((name, [str(c) for c in cmd]))
+    spec = runs[4]
+    out = module.build_dataset(args, tmp_path, runner, spec.point)
+    name, cmd = built[0]
+    assert name == "build-gap1-2" and out == tmp_path / "data-gap1-2"
+    assert cmd[cmd.index("--mix") + 1] == '{"follow_gap": [1.0, 2.0]}'
+    assert cmd[cmd.index("--test") + 1] == "0" and cmd[cmd.index("--validation") + 1] == "0"
+    train = " ".join(map(str, module.train_command(args, out, Path("t"), spec, Path("o"))))
+    assert "--max_steps 7 " in train and "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in train
+    # 0:0.5 s is the gap every builder config uses (config.MixConfig): that point trains on the main build
+    assert module.build_dataset(args, tmp_path, runner, runs[3].point) == tmp_path / "data" and len(built) == 1
+
+
+@pytest.mark.parametrize("flags", [["--follow_gaps", "1:0.5"], ["--follow_gaps", "0.5"], ["--overlap_onsets", "0.5:1.5"],
+                                   ["--follow_gaps", "-1:0"], ["--overlap_probabilities", "2"], ["--follow_gaps", "a:b"]])
+def test_an_impossible_ablation_point_is_refused_before_any_work(flags, tmp_path, capsys):
+    from audiosetmix_lib.evaluation import run_experiment as module
+
+    with pytest.raises(SystemExit):
+        module.parse_args(["--work_dir", str(tmp_path), *flags])
+    assert flags[0] in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_wording_bias_shows_as_a_gap_the_mean_hides():
     """Always 'loud': 1.0 where the clip is louder, 0.0 where it is quieter; mean 0.5, gap +1."""
     from audiosetmix_lib.evaluation import run_experiment as module

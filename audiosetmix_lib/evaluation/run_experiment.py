@@ -3,6 +3,7 @@
     python eval/run_experiment.py --work_dir output/experiment              # synth source, five arms
     python eval/run_experiment.py --work_dir output/experiment --arms captions,both --seeds 42,43
     python eval/run_experiment.py --work_dir output/experiment --arms captions --overlap_probabilities 0,0.5,1
+    python eval/run_experiment.py --work_dir output/experiment --arms both --follow_gaps 0:0.5,0:0.1,1:2 --overlap_onsets 0.6:0.9
     python eval/run_experiment.py --work_dir output/experiment-esc10 \\
         --source folder --source_path ../shared/data/esc10 --arms captions,both   # real audio: ESC-10
 
@@ -29,6 +30,10 @@ and every training run resumed from its last checkpoint when it was interrupted:
    every arm once per training seed; `--overlap_probabilities 0,0.5,1` adds the mixing
    ablation: `both` trained on a build at each overlap probability (same size and seed) and
    evaluated on the main test split, so its pairs are paired with every arm's;
+   `--follow_gaps LOW:HIGH,...` and `--overlap_onsets LOW:HIGH,...` do the same for the gap
+   (seconds) and overlap-onset (share of the previous event) ranges, one setting changed per
+   build; each point is also compared with the first point of its own setting (give the
+   config's range first, e.g. 0:0.5 for the gap, for a reference at the ablation's budget);
 4. evaluate each run on the same test split with `eval/evaluate_clap.py` (retrieval both ways,
    accuracy per negative kind and per true direction with bootstrap CIs, zero-shot when asked);
 5. write `results.json` and `results.md` in --work_dir: every run side by side, and the paired
@@ -61,6 +66,7 @@ from ..training.args import check_hard_negative_schedule
 from ..training.sizes import TINY_SIZES
 from ..transforms import MODIFIER_NAMES
 from .errors import EvaluationError
+from .mix_ablation import MixPoint, ablation_points
 
 REPO = Path(__file__).resolve().parents[2]  # the experiment runs the repository's scripts
 EVAL_SCRIPT = REPO / "eval" / "evaluate_clap.py"
@@ -88,7 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("budget (the same for every arm)")
     g.add_argument("--steps", type=int, default=1250, help="optimizer steps per arm")
     g.add_argument("--ablation_steps", type=int, default=None,
-                   help="optimizer steps per run of the overlap ablation (default: --steps; the issue-12 budget is half)")
+                   help="optimizer steps per run of the mixing ablation (default: --steps; the issue-12 budget is half)")
     g.add_argument("--batch_size", type=int, default=32, help="training batch (in-batch negatives)")
     g.add_argument("--seeds", default="42", help="comma-separated training seeds (data order, init); every arm runs once per seed")
     g.add_argument("--seed_arms", default="",
@@ -127,6 +133,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--overlap_probabilities", default="",
                    help="mixing ablation: comma-separated overlap probabilities; `both` is trained on a build at each "
                         "(the --source, sizes and seed of the main build) and evaluated on the main test split")
+    g.add_argument("--follow_gaps", default="",
+                   help="mixing ablation: comma-separated LOW:HIGH ranges of the gap (seconds) between events that "
+                        "follow one another, e.g. 0:0.5,0:0.1,1:2 (the config's range is 0:0.5); `both` on a build at each")
+    g.add_argument("--overlap_onsets", default="",
+                   help="mixing ablation: comma-separated LOW:HIGH ranges of how far the previous event has played "
+                        "(share of it) when an overlapping one starts, e.g. 0.2:0.6,0.6:0.9 (the config's: 0.2:0.6)")
     g = p.add_argument_group("running")
     g.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {', '.join(ARMS)}")
     g.add_argument("--checkpoint_every", type=int, help="checkpoint every N steps (default: a tenth of the steps, at least 50), "
@@ -146,18 +158,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"unknown arms {unknown}; choose from {list(ARMS)}")
     try:
         args.seed_list = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",") if s.strip()]
-        args.overlap_list = [float(x) for x in args.overlap_probabilities.split(",") if x.strip()]
     except ValueError:
-        p.error("--seeds takes integers and --overlap_probabilities numbers, comma-separated")
+        p.error("--seeds takes integers, comma-separated")
+    try:
+        args.ablation = ablation_points(args.overlap_probabilities, args.follow_gaps, args.overlap_onsets)
+    except ValueError as error:
+        p.error(str(error))
+    args.overlap_list = [point.value for point in args.ablation if point.setting == "overlap_probability"]
     if not args.seed_list:
         p.error("--seeds needs at least one seed")
     args.seed_arms = [ARM_ALIASES.get(a.strip(), a.strip()) for a in args.seed_arms.split(",") if a.strip()]
     if any(a not in args.arms.split(",") for a in args.seed_arms):
         p.error(f"--seed_arms must name arms of --arms ({args.arms})")
-    if any(not 0 <= x <= 1 for x in args.overlap_list):
-        p.error("--overlap_probabilities must lie in [0, 1]")
-    if args.overlap_list and args.dataset and args.source == "folder" and not args.source_path:
-        p.error("the overlap ablation builds new data: give --source_path with --source folder")
+    if args.ablation and args.dataset and args.source == "folder" and not args.source_path:
+        p.error("the mixing ablation builds new data: give --source_path with --source folder")
     if args.hard_negative_weight < 0 or args.audio_negative_weight < 0 or args.audio_negatives < 0:
         p.error("--hard_negative_weight, --audio_negative_weight and --audio_negatives must be >= 0")
     if args.source == "folder" and not (args.source_path or args.dataset):
@@ -232,11 +246,15 @@ def _folder_defaults(args) -> None:
         args.zero_shot_where = args.zero_shot_where or "fold=5"
 
 
-def build_dataset(args, work: Path, run: Runner, overlap: float | None = None) -> Path:
-    """The main build (or --dataset as is); with `overlap`, the ablation build at that overlap probability."""
-    if args.dataset and overlap is None:
+def build_dataset(args, work: Path, run: Runner, point: MixPoint | None = None) -> Path:
+    """The main build (or --dataset as is); with `point`, the ablation build with that one mixing setting changed."""
+    if args.dataset and point is None:
         return Path(args.dataset).resolve()
-    tag = "" if overlap is None else f"-overlap{overlap:g}"
+    tag = data_tag(args, point)
+    if point is not None and not tag:
+        print(f"[experiment] ablation point {point.tag} is the main build's own setting: it trains on {work / 'data'}",
+              flush=True)
+        return work / "data"
     out = work / f"data{tag}"
     cmd = [sys.executable, BUILD_SCRIPT, "build", "--output_dir", out, "--seed", args.data_seed,
            "--audio_negatives", args.audio_negatives]
@@ -249,12 +267,12 @@ def build_dataset(args, work: Path, run: Runner, overlap: float | None = None) -
     else:
         cmd += ["--config", "synth-small"]
     for split in ("train", "validation", "test"):
-        if overlap is not None and split != "train":
+        if point is not None and split != "train":
             cmd += [f"--{split}", 0]  # the ablation trains here and is tested on the main test split
         elif getattr(args, split) is not None:
             cmd += [f"--{split}", getattr(args, split)]
-    if overlap is not None:
-        cmd += ["--mix", json.dumps({"overlap_probability": overlap})]
+    if point is not None:
+        cmd += ["--mix", point.mix_json()]
     stamp = {"command": [str(c) for c in cmd[2:]]}
     stamp_path = work / f"data{tag}.stamp.json"
     if not args.force and (out / "README.md").is_file() and _stamp_matches(stamp_path, stamp):
@@ -265,26 +283,34 @@ def build_dataset(args, work: Path, run: Runner, overlap: float | None = None) -
     return out
 
 
+def data_tag(args, point: MixPoint | None) -> str:
+    """The suffix of a build's folder and stamp: none for the main build and for a point that keeps the
+    main build's own setting (the experiment's builds use the config's mixing defaults unless --dataset)."""
+    if point is None or (point.is_default and not args.dataset):
+        return ""
+    return f"-{point.tag}"
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run: an arm, a training seed, and the build it trains on (None: the main one)."""
+    """One training run: an arm, a training seed, and the ablation build it trains on (None: the main one)."""
 
     name: str
     arm: str
     seed: int
-    overlap: float | None = None
+    point: MixPoint | None = None
 
 
 def planned_runs(args) -> list[RunSpec]:
     """Arm by arm, each at every seed (only the first for arms left out of --seed_arms; the first seed's
-    runs keep the bare arm name), then the overlap ablation: the order of the issue's budget."""
+    runs keep the bare arm name), then the mixing ablation: the order of the issue's budget."""
     runs = []
     for arm in args.arms.split(","):
         seeds = args.seed_list if not args.seed_arms or arm in args.seed_arms else args.seed_list[:1]
         for i, seed in enumerate(seeds):
             runs.append(RunSpec(arm if i == 0 else f"{arm}@seed{seed}", arm, seed))
-    for overlap in args.overlap_list:
-        runs.append(RunSpec(f"{ABLATION_ARM}@overlap{overlap:g}", ABLATION_ARM, args.seed_list[0], overlap))
+    for point in args.ablation:
+        runs.append(RunSpec(f"{ABLATION_ARM}@{point.tag}", ABLATION_ARM, args.seed_list[0], point))
     return runs
 
 
@@ -303,8 +329,8 @@ def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
 
 
 def run_steps(args, spec: RunSpec) -> int:
-    """The run's budget: --steps, or --ablation_steps for a run of the overlap ablation."""
-    if spec.overlap is not None and args.ablation_steps is not None:
+    """The run's budget: --steps, or --ablation_steps for a run of the mixing ablation."""
+    if spec.point is not None and args.ablation_steps is not None:
         return args.ablation_steps
     return args.steps
 
@@ -337,7 +363,7 @@ def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path
 def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, run: Runner) -> Path:
     out = work / "arms" / spec.name
     cmd = train_command(args, dataset, tokenizer, spec, out)
-    tag = "" if spec.overlap is None else f"-overlap{spec.overlap:g}"
+    tag = data_tag(args, spec.point)
     # the size is in the stamp: for a while `--model tiny` named what is now tiny-fast
     stamp = {"command": [str(c) for c in cmd[2:]], "model_size": TINY_SIZES[args.model],
              "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
@@ -451,22 +477,30 @@ def _diff_cell(entry) -> str:
 
 def comparisons(runs: list[RunSpec]) -> list[tuple[str, str]]:
     """(base run, other run) pairs to report: every run against `captions` of its seed (the ablation
-    against the first seed's), then every other pair of the first seed's arms."""
+    against the first seed's), then every other pair of the first seed's arms, then each ablation
+    run against `both` and against the first point of its own setting (the same budget)."""
     names = {r.name for r in runs}
-    base_of = {r.seed: r.name for r in runs if r.arm == BASE_ARM and r.overlap is None}
+    base_of = {r.seed: r.name for r in runs if r.arm == BASE_ARM and r.point is None}
     first = runs[0].seed if runs else None
     pairs = []
     for r in runs:
-        base = base_of.get(r.seed if r.overlap is None else first)
+        base = base_of.get(r.seed if r.point is None else first)
         if base and r.name != base:
             pairs.append((base, r.name))
-    main_runs = [r.name for r in runs if r.seed == first and r.overlap is None]
+    main_runs = [r.name for r in runs if r.seed == first and r.point is None]
     for i, x in enumerate(main_runs):
         for y in main_runs[i + 1:]:
             if (x, y) not in pairs and (y, x) not in pairs and x in names and y in names:
                 pairs.append((x, y))
     if ABLATION_ARM in names:
-        pairs += [(ABLATION_ARM, r.name) for r in runs if r.overlap is not None]
+        pairs += [(ABLATION_ARM, r.name) for r in runs if r.point is not None]
+    reference_of: dict[str, str] = {}
+    for r in runs:
+        if r.point is None:
+            continue
+        reference = reference_of.setdefault(r.point.setting, r.name)
+        if reference != r.name:
+            pairs.append((reference, r.name))
     return pairs
 
 
@@ -506,13 +540,14 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
         "settings": {"hard_negative_weight": args.hard_negative_weight, "hard_negative_mode": args.hard_negative_mode,
                      "audio_negative_weight": args.audio_negative_weight, "audio_negatives": args.audio_negatives,
                      "hard_negative_start": args.hard_negative_start, "hard_negative_ramp": args.hard_negative_ramp,
-                     "overlap_probabilities": args.overlap_list},
+                     "overlap_probabilities": args.overlap_list, "mix_ablation": [p.mix for p in args.ablation]},
         "dataset": str(dataset),
         "machine": machine_info(),
         "stage_seconds": run.times,
         "stage_commands": run.commands,
         "arms": {name: {"title": ARMS[by_name[name].arm]["title"], "arm": by_name[name].arm, "seed": by_name[name].seed,
-                        "overlap_probability": by_name[name].overlap, "model": str(arm_dirs[name]), "metrics": m,
+                        "mix": by_name[name].point.mix if by_name[name].point else None,
+                        "model": str(arm_dirs[name]), "metrics": m,
                         "direction_gaps": direction_gaps(m.get("modifier_accuracy_detail", {}))}
                  for name, m in arms.items()},
         "paired_differences": diffs,
@@ -538,8 +573,8 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
              "- stage wall times (s): " + (", ".join(f"{k} {v:.0f}" for k, v in run.times.items()) or "not recorded"), ""]
     for name in names:
         r = by_name[name]
-        extra = (f", overlap probability {r.overlap:g}, {run_steps(args, r) * args.batch_size:,} samples"
-                 if r.overlap is not None else "")
+        extra = (f", build with {r.point.mix_json()}, {run_steps(args, r) * args.batch_size:,} samples"
+                 if r.point is not None else "")
         lines.append(f"- `{name}`: {ARMS[r.arm]['title']} (seed {r.seed}{extra}): `{arm_dirs[name]}`")
     lines += ["", "## Retrieval (test split)", "",
               "| run | T→A R@1 | R@5 | R@10 | mAP@10 | med. rank | A→T R@1 | R@5 | R@10 | mAP@10 | med. rank |",
@@ -625,12 +660,12 @@ def main(argv=None) -> int:
     dataset = build_dataset(args, work, run)
     tokenizer = train_tokenizer(args, work, dataset, run)
     runs = planned_runs(args)
-    datasets_by_overlap = {None: dataset}
-    for overlap in args.overlap_list:
-        datasets_by_overlap[overlap] = build_dataset(args, work, run, overlap)
+    datasets_by_point = {None: dataset}
+    for point in args.ablation:
+        datasets_by_point[point] = build_dataset(args, work, run, point)
     arm_dirs, arms = {}, {}
     for spec in runs:
-        arm_dirs[spec.name] = train_arm(args, work, datasets_by_overlap[spec.overlap], tokenizer, spec, run)
+        arm_dirs[spec.name] = train_arm(args, work, datasets_by_point[spec.point], tokenizer, spec, run)
         arms[spec.name] = evaluate_arm(args, dataset, arm_dirs[spec.name], spec.name, run)
     write_results(args, work, dataset, arms, arm_dirs, run, argv, runs)
     print(f"[experiment] done in {time.time() - started:.0f} s: {work / 'results.md'} and results.json", flush=True)
