@@ -136,7 +136,8 @@ def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
 
 
 @pytest.mark.parametrize("flags", [["--follow_gaps", "1:0.5"], ["--follow_gaps", "0.5"], ["--overlap_onsets", "0.5:1.5"],
-                                   ["--follow_gaps", "-1:0"], ["--overlap_probabilities", "2"], ["--follow_gaps", "a:b"]])
+                                   ["--follow_gaps", "-1:0"], ["--overlap_probabilities", "2"], ["--follow_gaps", "a:b"],
+                                   ["--follow_gaps", "1:12"]])
 def test_an_impossible_ablation_point_is_refused_before_any_work(flags, tmp_path, capsys):
     from audiosetmix_lib.evaluation import run_experiment as module
 

@@ -63,7 +63,10 @@ def range_points(flag: str, text: str) -> list[MixPoint]:
         if not floor <= low <= high or (ceiling is not None and high > ceiling):
             bounds = f"[{floor:g}, {ceiling:g}]" if ceiling is not None else f">= {floor:g}"
             raise ValueError(f"--{flag} {item}: need LOW <= HIGH, both {bounds}")
-        MixConfig.from_dict({setting: [low, high]})  # the build would refuse what the config refuses
+        config = MixConfig.from_dict({setting: [low, high]})  # the build would refuse what the config refuses
+        if setting == "follow_gap" and high >= config.max_duration:
+            raise ValueError(f"--{flag} {item}: a gap of {high:g} s leaves no room for the next event in a "
+                             f"{config.max_duration:g} s clip (every follow would become an overlap)")
         points.append(MixPoint(f"{prefix}{low:g}-{high:g}", setting, (low, high)))
     return points
 
