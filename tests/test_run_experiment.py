@@ -122,7 +122,10 @@ def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
 
     # the build command of a point: train split only, the one setting in --mix, its own folder
     built = []
-    runner = lambda name, cmd: built.append((name, [str(c) for c in cmd]))
+
+    def runner(name, cmd):
+        built.append((name, [str(c) for c in cmd]))
+
     spec = runs[4]
     out = module.build_dataset(args, tmp_path, runner, spec.point)
     name, cmd = built[0]
