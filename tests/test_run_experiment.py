@@ -110,7 +110,7 @@ def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
 def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
     from audiosetmix_lib.evaluation import run_experiment as module
 
-    args = module.parse_args(["--work_dir", str(tmp_path), "--arms", "captions,both", "--ablation_steps", "7",
+    args = module.parse_args(["--work_dir", str(tmp_path), "--arms", "captions,both", "--ablation_steps", "7", "--build_num_proc", "2",
                               "--follow_gaps", "0:0.5, 1:2", "--overlap_onsets", "0.6:0.9", "--overlap_probabilities", "1"])
     runs = module.planned_runs(args)
     assert [r.name for r in runs] == ["captions", "both", "both@overlap1", "both@gap0-0.5", "both@gap1-2",
@@ -132,6 +132,8 @@ def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
     assert name == "build-gap1-2" and out == tmp_path / "data-gap1-2"
     assert cmd[cmd.index("--mix") + 1] == '{"follow_gap": [1.0, 2.0]}'
     assert cmd[cmd.index("--test") + 1] == "0" and cmd[cmd.index("--validation") + 1] == "0"
+    assert cmd[cmd.index("--num_proc") + 1] == "2"  # but not in the stamp: the shards do not depend on it
+    assert "--num_proc" not in json.loads((tmp_path / "data-gap1-2.stamp.json").read_text())["command"]
     train = " ".join(map(str, module.train_command(args, out, Path("t"), spec, Path("o"))))
     assert "--max_steps 7 " in train and "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in train
     # 0:0.5 s is the gap every builder config uses (config.MixConfig): that point trains on the main build

@@ -145,6 +145,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                         "so a stopped run resumes close to where it was")
     g.add_argument("--nice", type=int, default=0, help="run the stages under `nice -n N` (shared machines)")
     g.add_argument("--num_workers", type=int, help="DataLoader workers of train_clap.py (default: its own, 2)")
+    g.add_argument("--build_num_proc", type=int, default=1,
+                   help="processes of each build (the shards do not depend on them, so a build is reused whatever its count)")
     g.add_argument("--eval_batch_size", type=int, default=32)
     g.add_argument("--zero_shot_dataset", help="audiofolder for zero-shot accuracy (folder source with folds: the source, fold 5)")
     g.add_argument("--zero_shot_where", help="e.g. fold=5")
@@ -178,6 +180,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--source folder needs --source_path")
     if args.ablation_steps is not None and args.ablation_steps < 1:
         p.error("--ablation_steps must be at least 1")
+    if args.build_num_proc < 1:
+        p.error("--build_num_proc must be at least 1")
     if args.steps < 1 or args.batch_size < 2:
         p.error("--steps must be >= 1 and --batch_size >= 2")
     try:
@@ -278,7 +282,8 @@ def build_dataset(args, work: Path, run: Runner, point: MixPoint | None = None) 
     if not args.force and (out / "README.md").is_file() and _stamp_matches(stamp_path, stamp):
         print(f"[experiment] reusing the dataset in {out}", flush=True)
         return out
-    run(f"build{tag}", cmd)
+    # the processes are not in the stamp: the shards do not depend on them
+    run(f"build{tag}", cmd + ["--num_proc", args.build_num_proc])
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
     return out
 
