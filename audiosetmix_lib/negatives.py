@@ -112,14 +112,15 @@ def _extra(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: Mi
     return Negative("extra", with_events(recipe, list(recipe.events) + [spec]), f"added {other.label!r}")
 
 
-def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Negative | None:
+def fit_negative(original: Recipe, negative: Negative, config: MixConfig, said: list | None = None) -> Negative | None:
     """The negative fitted to the clip's budget, or None when the fit would undo or hide its change.
 
     Only the event an `extra` adds may turn from follow to overlap (its relation is the
     change); every other relation is what the caption says, so a plan that needs more is
     rejected. Rejected too: an event cut below the minimum event length (`min_event_share`,
     or its length in the original when that was already shorter), an event ending past the
-    budget, and a plan that no longer contradicts the original.
+    budget, and a plan that no longer contradicts the original. `said`: `what_is_said(original)`, when
+    the caller fits several negatives of one recipe.
     """
     budget = float(original.render["max_duration"])
     events = list(negative.recipe.events)
@@ -130,7 +131,7 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig) -> Neg
         natural = min(before.get(spec.label, length_of(edited)), length_of(edited))
         if length_of(spec) < min(config.min_event_share, natural) - 1e-6 or spec.onset + length_of(spec) > budget + 1e-6:
             return None
-    if not contradicts(original, fitted):
+    if what_is_said(fitted) == (what_is_said(original) if said is None else said):
         return None
     return replace(negative, recipe=fitted)
 
@@ -146,7 +147,8 @@ def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config
         "missing": _missing(recipe, rng),
         "extra": _extra(recipe, pool, rng, config),
     }
-    fitted = {kind: fit_negative(recipe, neg, config) for kind, neg in made.items() if neg is not None}
+    said = what_is_said(recipe)
+    fitted = {kind: fit_negative(recipe, neg, config, said) for kind, neg in made.items() if neg is not None}
     return {kind: neg for kind, neg in fitted.items() if neg is not None}
 
 
@@ -165,6 +167,9 @@ def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, ro
 
 def contradicts(original: Recipe, negative: Recipe) -> bool:
     """True when the negative's description differs from the original's (labels, order, modifiers, relations)."""
-    a, b = describe(original), describe(negative)
-    key = lambda d: [(e.label, e.modifiers, e.relation, e.background) for e in d.events]  # noqa: E731
-    return key(a) != key(b)
+    return what_is_said(original) != what_is_said(negative)
+
+
+def what_is_said(recipe: Recipe) -> list:
+    """What a caption of the recipe says, per event: label, modifiers, relation, background."""
+    return [(e.label, e.modifiers, e.relation, e.background) for e in describe(recipe).events]

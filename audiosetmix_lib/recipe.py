@@ -67,6 +67,13 @@ class EventSpec:
         begin = int(round(self.segment_start * sample_rate))
         return begin, begin + int(round(self.segment_duration * sample_rate))
 
+    def placed(self, relation: str | None, onset: float, end: float) -> "EventSpec":
+        """This spec where `relations.layout` puts it. Same result as `dataclasses.replace` (no field
+        checks to run), without its per-call introspection: the planner lays out ~100 plans a row."""
+        spec = object.__new__(type(self))
+        spec.__dict__.update(self.__dict__, relation=relation, onset=onset, end=end)
+        return spec
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["event"] = self.event.to_dict()

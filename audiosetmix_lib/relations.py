@@ -47,7 +47,7 @@ def layout(events: list[EventSpec]) -> list[EventSpec]:
     `onset` and `end` are stored rounded to the microsecond, as the recipe's JSON keeps them.
     """
     lengths = [output_duration(spec.segment_duration, spec.transforms) for spec in events]
-    return [replace(spec, onset=onset, end=round(onset + length, 6), relation=None if i == 0 else (spec.relation or "follow"))
+    return [spec.placed(None if i == 0 else (spec.relation or "follow"), onset, round(onset + length, 6))
             for i, (spec, onset, length) in enumerate(zip(events, onsets_for(events, lengths), lengths))]
 
 

@@ -18,7 +18,7 @@ from .events import SPLITS
 from .recipe import EventSpec, Recipe
 from .relations import layout, onsets_for
 from .sources.base import EventPool
-from .transforms import duration_factor, length_of, output_duration, resolve_settings, sample_transforms, tempo_of
+from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, tempo_of
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -72,16 +72,15 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
                   events=specs, render=render_settings(config), describe=describe_settings(config), caption_seed=int(rng.integers(2**31)))
 
 
-def _event_cap(spec: EventSpec, cap: float) -> float:
-    """The segment that cuts an event's whole pre-duration-transform output length to `cap` seconds."""
-    tempo = tempo_of(spec.transforms)
+def _event_cap(spec: EventSpec, cap: float, tempo: float) -> float:
+    """The segment that cuts an event's whole pre-duration-transform output length to `cap` seconds (`tempo`: its speed)."""
     natural = spec.event.duration / tempo
     return min(spec.event.duration, cap * tempo) if natural > cap else spec.event.duration
 
 
 def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's pre-duration-transform output length to `cap` seconds (segment start kept)."""
-    return layout([replace(spec, segment_duration=_event_cap(spec, cap)) for spec in specs])
+    return layout([replace(spec, segment_duration=_event_cap(spec, cap, tempo_of(spec.transforms))) for spec in specs])
 
 
 def _end(specs: list[EventSpec]) -> float:
@@ -89,22 +88,25 @@ def _end(specs: list[EventSpec]) -> float:
     return max(s.onset + length_of(s) for s in specs)
 
 
-def _end_at(specs: list[EventSpec], cap: float, segment_at) -> float:
-    """`_end` of the plan cut at `cap` (`segment_at(spec, cap)`: each event's segment), without building the plan:
-    the same lengths and onsets as `layout`, so the bisection below takes the same steps, only faster."""
-    lengths = [output_duration(segment_at(spec, cap), spec.transforms) for spec in specs]
-    return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
-
-
 def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
-    """The largest common cap (seconds) at which the plan cut by `segment_at` ends within the budget."""
-    high = max(s.event.duration / tempo_of(s.transforms) for s in specs)
-    if _end_at(specs, high, segment_at) <= budget:
+    """The largest common cap (seconds) at which the plan cut by `segment_at(spec, cap, tempo)` ends within the budget.
+
+    Each step computes where the cut plan ends from the same lengths and onsets as `layout`
+    (`output_duration`'s arithmetic with each event's tempo and duration factor looked up once),
+    without building the plan, so the bisection takes the same steps, only faster."""
+    factors = [(tempo_of(s.transforms), duration_factor(s.transforms)) for s in specs]
+
+    def end_at(cap: float) -> float:
+        lengths = [segment_at(spec, cap, tempo) / tempo * factor for spec, (tempo, factor) in zip(specs, factors)]
+        return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
+
+    high = max(s.event.duration / tempo for s, (tempo, _) in zip(specs, factors))
+    if end_at(high) <= budget:
         return high
     low = 0.0
     for _ in range(40):
         mid = (low + high) / 2
-        if _end_at(specs, mid, segment_at) <= budget:
+        if end_at(mid) <= budget:
             low = mid
         else:
             high = mid
@@ -134,15 +136,14 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
     return placed
 
 
-def _segment_cap(spec: EventSpec, cap: float) -> float:
-    """The current segment, cut so its pre-duration-transform output is <= `cap` s (start kept)."""
-    tempo = tempo_of(spec.transforms)
+def _segment_cap(spec: EventSpec, cap: float, tempo: float) -> float:
+    """The current segment, cut so its pre-duration-transform output is <= `cap` s (start kept; `tempo`: its speed)."""
     return math.floor(cap * tempo * 1e4) / 1e4 if spec.segment_duration / tempo > cap else spec.segment_duration
 
 
 def _with_segment_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's current segment so its pre-duration-transform output is <= `cap` s (start kept)."""
-    return layout([replace(spec, segment_duration=_segment_cap(spec, cap)) for spec in specs])
+    return layout([replace(spec, segment_duration=_segment_cap(spec, cap, tempo_of(spec.transforms))) for spec in specs])
 
 
 def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable: tuple[int, ...] = ()) -> list[EventSpec]:

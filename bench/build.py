@@ -9,6 +9,9 @@ measured side by side: rows/s, the floor (rows/s if only the stretch engine cost
 and the stretch engine's share of the row time (goal: >= 60 %), then where the rest of the time
 went (the source's scan and loads, the filter, FLAC encoding, planning a row and its negatives).
 
+At the default 300 rows most events are loaded for the first time (as in the profile the goal
+was set on); `--rows 2000` measures what a large build sees, every synth event in the cache.
+
     python bench/build.py [--rows 300] [--folder /work/shared/data/esc10] [--audio_negatives 1]
 """
 

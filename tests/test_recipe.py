@@ -168,3 +168,15 @@ def test_synth_instances_vary_less_than_the_smallest_modifier_step():
             assert 0.8 * typical <= length <= 1.2 * typical
             assert abs(12 * np.log2(pitch)) <= 1.0
     assert len(SYNTH_CLASSES) >= 12
+
+
+def test_placed_is_dataclasses_replace(synth):
+    """`EventSpec.placed` (the planner's fast copy) gives what `dataclasses.replace` gives, and leaves the original alone."""
+    from dataclasses import replace
+
+    for i in range(40):
+        for spec in draw(synth, i).events:
+            before = spec.to_dict()
+            fast = spec.placed("overlap", 1.25, 3.5)
+            assert fast == replace(spec, relation="overlap", onset=1.25, end=3.5)
+            assert type(fast) is type(spec) and fast.to_dict() != before and spec.to_dict() == before

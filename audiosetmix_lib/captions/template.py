@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 
@@ -125,6 +126,14 @@ def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
             "short": _sound_phrase(event, all_adjectives, with_gerund=False, article=False, short=True)}
 
 
+@lru_cache(maxsize=8192)
+def _event_forms(label: str, modifiers: tuple, seed: int) -> MappingProxyType:
+    """`realise_event`'s forms of an event, from its own stream (caption seed, class name). They read only
+    the label and the modifiers, so a recipe's negatives, which keep most of its events, share them."""
+    event = DescribedEvent(label, modifiers, None, False, 0.0, 0.0)
+    return MappingProxyType(realise_event(event, _Choices(seed, "event:" + label)))
+
+
 def _finish(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:] + "."
@@ -140,7 +149,7 @@ def _styles(description: Description, seed: int) -> tuple[str, ...]:
 
     Cached (a pure function of hashable arguments): choosing a row's negatives asks for the same
     recipe's styles many times (its caption, whether the set fits, the set's captions)."""
-    forms = [realise_event(e, _Choices(seed, "event:" + e.label)) for e in description.events]
+    forms = [_event_forms(e.label, e.modifiers, seed) for e in description.events]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
     with_used = False
