@@ -20,7 +20,7 @@ from .cli_errors import error_message
 from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
-from .locations import local_path, location, output_location
+from .locations import check_workers_reach, local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
@@ -154,6 +154,7 @@ def build(args) -> int:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
         _check_mix(overrides["mix"])
     output_dir = output_location(args.output_dir, "--output_dir")
+    check_workers_reach(output_dir, "--output_dir", args.engine, max(1, args.num_proc))
     # before the source scan: a wrong folder is refused at once
     if isinstance(output_dir, Path):
         check_output_dir(output_dir, args.overwrite)

@@ -31,4 +31,6 @@ def error_message(error: BaseException) -> str | None:
         return str(error)
     if type(error).__name__ in ("UsageError", "PushError"):
         return str(error)
+    if isinstance(error, SystemExit) and isinstance(error.code, str) and error.code.startswith("error: "):
+        return error.code[len("error: "):]  # the flag checks' own messages: the same line, and exit code 2
     return None

@@ -112,3 +112,53 @@ def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path):
 def test_flag_names_are_exact(flag):
     done = run("audiosetmix.py", "build", "--help")
     assert flag in done.stdout and "--overwrite" in done.stdout and "--llm_cache_namespace" in done.stdout
+
+
+def test_outputs_the_workers_cannot_reach_are_refused_before_any_work(tmp_path):
+    """memory:// lives in one process: with workers it is refused at once, not after the build; a backend that
+    connects when it is created (ftp://, here to a closed port) fails as one line, not a traceback."""
+    for argv, said in ((["--engine", "ray"], "--engine ray"), (["--num_proc", "2"], "--num_proc 2")):
+        done = run("audiosetmix.py", "build", "--output_dir", "memory://bucket/asm", "--train", "4",
+                   "--validation", "0", "--test", "0", *argv)
+        line = one_error(done)
+        assert "memory://" in line and said in line and "--num_proc 1" in line, line
+        assert "source synth" not in done.stdout and "Ray" not in done.stderr  # refused before the scan and Ray
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", f"ftp://127.0.0.1:{closed_port()}/asm", "--train", "4",
+                         "--validation", "0", "--test", "0"))
+    assert "cannot write there" in line and "ConnectionRefusedError" in line, line
+
+
+def test_llm_settings_and_caches_are_checked_before_any_work(tmp_path):
+    """A bad LLM setting is one line naming its flag; a --llm_cache that would silently reuse nothing (a mistyped
+    folder, which used to become a new empty SQLite file) is refused and nothing is created there."""
+    llm = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0",
+           "--captioner", "openai", "--llm_model", "mock", "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1"]
+    line = one_error(run(*llm, "--llm_concurrency", "0"))
+    assert "--llm_concurrency" in line and "got 0" in line, line
+    typo = tmp_path / "run1" / ".audiosetmix" / "answer"
+    for given in (str(typo), str(typo) + "/", typo.as_uri()):
+        line = one_error(run(*llm, "--llm_cache", given))
+        assert "--llm_cache" in line and "no such folder" in line, line
+    assert not (tmp_path / "run1").exists()
+
+
+def test_a_build_stopped_by_the_fallback_guard_closes_its_http_client(tmp_path):
+    """The guard's error is the last word: no 'Unclosed client session' from the HTTP client after it."""
+    done = run("audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0",
+               "--test", "0", "--captioner", "openai", "--llm_model", "mock", "--llm_timeout", "0.5",
+               "--llm_http_retries", "0", "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1")
+    line = one_error(done)
+    assert "fell back to template captions" in line, line
+    assert "Unclosed" not in done.stderr and done.stderr.rstrip().splitlines()[-1] == line, done.stderr[-1500:]
+
+
+def test_a_ray_address_that_does_not_answer_is_one_line_at_once(tmp_path):
+    """Ray would retry a dead host:port for minutes; the build says so at once, naming the address, whether it
+    came from --ray_address or RAY_ADDRESS."""
+    pytest.importorskip("ray")
+    dead = f"127.0.0.1:{closed_port()}"
+    build = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0",
+             "--test", "0", "--engine", "ray"]
+    for argv, env in ((["--ray_address", dead], None), ([], {"RAY_ADDRESS": dead}), (["--ray_address", "ray://" + dead], None)):
+        line = one_error(run(*build, *argv, env=env, timeout=120))
+        assert "cannot reach the Ray cluster" in line and dead in line and "ConnectionRefusedError" in line, line

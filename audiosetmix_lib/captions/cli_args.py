@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..config import LLMConfig
+from .answer_files import ANSWERS_DIR
 from .captioner import CAPTIONERS, LLMCaptioner
 from .openai_backend import base_urls as split_urls
 from .report import card_markdown
@@ -90,6 +91,24 @@ def is_answer_folder(location: str) -> bool:
     return path.is_dir() or location.endswith("/")
 
 
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def check_cache_location(location: str) -> None:
+    """Refuse an `--llm_cache` that would silently reuse nothing: a local folder that is not there, or a path
+    that is neither an existing file nor the name of a new SQLite file (a mistyped folder would otherwise
+    become an empty SQLite cache). Folders on object stores are read as they are (an absent one: no answers)."""
+    if "://" in location and not location.startswith("file://"):
+        return
+    path = Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
+    if path.is_dir() or path.is_file():
+        return
+    if location.endswith("/") or location.startswith("file://") or path.suffix.lower() not in SQLITE_SUFFIXES:
+        raise SystemExit(f"error: --llm_cache {location}: no such folder or file; give an earlier build's output folder "
+                         f"(or its {ANSWERS_DIR}/) to reuse its answers, or a file name ending in "
+                         f"{', '.join(SQLITE_SUFFIXES)} for a new SQLite cache")
+
+
 def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
     """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
@@ -111,6 +130,7 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
         llm.update(device=args.llm_device, dtype=args.llm_dtype, batch_size=args.llm_batch_size,
                    endpoint_id=endpoint_id(None, getattr(args, "llm_cache_namespace", None) or "local-transformers"))
     for location in args.llm_cache or []:
+        check_cache_location(location)
         if is_answer_folder(location):
             folder = location if "://" in location else str(Path(location).expanduser().resolve())
             llm["cache_folders"] = (*llm.get("cache_folders", ()), folder)
@@ -122,7 +142,11 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
         llm["answers_dir"] = answers_dir
     if report_path is not None:
         llm["report"] = str(report_path)
-    return {"captioner": args.captioner, "llm": LLMConfig(**llm)}
+    try:
+        config = LLMConfig(**llm)
+    except ValueError as error:  # "concurrency must be >= 1, got 0": each field is the flag --llm_<field>
+        raise SystemExit(f"error: --llm_{error}") from None
+    return {"captioner": args.captioner, "llm": config}
 
 
 def caption_report_data(builder) -> tuple[dict | None, str]:

@@ -128,3 +128,6 @@ def run_build(builder, output_dir: Path | str, num_proc: int = 1, overwrite: boo
         return BuildResult(output.state, sizes, len(todo), len(plan), captions, output.notes)
     finally:
         output.close()
+        close_captioner = getattr(maker.captioner, "close", None)
+        if close_captioner is not None:
+            close_captioner()  # an HTTP client's connections and loop thread, also when the build stops early

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import socket
 import time
 from dataclasses import replace
 
@@ -110,6 +111,20 @@ def _test_env() -> dict:
     return {k: os.environ[k] for k in (CRASH_ENV, HANG_ENV) if os.environ.get(k)}
 
 
+def unreachable(address: str) -> str | None:
+    """Why a `host:port` (or `ray://host:port`) address does not answer, or None: Ray itself would retry a dead
+    address for minutes. `auto` and other forms are left to Ray, which fails fast on them."""
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, colon, port = target.rpartition(":")
+    if not colon or not host or not port.isdigit() or "/" in target:
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            return None
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"
+
+
 def connect(address: str | None, num_cpus: int):
     """Join `address` (or RAY_ADDRESS), else start a local Ray with `num_cpus` CPUs; True if we started it."""
     try:
@@ -119,6 +134,11 @@ def connect(address: str | None, num_cpus: int):
     if ray.is_initialized():
         return ray, False
     address = address or os.environ.get("RAY_ADDRESS") or None
+    why = unreachable(address) if address else None
+    if why:
+        raise RayUnavailable(f"cannot reach the Ray cluster at {address} ({why}); start it with `ray start --head` "
+                             f"there, check the address (the head's host:port, or ray://host:10001), or leave "
+                             f"--ray_address and RAY_ADDRESS unset for a local Ray")
     try:
         if address:
             ray.init(address=address, log_to_driver=False)

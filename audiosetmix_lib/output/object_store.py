@@ -224,15 +224,15 @@ def load_remote_manifest(fs, path: str) -> Manifest | None:
 def check_object_store_output(url: str, overwrite: bool = False) -> None:
     """Refuse early what `ObjectStoreOutput.open` would refuse: a prefix this machine cannot write (no bucket, no
     credentials, no permission), or a non-empty prefix that is not an AudioSetMix output."""
-    fs, path = fsspec.core.url_to_fs(url)
-    probe = _join(path, META_DIR, f".write-test-{os.getpid()}")
     try:
+        fs, path = fsspec.core.url_to_fs(url)  # some backends connect here (ftp://, sftp://)
+        probe = _join(path, META_DIR, f".write-test-{os.getpid()}")
         fs.pipe_file(probe, b"")
         fs.rm_file(probe)
     except Exception as error:  # noqa: BLE001 - every backend has its own errors (botocore, google-auth, OSError)
         raise OutputError(f"--output_dir {url}: cannot write there ({type(error).__name__}: {str(error)[:200]}); check that "
-                          f"the bucket exists and that this machine's credentials may write to it (e.g. AWS_PROFILE, "
-                          f"GOOGLE_APPLICATION_CREDENTIALS)") from None
+                          f"the bucket exists (and its host answers) and that this machine's credentials may write to it "
+                          f"(e.g. AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS)") from None
     fs.invalidate_cache()
     if fs.isfile(path):
         raise OutputError(f"--output_dir {url} is an object, not a prefix: choose a prefix (a folder path)")
