@@ -140,6 +140,10 @@ def test_llm_settings_and_caches_are_checked_before_any_work(tmp_path):
         line = one_error(run(*llm, "--llm_cache", given))
         assert "--llm_cache" in line and "no such folder" in line, line
     assert not (tmp_path / "run1").exists()
+    line = one_error(run(*llm, "--engine", "ray", "--llm_cache", str(tmp_path / "answers.sqlite")))
+    assert "SQLite" in line and "Ray" in line and not (tmp_path / "answers.sqlite").exists(), line
+    line = one_error(run(*[a for a in llm if a not in ("--captioner", "openai")]))  # LLM flags, template captioner
+    assert "--llm_model, --llm_base_url given" in line and "--captioner openai" in line, line
 
 
 def test_a_build_stopped_by_the_fallback_guard_closes_its_http_client(tmp_path):

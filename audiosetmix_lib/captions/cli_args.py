@@ -112,6 +112,11 @@ def check_cache_location(location: str) -> None:
 def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
     """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
+        given = [flag for flag, value in (("--llm_model", args.llm_model), ("--llm_base_url", args.llm_base_url),
+                                          ("--llm_cache", args.llm_cache)) if value]
+        if given:  # LLM flags with the default captioner: the LLM would silently never be asked
+            raise SystemExit(f"error: {', '.join(given)} given, but the captioner is the template grammar: add "
+                             f"--captioner openai (an OpenAI-compatible server) or --captioner transformers")
         return {}
     if not args.llm_model:
         raise SystemExit(f"error: --captioner {args.captioner} needs --llm_model")
@@ -136,6 +141,10 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
             llm["cache_folders"] = (*llm.get("cache_folders", ()), folder)
         elif "cache" in llm:
             raise SystemExit("error: --llm_cache names more than one SQLite file; give one (folders may be several)")
+        elif getattr(args, "engine", "local") == "ray":
+            raise SystemExit(f"error: --llm_cache {location} is a SQLite file, which the Ray engine's caption actors "
+                             f"cannot share across machines: give earlier answers as a folder (an earlier build's "
+                             f"output folder or its {ANSWERS_DIR}/); every build keeps its own there")
         else:
             llm["cache"] = str(Path(location).expanduser().resolve())
     if answers_dir is not None:
