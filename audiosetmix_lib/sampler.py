@@ -18,7 +18,7 @@ from .events import SPLITS
 from .recipe import EventSpec, Recipe
 from .relations import layout, onsets_for
 from .sources.base import EventPool
-from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, tempo_of
+from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, scaled_duration, tempo_of
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -92,12 +92,12 @@ def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
     """The largest common cap (seconds) at which the plan cut by `segment_at(spec, cap, tempo)` ends within the budget.
 
     Each step computes where the cut plan ends from the same lengths and onsets as `layout`
-    (`output_duration`'s arithmetic with each event's tempo and duration factor looked up once),
-    without building the plan, so the bisection takes the same steps, only faster."""
+    (each event's tempo and duration factor looked up once), without building the plan, so the
+    bisection takes the same steps, only faster."""
     factors = [(tempo_of(s.transforms), duration_factor(s.transforms)) for s in specs]
 
     def end_at(cap: float) -> float:
-        lengths = [segment_at(spec, cap, tempo) / tempo * factor for spec, (tempo, factor) in zip(specs, factors)]
+        lengths = [scaled_duration(segment_at(spec, cap, tempo), tempo, factor) for spec, (tempo, factor) in zip(specs, factors)]
         return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
 
     high = max(s.event.duration / tempo for s, (tempo, _) in zip(specs, factors))
