@@ -9,6 +9,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .stop_signals import stops_deferred
+
 PCM_BITS = 16
 PCM_MAX = 2 ** (PCM_BITS - 1) - 1
 
@@ -135,7 +137,8 @@ def quantize(samples: np.ndarray) -> np.ndarray:
 def encode_flac(pcm: np.ndarray, sr: int) -> bytes:
     """Encode 16-bit PCM as FLAC bytes (lossless: decoding gives these integers back)."""
     buffer = io.BytesIO()
-    sf.write(buffer, pcm, sr, format="FLAC", subtype="PCM_16")
+    with stops_deferred():  # the encoder writes through a Python callback, where a raised stop would be lost
+        sf.write(buffer, pcm, sr, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
 
 

@@ -30,6 +30,7 @@ from .sources import SOURCE_NAMES
 from .sources.base import SourceError
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
+from .stop_signals import stop_signals_raise
 
 
 class UsageError(ValueError):
@@ -140,6 +141,12 @@ def _source_options(args, config_source: str, base: dict) -> dict:
 
 
 def build(args) -> int:
+    """SIGTERM and SIGINT stop the whole command as one `error:` line (the source scan included)."""
+    with stop_signals_raise():
+        return _build(args)
+
+
+def _build(args) -> int:
     started = time.time()
     base = next((c for c in AudioSetMix.BUILDER_CONFIGS if c.name == args.config), None)
     if base is None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 from .captions.backend import BackendError
 from .captions.fallback_guard import FallbackRateExceeded
 from .dataset_path import DatasetPathError
-from .engine.local import BuildInterrupted, WorkerDied
+from .engine.local import WorkerDied
 from .engine.ray_engine import RayUnavailable
 from .evaluation.errors import EvaluationError
 from .locations import LocationError
 from .output.contract import OutputError
 from .sources.base import SourceError
 from .stats_cli import DatasetError
+from .stop_signals import BuildInterrupted
 
 
 def error_message(error: BaseException) -> str | None:

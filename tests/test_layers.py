@@ -24,6 +24,7 @@ LAYERS = {
     "audiosetmix_lib.retrieval": 0,
     "audiosetmix_lib.locations": 0,  # paths and file:// URLs a build may use
     "audiosetmix_lib.dataset_path": 0,  # a mistyped dataset folder told apart from a Hub id
+    "audiosetmix_lib.stop_signals": 0,  # SIGTERM/SIGINT raised where Python can carry them
     "audiosetmix_lib.recipe": 0,  # EventSpec and Recipe: plain data; layout and durations live in relations/transforms
     # 1: transforms and sources
     "audiosetmix_lib.transforms": 1,

@@ -25,6 +25,7 @@ from ..output.determinants import build_determinants
 from ..output.object_store import ObjectStoreOutput
 from ..output.plan import plan_shards
 from ..stats_cli import card_statistics
+from ..stop_signals import stop_signals_raise
 from .local import run_local
 from .ray_engine import run_ray
 
@@ -83,7 +84,17 @@ def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, e
 def run_build(builder, output_dir: Path | str, num_proc: int = 1, overwrite: bool = False, after_batch=None,
               on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
               ray_caption_actors: int = 2) -> BuildResult:
-    """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ..."""
+    """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ...
+
+    From the output's opening to its card, SIGTERM and SIGINT raise `BuildInterrupted` (engines, Ray's
+    start and end, the card included); the finished shards are kept and the same command resumes."""
+    with stop_signals_raise():
+        return _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
+                      ray_caption_actors)
+
+
+def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
+           ray_caption_actors) -> BuildResult:
     started = time.time()
     config = builder.config
     maker = builder.row_maker()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -18,10 +17,6 @@ from concurrent.futures.process import BrokenProcessPool
 from ..output.plan import ShardSpec
 from ..output.shard_writer import ShardResult, write_shard
 from .worker_life import bind_to_parent
-
-
-class BuildInterrupted(RuntimeError):
-    """SIGTERM / SIGINT reached the driver; finished shards are kept."""
 
 
 class WorkerDied(RuntimeError):
@@ -41,10 +36,6 @@ def _run_shard(spec: ShardSpec) -> ShardResult:
     return write_shard(s["maker"], spec, s["features"], s["staging_dir"], s["after_batch"], s["meta_dir"])
 
 
-def _raise_interrupted(signum, frame):
-    raise BuildInterrupted(signal.Signals(signum).name)
-
-
 def _kill_pool(pool: ProcessPoolExecutor) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
@@ -60,39 +51,34 @@ def run_local(maker, todo: list[ShardSpec], features, output, num_proc: int = 1,
     if not todo:
         return
     started, total = time.time(), len(todo)
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def done(result: ShardResult, count: int) -> None:
         output.commit(result)
         log(f"  shard {result.spec.name}: {result.rows} rows ({count}/{total} shards, {time.time() - started:.1f} s)",
             flush=True)
 
+    if num_proc <= 1:
+        for count, spec in enumerate(todo, 1):
+            done(write_shard(maker, spec, features, str(output.staging_dir), after_batch, str(output.meta_dir)), count)
+        return
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    pool = ProcessPoolExecutor(max_workers=min(num_proc, total), mp_context=context, initializer=_init_worker,
+                               initargs=(os.getpid(), maker, features, str(output.staging_dir),
+                                         str(output.meta_dir), after_batch))
     try:
-        if num_proc <= 1:
-            for count, spec in enumerate(todo, 1):
-                done(write_shard(maker, spec, features, str(output.staging_dir), after_batch, str(output.meta_dir)), count)
-            return
-        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-        pool = ProcessPoolExecutor(max_workers=min(num_proc, total), mp_context=context, initializer=_init_worker,
-                                   initargs=(os.getpid(), maker, features, str(output.staging_dir),
-                                             str(output.meta_dir), after_batch))
-        try:
-            futures = {pool.submit(_run_shard, spec): spec for spec in todo}
-            count = 0
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        raise WorkerDied(f"a worker process died while building {futures[future].name}") from None
-                    count += 1
-                    done(result, count)
-        except BaseException:
-            _kill_pool(pool)
-            raise
-        pool.shutdown(wait=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        futures = {pool.submit(_run_shard, spec): spec for spec in todo}
+        count = 0
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise WorkerDied(f"a worker process died while building {futures[future].name}") from None
+                count += 1
+                done(result, count)
+    except BaseException:
+        _kill_pool(pool)
+        raise
+    pool.shutdown(wait=True)

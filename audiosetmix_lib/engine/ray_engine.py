@@ -32,7 +32,8 @@ from ..captions.captioner import CaptionedSet, LLMCaptioner
 from ..output.faults import CRASH_ENV, HANG_ENV
 from ..output.plan import ShardSpec
 from ..output.shard_writer import CAPTION_BATCH_ROWS, ShardResult, write_shard
-from .local import BuildInterrupted, WorkerDied
+from ..stop_signals import BuildInterrupted, stops_deferred, take_back_stop_signals
+from .local import WorkerDied
 
 CAPTION_ACTORS = 2
 TASK_RETRIES = 3  # a worker process that dies (killed, out of memory) is restarted this many times per shard
@@ -144,7 +145,13 @@ def connect(address: str | None, num_cpus: int):
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as error:
+    except BaseException as error:
+        if not address and ray.is_initialized():
+            ray.shutdown()  # stopped while starting: the half-started local Ray goes too
+        if isinstance(error, SystemExit) and error.code == signal.SIGTERM:
+            raise BuildInterrupted("SIGTERM") from None  # Ray's own handler, in place while it starts
+        if not isinstance(error, (ConnectionError, RuntimeError, ValueError)) or isinstance(error, BuildInterrupted):
+            raise
         raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {error}; start one "
                              f"with `ray start --head` or leave --ray_address and RAY_ADDRESS unset") from None
     return ray, True
@@ -156,18 +163,13 @@ def run_ray(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, a
     if not todo:
         return
     ray, started_here = connect(address, max(1, num_proc))
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
+    take_back_stop_signals()  # ray.init put its own SIGTERM handler (sys.exit(15)) in place of the driver's
     try:
         _run(ray, maker, todo, features, output, after_batch, log, caption_actors)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if started_here:
             ray.shutdown()
-
-
-def _raise_interrupted(signum, frame):
-    raise BuildInterrupted(signal.Signals(signum).name)
+            take_back_stop_signals()  # and ray.shutdown the default one: the card is still to be written
 
 
 def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: int) -> None:
@@ -197,7 +199,8 @@ def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: i
     pending = list(records_refs) + list(render_refs)
     try:
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            with stops_deferred():  # a stop raised inside Ray's wait would come out as a SystemError
+                ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
             for ref in ready:
                 try:
                     value = ray.get(ref)
