@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -160,8 +161,9 @@ def _build(args) -> int:
     if args.mix:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
         _check_mix(overrides["mix"])
+    _check_numbers(args)
     output_dir = output_location(args.output_dir, "--output_dir")
-    check_workers_reach(output_dir, "--output_dir", args.engine, max(1, args.num_proc))
+    check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
     if isinstance(output_dir, Path):
         check_output_dir(output_dir, args.overwrite)
@@ -188,7 +190,7 @@ def _build(args) -> int:
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
 
-    result = run_build(builder, output_dir, num_proc=max(1, args.num_proc), overwrite=args.overwrite,
+    result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
@@ -214,6 +216,23 @@ def _check_mix(mix: dict) -> None:
     except (ValueError, TypeError) as error:
         known = ", ".join(f.name for f in fields(MixConfig))
         raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+
+
+SAMPLE_RATES = (8000, 192000)  # below, the synth classes' bands do not fit under Nyquist; above, no audio dataset
+
+
+def _check_numbers(args) -> None:
+    """Numbers a build cannot use, refused before any work (each names its flag and the values it takes)."""
+    lowest = {"--num_proc": (args.num_proc, 1), "--seed": (args.seed, 0), "--audio_negatives": (args.audio_negatives, 0),
+              "--ray_caption_actors": (args.ray_caption_actors, 1), "--min_event_seconds": (args.min_event_seconds, 0)}
+    for flag, (value, low) in lowest.items():
+        if value is not None and value < low:
+            raise UsageError(f"{flag} {value} is below {low}: give {low} or more")
+    if args.sample_rate is not None and not SAMPLE_RATES[0] <= args.sample_rate <= SAMPLE_RATES[1]:
+        raise UsageError(f"--sample_rate {args.sample_rate} is outside {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]} Hz: give a rate "
+                         f"such as 16000, 32000 or 48000")
+    if args.ray_address and args.engine != "ray":
+        raise UsageError(f"--ray_address {args.ray_address} is for --engine ray: add --engine ray, or leave it out")
 
 
 def _check_sizes(sizes: dict[str, int], rows_per_shard: int, num_negatives: int) -> None:
@@ -408,9 +427,39 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class _ReaderMayLeave:
+    """stdout for a long command whose reader may go away (`build ... | head`): the work goes on, and what it
+    would still print is dropped, instead of a BrokenPipeError stopping the build half-way."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        return self._call("write", text) or len(text)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def _call(self, name: str, *args):
+        if self._gone:
+            return None
+        try:
+            return getattr(self._stream, name)(*args)
+        except BrokenPipeError:
+            self._gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)  # so that Python's own flush at exit cannot fail either
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+            return None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
     args = parser().parse_args(argv)
+    stdout, sys.stdout = sys.stdout, _ReaderMayLeave(sys.stdout)
     try:
         return args.func(args)
     except BaseException as error:  # noqa: BLE001 - sorted below: known failures become one line, the rest re-raise
@@ -419,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {message}", file=sys.stderr, flush=True)
         return 2
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

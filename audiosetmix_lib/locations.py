@@ -51,6 +51,8 @@ def location(value: str, flag: str) -> Path | str:
 
 def output_location(value: str, flag: str = "--output_dir") -> Path | str:
     """Where a build writes: a local folder or an object-store URL, never hf:// (see the module docstring)."""
+    if not value.strip():
+        raise LocationError(f"{flag} is empty: give the folder (or object-store URL) to build into")
     _refuse_hf(value, flag)
     return location(value, flag)
 

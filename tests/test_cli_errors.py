@@ -171,3 +171,38 @@ def test_a_ray_address_that_does_not_answer_is_one_line_at_once(tmp_path):
     for argv, env in ((["--ray_address", dead], None), ([], {"RAY_ADDRESS": dead}), (["--ray_address", "ray://" + dead], None)):
         line = one_error(run(*build, *argv, env=env, timeout=120))
         assert "cannot reach the Ray cluster" in line and dead in line and "ConnectionRefusedError" in line, line
+
+
+def test_values_a_build_cannot_use_are_one_line_each(tmp_path):
+    """Each used to crash after "building N shard(s)" (seed -1, sample rate 100) or to be taken silently (num_proc 0)."""
+    build = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0"]
+    llm = ["--captioner", "openai", "--llm_model", "mock"]
+    cases = [(["--seed", "-1"], "--seed -1"), (["--sample_rate", "100"], "--sample_rate 100"),
+             (["--sample_rate", "1000000"], "--sample_rate 1000000"), (["--num_proc", "0"], "--num_proc 0"),
+             (["--audio_negatives", "-1"], "--audio_negatives -1"), (["--min_event_seconds", "-1"], "--min_event_seconds"),
+             (["--ray_address", "auto"], "--engine ray"), (["--output_dir", " "], "--output_dir is empty"),
+             ([*llm, "--llm_base_url", "ftp://host/v1"], "not an http:// or https:// URL"),
+             ([*llm, "--llm_base_url", "http://127.0.0.1:1/v1", "--llm_timeout", "0"], "--llm_timeout")]
+    for argv, said in cases:
+        line = one_error(run(*build, *argv))
+        assert said in line, (argv, line)
+    assert not (tmp_path / "o" / "data").exists()
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_build(tmp_path):
+    """`build ... | head -1`: the build finishes (its card is written) and exits 0, with no BrokenPipeError."""
+    out = tmp_path / "o"
+    build = subprocess.Popen([sys.executable, "audiosetmix.py", "build", "--output_dir", str(out), "--train", "8",
+                              "--validation", "0", "--test", "0", "--rows_per_shard", "2"], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert build.stdout.readline().startswith("source ")
+        build.stdout.close()  # the reader leaves, as `head -1` does
+        stderr = build.stderr.read()
+        assert build.wait(timeout=180) == 0, stderr[-2000:]
+    finally:
+        if build.poll() is None:
+            build.kill()
+    assert "Traceback" not in stderr and (out / "README.md").exists()
+    assert len(list((out / "data").glob("train-*.parquet"))) == 4

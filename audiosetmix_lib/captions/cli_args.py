@@ -126,6 +126,9 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
     if args.captioner == "openai":
         if not args.llm_base_url:
             raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
+        for url in split_urls(args.llm_base_url):
+            if not url.startswith(("http://", "https://")):
+                raise SystemExit(f"error: --llm_base_url {url}: not an http:// or https:// URL (e.g. http://127.0.0.1:8000/v1)")
         if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
             raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
         llm.update(base_url=tuple(split_urls(args.llm_base_url)), api_key_env=args.llm_api_key_env or _LLM.api_key_env,

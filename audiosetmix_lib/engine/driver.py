@@ -118,7 +118,7 @@ def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, 
         elif output.state == "replace":
             log(f"{output_dir} holds an earlier, different build: the new one is staged and replaces data/ when complete",
                 flush=True)
-        where = f"{num_proc} process(es)" if engine == "local" else f"Ray ({ray_address or 'RAY_ADDRESS or a local Ray'})"
+        where = f"{min(num_proc, len(todo))} process(es)" if engine == "local" else f"Ray ({ray_address or 'RAY_ADDRESS or a local Ray'})"
         log(f"building {len(todo)} shard(s) with {where}", flush=True)
         run_engine(maker, todo, builder.info.features, output, num_proc, after_batch, log, engine, ray_address,
                    ray_caption_actors)
