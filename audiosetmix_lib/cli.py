@@ -21,7 +21,7 @@ from .cli_errors import error_message
 from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
-from .locations import check_workers_reach, local_path, location, output_location
+from .locations import check_workers_reach, is_process_local, local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
@@ -196,6 +196,10 @@ def _build(args) -> int:
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
+    if is_process_local(output_dir):
+        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
+              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
+              file=sys.stderr, flush=True)
     return 0
 
 

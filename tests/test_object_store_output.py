@@ -62,7 +62,9 @@ def memory_url() -> str:
 
 def test_a_build_into_an_object_store_has_the_local_bytes_and_resumes_only_what_is_missing(reference, capsys):
     url = memory_url()
+    capsys.readouterr()
     assert main(["build", "--output_dir", url, *BUILD]) == 0
+    assert f"warning: --output_dir {url} lives in this process's memory" in capsys.readouterr().err  # gone at exit
     assert list(reference) == SHARDS and remote_shards(url) == reference
     files = remote_files(url)
     assert files == [".audiosetmix/manifest.json", "README.md", *[f"data/{name}" for name in SHARDS]]  # nothing staged left

@@ -226,6 +226,7 @@ def test_build_reports_skips_lost_classes_and_label_changes(messy_folder: Path, 
     for text in ("path escape: 3", "truncated audio: 1", "trunc.wav", "Tick", "--min_event_seconds", "'Dog'"):
         assert text in section, text
     assert str(messy_folder) not in section and str(tmp_path) not in section
+    assert "/etc/" not in section and "'.../hosts' is an absolute path" in section  # the metadata's own absolute path
     code = main(["build", "--output_dir", str(tmp_path / "strict"), "--config", "folder", "--source_path",
                  str(messy_folder), "--train", "4", "--validation", "0", "--test", "0", "--strict"])
     assert code == 2 and "empty label" in capsys.readouterr().err

@@ -23,7 +23,7 @@ import csv
 import json
 import math
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -242,9 +242,12 @@ class FolderSource(Source):
         if not file_name:
             raise BadRow("empty file_name", "empty file_name")
         posix = PurePosixPath(file_name)
-        if posix.is_absolute() or ".." in posix.parts or not self._inside(str(posix)):
-            raise BadRow("path escape", f"file_name {file_name!r} leads outside the source folder "
-                         "(absolute, '..' or a symlink to elsewhere)", item=file_name)
+        if posix.is_absolute() or PureWindowsPath(file_name).drive:
+            raise BadRow("path escape", f"file_name {file_name!r} is an absolute path: give it relative to the source "
+                         "folder (the dataset stores it, and paths of this machine must not be in it)", item=file_name)
+        if ".." in posix.parts or not self._inside(str(posix)):
+            raise BadRow("path escape", f"file_name {file_name!r} leads outside the source folder ('..' or a symlink "
+                         "to elsewhere)", item=file_name)
         file_name = str(posix)
         try:
             raw = [cell["label"]] if label_column == "label" else parse_labels(cell["labels"])

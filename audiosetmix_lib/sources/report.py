@@ -7,6 +7,7 @@ naming the flag that would keep them. Items are relative to the source (no build
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ..events import Skip
@@ -69,6 +70,16 @@ def terminal_lines(source) -> list[str]:
     return lines
 
 
+# an absolute path's folders (POSIX, or a Windows drive): what names a place on the build machine
+_ABSOLUTE_FOLDERS = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:[\\/]|/)(?:[^\s'\"/\\]+[/\\])+")
+
+
+def without_folders(text: str) -> str:
+    """`text` with the folders of every absolute path cut to `.../` (a metadata row or a decoder's message may
+    name them; the card is published, so it keeps only the file name)."""
+    return _ABSOLUTE_FOLDERS.sub(".../", str(text))
+
+
 def _md(text: str) -> str:
     """User text (labels, file names) as inert Markdown: no HTML tags, code spans or line breaks."""
     return " ".join(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'").split())
@@ -87,7 +98,7 @@ def card_markdown(source, limit: int = 50) -> str:
     if skipped:
         shown = skipped[:limit]
         parts.append(f"\n**Skipped inputs** (first {len(shown)} of {len(skipped)}):\n")
-        parts += [f"- `{_md(skip.item)}` ({skip.kind}): {_md(skip.reason)}" for skip in shown]
+        parts += [f"- `{_md(without_folders(skip.item))}` ({skip.kind}): {_md(without_folders(skip.reason))}" for skip in shown]
     changes = label_change_lines(source)
     if changes:
         parts.append("\n**Labels changed** (cut at their first `.`, `!`, `?`, `<`, `>`, `:` or line break):\n")
