@@ -401,9 +401,17 @@ def show(args) -> int:
     return 0
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse's own refusals (a wrong type, an unknown flag) as one `error:` line, like every other failure,
+    instead of the whole usage text and a `prog: error:` line."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help` lists the flags)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="audiosetmix", description="Build, re-render and publish AudioSetMix datasets.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _OneLineErrors(prog="audiosetmix", description="Build, re-render and publish AudioSetMix datasets.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_OneLineErrors)
     b = sub.add_parser("build", help="render a dataset in the Hub layout")
     _add_build_args(b)
     b.set_defaults(func=build)

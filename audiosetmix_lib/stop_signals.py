@@ -17,8 +17,9 @@ from contextlib import contextmanager
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class BuildInterrupted(RuntimeError):
-    """SIGTERM / SIGINT reached the driver; finished shards are kept."""
+class BuildInterrupted(BaseException):
+    """SIGTERM / SIGINT reached the driver; finished shards are kept. A BaseException, as KeyboardInterrupt
+    is: a library's `except Exception` (Ray's start-up has several) must not swallow a stop."""
 
 
 def _raise_interrupted(signum, frame):

@@ -182,7 +182,8 @@ def test_values_a_build_cannot_use_are_one_line_each(tmp_path):
              (["--audio_negatives", "-1"], "--audio_negatives -1"), (["--min_event_seconds", "-1"], "--min_event_seconds"),
              (["--ray_address", "auto"], "--engine ray"), (["--output_dir", " "], "--output_dir is empty"),
              ([*llm, "--llm_base_url", "ftp://host/v1"], "not an http:// or https:// URL"),
-             ([*llm, "--llm_base_url", "http://127.0.0.1:1/v1", "--llm_timeout", "0"], "--llm_timeout")]
+             ([*llm, "--llm_base_url", "http://127.0.0.1:1/v1", "--llm_timeout", "0"], "--llm_timeout"),
+             (["--sample_rate", "1e5"], "invalid int value: '1e5'"), (["--trian", "3"], "unrecognized arguments: --trian")]
     for argv, said in cases:
         line = one_error(run(*build, *argv))
         assert said in line, (argv, line)

@@ -150,7 +150,7 @@ def connect(address: str | None, num_cpus: int):
             ray.shutdown()  # stopped while starting: the half-started local Ray goes too
         if isinstance(error, SystemExit) and error.code == signal.SIGTERM:
             raise BuildInterrupted("SIGTERM") from None  # Ray's own handler, in place while it starts
-        if not isinstance(error, (ConnectionError, RuntimeError, ValueError)) or isinstance(error, BuildInterrupted):
+        if not isinstance(error, (ConnectionError, RuntimeError, ValueError)):
             raise
         raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {error}; start one "
                              f"with `ray start --head` or leave --ray_address and RAY_ADDRESS unset") from None
@@ -168,8 +168,8 @@ def run_ray(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, a
         _run(ray, maker, todo, features, output, after_batch, log, caption_actors)
     finally:
         if started_here:
-            ray.shutdown()
-            take_back_stop_signals()  # and ray.shutdown the default one: the card is still to be written
+            ray.shutdown()  # its C core sets SIGTERM to the default while it ends (a stop then kills: exit 143)
+            take_back_stop_signals()  # the card is still to be written
 
 
 def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: int) -> None:
