@@ -192,7 +192,7 @@ def _build(args) -> int:
 
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
-                       ray_address=args.ray_address, ray_caption_actors=max(1, args.ray_caption_actors))
+                       ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")

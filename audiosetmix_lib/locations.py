@@ -68,9 +68,8 @@ def is_process_local(value) -> bool:
 def check_workers_reach(value, flag: str, engine: str, num_proc: int) -> None:
     """Refuse a process-local store (memory://) when other processes would write the shards: a worker's
     writes would stay in its own memory, and the build would fail only after all its work."""
-    protocol = str(value).split("://", 1)[0]
     if is_process_local(value) and (engine == "ray" or num_proc > 1):
-        raise LocationError(f"{flag} {value}: {protocol}:// lives in this process's memory, where the workers of "
+        raise LocationError(f"{flag} {value}: {str(value).split('://', 1)[0]}:// lives in this process's memory, where the workers of "
                             f"{'--engine ray' if engine == 'ray' else f'--num_proc {num_proc}'} cannot write; use "
                             f"--engine local --num_proc 1, or a folder or an object store (s3://, gs://)")
 

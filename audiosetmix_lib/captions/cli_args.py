@@ -83,12 +83,17 @@ def endpoint_id(base_urls: list[str] | str | None, namespace: str | None = None)
     return "sha256:" + hashlib.sha256(json.dumps(urls).encode("utf-8")).hexdigest()
 
 
+def _local_path(location: str) -> Path | None:
+    """The local path an `--llm_cache` names (a path or a file:// URL), or None for another URL."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    return Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
+
+
 def is_answer_folder(location: str) -> bool:
     """A URL or an existing folder is a folder of answer files; anything else a SQLite file."""
-    if "://" in location and not location.startswith("file://"):
-        return True
-    path = Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
-    return path.is_dir() or location.endswith("/")
+    path = _local_path(location)
+    return path is None or path.is_dir() or location.endswith("/")
 
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -98,10 +103,8 @@ def check_cache_location(location: str) -> None:
     """Refuse an `--llm_cache` that would silently reuse nothing: a local folder that is not there, or a path
     that is neither an existing file nor the name of a new SQLite file (a mistyped folder would otherwise
     become an empty SQLite cache). Folders on object stores are read as they are (an absent one: no answers)."""
-    if "://" in location and not location.startswith("file://"):
-        return
-    path = Path(location[len("file://"):] if location.startswith("file://") else location).expanduser()
-    if path.is_dir() or path.is_file():
+    path = _local_path(location)
+    if path is None or path.is_dir() or path.is_file():
         return
     if location.endswith("/") or location.startswith("file://") or path.suffix.lower() not in SQLITE_SUFFIXES:
         raise SystemExit(f"error: --llm_cache {location}: no such folder or file; give an earlier build's output folder "
