@@ -131,3 +131,21 @@ def test_counterfactual_clips_rendered_with_the_rows_events_equal_clips_rendered
             assert np.array_equal(with_memo, alone), (index, negative.kind)
         reused += events_of_row + sum(len(n.recipe.events) for n in chosen) - len(memo)
     assert reused > 0  # the negatives did share events with their rows
+
+
+def test_the_cards_storage_line_states_the_shards_audio_bytes(tiny_dataset_dir):
+    """Issue 28 item 6: the card said "1 (no audio)" because it measured rows read without their audio."""
+    import re
+
+    from helpers import undecoded_rows
+
+    rows = undecoded_rows(tiny_dataset_dir, splits=("train", "validation", "test"))
+    own = sum(len(r["audio"]["bytes"]) for r in rows)
+    extra = sum(len(clip["bytes"]) for r in rows for clip in r["negative_audio"])
+    card = (tiny_dataset_dir / "README.md").read_text()
+    line = next(x for x in card.splitlines() if "(`negative_audio`)" in x)
+    assert "no audio" not in line
+    per_row, per_row_own, ratio = map(float, re.search(r"([\d.]+) KiB of FLAC per row beside ([\d.]+) KiB .*x([\d.]+) the", line).groups())
+    # the footers count Parquet's 4-byte length prefixes too: within 0.1 KiB of the bytes themselves
+    assert abs(per_row - extra / len(rows) / 1024) <= 0.1 and abs(per_row_own - own / len(rows) / 1024) <= 0.1
+    assert abs(ratio - (own + extra) / own) <= 0.01
