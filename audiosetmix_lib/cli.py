@@ -300,6 +300,7 @@ def render_cmd(args) -> int:
         if not 0 <= args.negative < len(negatives):
             raise UsageError(f"{args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
         recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
+        what += stored_clip_note(args.negative, row[0].get("negative_audio_index") or [])
     for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
         print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
     pcm, sr = rerender_pcm(recipe, source_root=args.source_root)  # a SourceError is one error line (main)
@@ -309,6 +310,14 @@ def render_cmd(args) -> int:
 
 
 _ROW_ID = re.compile(r"(train|validation|test)-\d+")
+
+
+def stored_clip_note(negative: int, audio_index: list[int]) -> str:
+    """Which stored clip a rendered negative is: `negative_audio[j]` holds negative `negative_audio_index[j]`."""
+    if negative in audio_index:
+        j = audio_index.index(negative)
+        return f"; stored as negative_audio[{j}] (negative_audio_index[{j}] = {negative}): the same samples"
+    return f"; not stored as audio (this row's negative_audio holds negatives {list(audio_index)}, in that order)"
 
 
 def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str | None = None):
@@ -419,7 +428,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset_dir", required=True)
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
-    r.add_argument("--negative", type=int, help="render the row's negative K (an index into `negatives`) instead")
+    r.add_argument("--negative", type=int, help="render the row's negative K instead: K indexes `negatives`; the stored "
+                   "clip negative_audio[j] is negative K = negative_audio_index[j] (the output line says which j)")
     r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")

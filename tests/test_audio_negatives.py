@@ -80,13 +80,20 @@ def test_render_negative_reproduces_the_stored_clip_bit_for_bit(tiny_dataset_dir
     checked = 0
     for i in (0, 3, 6):
         row = ds[i]
-        for k, clip in zip(row["negative_audio_index"], row["negative_audio"]):
+        capsys.readouterr()
+        for j, (k, clip) in enumerate(zip(row["negative_audio_index"], row["negative_audio"])):
+            # the stored clip j is negative negative_audio_index[j]; the output says so (issue 28 item 7)
             out = tmp_path / f"{row['id']}-{k}.wav"
             assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row["id"], "--negative", str(k), "--out", str(out)]) == 0
+            assert f"stored as negative_audio[{j}]" in capsys.readouterr().out
             rendered, sr = sf.read(out, dtype="int16")
             stored, sr2 = sf.read(io.BytesIO(clip["bytes"]), dtype="int16")
             assert sr == sr2 and np.array_equal(rendered, stored)
             checked += 1
+        unstored = next(k for k in range(len(row["negatives"])) if k not in row["negative_audio_index"])
+        assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row["id"], "--negative", str(unstored),
+                     "--out", str(tmp_path / "unstored.wav")]) == 0
+        assert f"not stored as audio (this row's negative_audio holds negatives {row['negative_audio_index']}" in capsys.readouterr().out
     assert checked == 3
     code = main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", "test-0", "--negative", "9", "--out", str(tmp_path / "x.wav")])
     assert code == 2 and "--negative must be in" in capsys.readouterr().err  # one error line, exit 2
