@@ -25,10 +25,11 @@ from .locations import check_workers_reach, is_process_local, local_path, locati
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.source_record import record_source_root, recorded_source_root
 from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
-from .sources.base import SourceError
+from .sources.base import SourceError, uses_source_root
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 from .stop_signals import stop_signals_raise
@@ -193,6 +194,8 @@ def _build(args) -> int:
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
+    if isinstance(output_dir, Path):
+        record_source_root(output_dir, maker.source)  # for render on this machine (.audiosetmix/ is never pushed)
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
@@ -303,13 +306,23 @@ def render_cmd(args) -> int:
         what += stored_clip_note(args.negative, row[0].get("negative_audio_index") or [])
     for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
         print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
-    pcm, sr = rerender_pcm(recipe, source_root=args.source_root)  # a SourceError is one error line (main)
+    pcm, sr = rerender_pcm(recipe, source_root=_source_root(args, recipe))  # a SourceError is one error line (main)
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0
 
 
 _ROW_ID = re.compile(r"(train|validation|test)-\d+")
+
+
+def _source_root(args, recipe: str) -> str | None:
+    """--source_root, else the folder this machine built from (recorded in the output's .audiosetmix/) if it still exists."""
+    if args.source_root or not uses_source_root(json.loads(recipe)["source"]):
+        return args.source_root
+    root = recorded_source_root(args.dataset_dir)
+    if root is not None:
+        print(f"source folder: {root} (where this machine built the dataset; --source_root DIR overrides)", file=sys.stderr)
+    return root
 
 
 def stored_clip_note(negative: int, audio_index: list[int]) -> str:
@@ -430,7 +443,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
     r.add_argument("--negative", type=int, help="render the row's negative K instead: K indexes `negatives`; the stored "
                    "clip negative_audio[j] is negative K = negative_audio_index[j] (the output line says which j)")
-    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
+    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>; "
+                                         "default: the folder the build read, when it was built here and the folder still exists)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
     s.add_argument("--dataset_dir", required=True)

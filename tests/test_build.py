@@ -243,9 +243,10 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     mix = json.dumps({"transforms": {"filter": {"probability": 0.6}}})
     assert main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "6",
                  "--validation", "0", "--test", "4", "--mix", mix]) == 0
-    # every text the dataset carries: rows (recipes, negatives), the card, any side file
+    # every text the dataset carries: rows (recipes, negatives), the card, any side file (.audiosetmix/ stays here: push skips it)
     texts = [(out / "README.md").read_text(encoding="utf-8")]
-    texts += [p.read_text(encoding="utf-8") for p in out.rglob("*") if p.suffix in (".json", ".md", ".txt")]
+    texts += [p.read_text(encoding="utf-8") for p in out.rglob("*")
+              if p.suffix in (".json", ".md", ".txt") and ".audiosetmix" not in p.relative_to(out).parts]
     rows = []
     for split in ("train", "test"):
         ds = datasets.load_dataset(str(out), split=split).remove_columns(["audio", "negative_audio"])  # clips: bytes and "<id>-negative-<k>.flac"
@@ -257,6 +258,13 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     recipe = json.loads(rows[-1]["recipe"])
     assert recipe["source"]["path"] == "<source_root>" and not recipe["events"][0]["event"]["audio"].startswith("/")
     assert any("filter" in e["transforms"] for row in rows for e in json.loads(row["recipe"])["events"])
+    # on the machine that built it, render finds the source from the local record (issue 28 item 5)
+    test = datasets.load_dataset(str(out), split="test").cast_column("audio", datasets.Audio(decode=False))
+    capsys.readouterr()
+    assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "here.wav")]) == 0
+    assert f"source folder: {src.resolve()}" in capsys.readouterr().err
+    stored, _ = sf.read(io.BytesIO(test[0]["audio"]["bytes"]), dtype="int16")
+    assert np.array_equal(sf.read(tmp_path / "here.wav", dtype="int16")[0], stored)
     # move the audio to another machine's folder: render --source_root re-renders the stored PCM bit for bit
     elsewhere = tmp_path / "elsewhere" / "audio-copy"
     shutil.copytree(src, elsewhere)
