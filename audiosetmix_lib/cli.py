@@ -21,6 +21,7 @@ from .cli_errors import error_message
 from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
+from .engine.local import usable_cores
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
@@ -53,8 +54,9 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", type=int)
     p.add_argument("--sample_rate", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it); "
-                                                           "with --engine ray and no cluster: the local Ray's CPUs")
+    p.add_argument("--num_proc", type=int, help="processes for rendering (the output does not depend on it; default: the "
+                   "CPU cores this process may use; 1 with --captioner transformers, whose model each process would "
+                   "load, and for memory://); with --engine ray and no cluster: the local Ray's CPUs")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: one process pool on this machine; ray: one task per shard on a Ray cluster (same bytes)")
     p.add_argument("--ray_address", help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray started "
@@ -163,6 +165,9 @@ def _build(args) -> int:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
         _check_mix(overrides["mix"])
     _check_numbers(args)
+    if args.num_proc is None:  # the cores, as `datasets` users set num_proc (one model per process would not fit;
+        # memory:// lives in this process)
+        args.num_proc = 1 if args.captioner == "transformers" or is_process_local(args.output_dir) else usable_cores()
     output_dir = output_location(args.output_dir, "--output_dir")
     check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
@@ -379,6 +384,8 @@ def push(args) -> int:
         print(f"would upload {len(files)} files to datasets/{args.repo_id}:")
         for f in files:
             print(f"  {f}  ({(folder / f).stat().st_size} bytes)")
+        total = sum((folder / f).stat().st_size for f in files)
+        print(f"total: {total / 2**20:.1f} MiB ({total} bytes) in {len(files)} files")
         return 0
     api = HfApi()
     try:

@@ -136,6 +136,8 @@ def test_show_and_push_dry_run(tiny_dataset_dir, capsys):
     assert main(["push", "--dataset_dir", str(tiny_dataset_dir), "--repo_id", "someone/audiosetmix", "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "README.md" in out and "data/train-00000-of-00003.parquet" in out and "would upload 6 files" in out
+    published = [p for p in tiny_dataset_dir.rglob("*") if p.is_file() and ".audiosetmix" not in p.relative_to(tiny_dataset_dir).parts]
+    assert f"total: {sum(p.stat().st_size for p in published) / 2**20:.1f} MiB ({sum(p.stat().st_size for p in published)} bytes) in 6 files" in out
 
 
 # ---- bad inputs through the CLI -------------------------------------------------------------
@@ -288,3 +290,14 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "y.wav"),
                  "--source_root", str(elsewhere)]) == 0
     assert f"warning: scipy 0.0-other here, {real['scipy']} at build time" in capsys.readouterr().err
+
+
+def test_a_build_uses_the_cores_by_default(tmp_path, capsys):
+    """Issue 28 item 11: --num_proc defaults to the cores this process may use (at most one per shard)."""
+    import os
+
+    build_dataset_args = ["build", "--output_dir", str(tmp_path / "out"), "--train", "6", "--validation", "2", "--test", "2",
+                          "--rows_per_shard", "2", "--sample_rate", "8000"]
+    assert main(build_dataset_args) == 0
+    cores = len(os.sched_getaffinity(0))
+    assert f"building 5 shard(s) with {min(cores, 5)} process(es)" in capsys.readouterr().out
