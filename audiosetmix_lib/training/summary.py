@@ -16,8 +16,8 @@ def _duration(seconds: float) -> str:
 def usage_lines(output_dir: str, rate: int, time_channel: bool) -> list[str]:
     """How to classify with the saved model: the pipeline, or (time channel) the project's helper."""
     if time_channel:
-        return [f"  use it: this model takes [log-mel, time] features (--audio_time_channel); "
-                f"pipeline('zero-shot-audio-classification') cannot feed it (it fails: 'expected input ... to have 2 channels').",
+        return ["  use it: this model takes [log-mel, time] features (--audio_time_channel); "
+                "pipeline('zero-shot-audio-classification') cannot feed it (it fails: 'expected input ... to have 2 channels').",
                 f"          Classify with ClapModel.from_pretrained({output_dir!r}) and "
                 "audiosetmix_lib.training.features.add_time_channel(features) (README, 'Use the model'), "
                 "or evaluate it with eval/evaluate_clap.py (it adds the channel)"]
