@@ -22,6 +22,7 @@ from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
 from .engine.local import usable_cores
+from .event_density import short_events_warning
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
@@ -189,6 +190,9 @@ def _build(args) -> int:
           f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
     for warning in lost_class_warnings(maker.source):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+    short = short_events_warning([e.duration for e in maker.pool.events], builder.config.mix_config(), builder.config.source)
+    if short:
+        print(f"warning: {short}", file=sys.stderr, flush=True)
     _check_split_events(builder.config, maker)
 
     def fresh_report(output) -> None:

@@ -35,6 +35,10 @@ class MixConfig:
     background_db: float = 6.0  # an overlapping event this far below the other is "in the background"
     max_duration: float = 10.0
     min_event_share: float = 1.0  # seconds: below this, a "follow" is turned into an overlap
+    # short events (event_density): the first events drawn that bring this many seconds of sound each on
+    # average are kept; a clip shorter than min_clip_seconds is padded with trailing silence
+    min_seconds_per_event: float = 1.0
+    min_clip_seconds: float = 0.5
     fade_seconds: float = 0.02
     # levels
     reference_dbfs: float = -26.0
@@ -54,6 +58,9 @@ class MixConfig:
                 raise ValueError(f"{f.name} must be a (low, high) range, got {value}")
         if self.max_duration <= 0:
             raise ValueError("max_duration must be positive")
+        if self.min_seconds_per_event < 0 or self.min_clip_seconds < 0:
+            raise ValueError(f"min_seconds_per_event and min_clip_seconds must be >= 0, got {self.min_seconds_per_event}, "
+                             f"{self.min_clip_seconds}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

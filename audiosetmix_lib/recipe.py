@@ -96,7 +96,7 @@ class Recipe:
     sample_rate: int
     source: dict
     events: list[EventSpec]
-    render: dict  # fade_seconds, reference_dbfs, active_range_db, limiter_threshold_dbfs, max_duration
+    render: dict  # fade_seconds, reference_dbfs, active_range_db, limiter_threshold_dbfs, max_duration[, min_duration]
     describe: dict  # how the description reads the events: background_db
     caption_seed: int = 0
     version: int = RECIPE_VERSION
@@ -115,7 +115,8 @@ class Recipe:
 
     @property
     def duration(self) -> float:
-        return min(self.render["max_duration"], max((e.end for e in self.events), default=0.0))
+        end = max(max((e.end for e in self.events), default=0.0), self.render.get("min_duration", 0.0))  # a short clip's pad
+        return min(self.render["max_duration"], end)
 
     @property
     def labels(self) -> list[str]:

@@ -109,7 +109,8 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
         onset = int(round(spec.onset * sr))
         parts.append((onset, audio))
         spans.append((onset, min(max_len, onset + len(audio))))
-    length = min(max_len, max(end for _, end in spans))
+    # a clip planned shorter than min_clip_seconds carries its pad (event_density.padding): trailing silence
+    length = min(max_len, max(max(end for _, end in spans), int(round(recipe.render.get("min_duration", 0.0) * sr))))
     mix = np.zeros(length, dtype=np.float32)
     for onset, audio in parts:
         stop = min(length, onset + len(audio))

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from .config import MixConfig
+from .event_density import events_that_fit, padding
 from .events import SPLITS
 from .recipe import EventSpec, Recipe
 from .relations import layout, onsets_for
@@ -67,9 +68,10 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
             overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
         specs.append(EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms,
                                relation=relation, gap=gap, overlap_at=overlap_at))
-    specs = fit_plan(specs, config, rng)
+    specs = fit_plan(events_that_fit(specs, config), config, rng)  # fewer events when they are short
     return Recipe(split=split, index=int(index), seed=int(seed), sample_rate=int(sample_rate), source=source_spec,
-                  events=specs, render=render_settings(config), describe=describe_settings(config), caption_seed=int(rng.integers(2**31)))
+                  events=specs, render={**render_settings(config), **padding(specs, config)}, describe=describe_settings(config),
+                  caption_seed=int(rng.integers(2**31)))
 
 
 def _event_cap(spec: EventSpec, cap: float, tempo: float) -> float:
