@@ -20,7 +20,7 @@ from ..events import label_tail
 from ..relations import BACKGROUND_WORD, FOLLOW_WORDS, OVERLAP_WORDS
 from ..transforms import MODIFIER_KEYS, other_direction, words
 from .lexicon import LEXICON, phrase_for
-from .template import MAX_WORDS, word_count
+from .template import MAX_WORDS, voices, word_count
 
 # Rejection reasons, most specific first: a caption's primary reason is the first that applies.
 REASONS = (
@@ -349,14 +349,18 @@ def reworded(caption: str, caption_description: Description, negative: str, nega
     """True when a negative says a modifier it did not change in other words than the caption does.
 
     For every modifier both descriptions have equally often, the negative must use the
-    caption's words ("low-pitched, fast slam" must not become "deep, rapid slam"), or a model
-    could tell the negative by its wording instead of by the sound.
+    caption's words ("low-pitched, fast slam" must not become "deep, rapid slam"; a replaced
+    class keeps its modifiers' words, `voices`), or a model could tell the negative by its
+    wording instead of by the sound.
     """
     before = {e.label: e.modifiers for e in caption_description.events}
     after = {e.label: e.modifiers for e in negative_description.events}
-    same = {label for label in before if after.get(label) == before[label]}
-    changed = {m for d in (before, after) for label, mods in d.items() if label not in same for m in mods}
-    unchanged = {m for label in same for m in before[label]} - changed
+    voice = dict(zip(negative_description.labels, voices(caption_description, negative_description)))
+    same = {label for label in after if before.get(voice[label]) == after[label]}
+    kept = {voice[label] for label in same}
+    changed = {m for label, mods in after.items() if label not in same for m in mods}
+    changed |= {m for label, mods in before.items() if label not in kept for m in mods}
+    unchanged = {m for label in same for m in after[label]} - changed
     words_of = lambda text: Counter({k: n for k, n in modifier_terms(text).items() if k[0] in unchanged})  # noqa: E731
     return words_of(caption) != words_of(negative)
 
