@@ -224,3 +224,26 @@ def test_strata_cover_the_shapes_of_recipes(dataset):
     sample = stratified_sample(items, 12, 0)
     assert sample == stratified_sample(items, 12, 0) and len(sample) == 12
     assert len({stratum(i.recipes[0]) for i in sample}) >= 4
+
+
+@pytest.mark.slow
+def test_two_models_are_compared_side_by_side(dataset, tmp_path):
+    proc, url = start_server(tmp_path / "server.jsonl", "--paraphrase", "--drop_modifier_rate", "0.5")
+    try:
+        assert main(consistency_args(dataset, tmp_path / "out", url, "--runs", "2", "--n", "6", "--llm_max_retries", "0",
+                                     "--compare_models", "small,large")) == 0
+    finally:
+        stop_server(proc)
+    summary = json.loads((tmp_path / "out" / "consistency.json").read_text())
+    assert [run["model"] for run in summary["runs"]] == ["small", "small", "large", "large"]
+    assert set(summary["models"]) == {"small", "large"} and summary["agreement"] == summary["models"]["small"]["agreement"]
+    assert sorted(p.name for p in (tmp_path / "out" / "answers").iterdir()) == ["large", "small"]
+    assert "| large |" in (tmp_path / "out" / "consistency.md").read_text()
+
+
+def test_consistency_refuses_a_shared_cache_and_a_lone_model_to_compare(dataset, tmp_path, capsys):
+    assert main(["consistency", "--dataset_dir", str(dataset), "--output_dir", str(tmp_path), "--captioner", "openai",
+                 "--llm_base_url", "http://127.0.0.1:9/v1", "--llm_model", "m", "--llm_cache", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: consistency keeps every run's answers")
+    assert main(["consistency", "--dataset_dir", str(dataset), "--output_dir", str(tmp_path), "--compare_models", "a"]) == 2
+    assert "--compare_models takes two or more" in capsys.readouterr().err

@@ -199,3 +199,15 @@ def test_an_event_negative_that_rewords_the_replaced_events_modifiers_is_caught(
                  ("Cat", LOUD, "follow", False))
     assert not reworded(text, caption, "A quiet dog barks, as if through a wall, then a loud siren wails, then a loud cat meows.",
                         extra)
+
+
+def test_every_reason_that_applies_is_listed_and_the_verdict_keeps_the_first():
+    """A caption that misses an event, flips a modifier and says no relation reports all three (issue 24 item 2)."""
+    d = desc(("Dog", LOUD, None, False), ("Siren", (), "follow", False), ("Rain", (), "overlap", True))
+    verdict = validate("A quiet dog barks and a siren wails.", d)
+    assert verdict.reasons == ("missing_event", "opposite_modifier", "missing_modifier", "missing_relation")
+    assert verdict.reason == "missing_event" and not verdict.ok
+    reading = Validator().read("A quiet dog barks and a siren wails.", d)
+    assert reading.events == (True, True, False) and reading.relations == {"follow": False, "overlap": False,
+                                                                            "background": False}
+    assert validate("", d).reasons[0] == "empty"
