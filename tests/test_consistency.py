@@ -134,17 +134,21 @@ def consistency_args(dataset: Path, out: Path, url: str, *extra: str) -> list[st
             "--llm_base_url", url, "--llm_model", "mock", "--llm_concurrency", "4", "--llm_cache_namespace", "mock", *extra]
 
 
+def summary_against_server(dataset: Path, tmp_path: Path, server_flags: list[str], *args: str) -> dict:
+    """Run `consistency` against a fresh test server process; its consistency.json."""
+    proc, url = start_server(tmp_path / "server.jsonl", "--paraphrase", *server_flags)
+    try:
+        assert main(consistency_args(dataset, tmp_path / "out", url, "--llm_max_retries", "0", *args)) == 0
+    finally:
+        stop_server(proc)
+    return json.loads((tmp_path / "out" / "consistency.json").read_text())
+
+
 @pytest.mark.slow
 def test_measured_slip_rates_match_the_servers_within_a_binomial_interval(dataset, tmp_path):
     p, q = 0.3, 0.15
-    proc, url = start_server(tmp_path / "server.jsonl", "--paraphrase", "--drop_modifier_rate", str(p),
-                             "--opposite_modifier_rate", str(q))
-    try:
-        assert main(consistency_args(dataset, tmp_path / "out", url, "--runs", "3", "--n", "36",
-                                     "--llm_max_retries", "0")) == 0
-    finally:
-        stop_server(proc)
-    summary = json.loads((tmp_path / "out" / "consistency.json").read_text())
+    summary = summary_against_server(dataset, tmp_path, ["--drop_modifier_rate", str(p), "--opposite_modifier_rate", str(q)],
+                                     "--runs", "3", "--n", "36")
     items = stratified_sample(read_items(dataset), 36, 0)
     with_modifier = sum(1 for item in items if any(e.modifiers for e in describe(item.recipes[0]).events))
     for key, rate in (("missing_modifier_rate", p), ("opposite_modifier_rate", q)):
@@ -160,13 +164,7 @@ def test_measured_slip_rates_match_the_servers_within_a_binomial_interval(datase
 
 @pytest.mark.slow
 def test_faithful_paraphrases_agree_on_facts_and_vary_more_than_the_template(dataset, tmp_path):
-    proc, url = start_server(tmp_path / "server.jsonl", "--paraphrase")
-    try:
-        assert main(consistency_args(dataset, tmp_path / "out", url, "--runs", "2", "--n", "20",
-                                     "--llm_max_retries", "0")) == 0
-    finally:
-        stop_server(proc)
-    summary = json.loads((tmp_path / "out" / "consistency.json").read_text())
+    summary = summary_against_server(dataset, tmp_path, [], "--runs", "2", "--n", "20")
     assert summary["agreement"]["fact_agreement"] == 1.0
     diversity = summary["diversity"]
     assert diversity["distinct_2"] > diversity["template"]["distinct_2"]
@@ -228,13 +226,8 @@ def test_strata_cover_the_shapes_of_recipes(dataset):
 
 @pytest.mark.slow
 def test_two_models_are_compared_side_by_side(dataset, tmp_path):
-    proc, url = start_server(tmp_path / "server.jsonl", "--paraphrase", "--drop_modifier_rate", "0.5")
-    try:
-        assert main(consistency_args(dataset, tmp_path / "out", url, "--runs", "2", "--n", "6", "--llm_max_retries", "0",
-                                     "--compare_models", "small,large")) == 0
-    finally:
-        stop_server(proc)
-    summary = json.loads((tmp_path / "out" / "consistency.json").read_text())
+    summary = summary_against_server(dataset, tmp_path, ["--drop_modifier_rate", "0.5"], "--runs", "2", "--n", "6",
+                                     "--compare_models", "small,large")
     assert [run["model"] for run in summary["runs"]] == ["small", "small", "large", "large"]
     assert set(summary["models"]) == {"small", "large"} and summary["agreement"] == summary["models"]["small"]["agreement"]
     assert sorted(p.name for p in (tmp_path / "out" / "answers").iterdir()) == ["large", "small"]
