@@ -171,8 +171,9 @@ def test_faithful_paraphrases_agree_on_facts_and_vary_more_than_the_template(dat
     assert diversity["self_bleu"] < diversity["template"]["self_bleu"] == pytest.approx(1.0)
     for run in summary["runs"]:
         assert run["missing_modifier_rate"] == run["opposite_modifier_rate"] == 0.0
-    seeds = {json.loads(line)["seed"] for line in (tmp_path / "server.jsonl").read_text().splitlines()}
-    assert seeds == {run["seed"] for run in summary["runs"]}  # each run sent its own seed (no retries asked)
+    seeds = Counter(json.loads(line)["seed"] for line in (tmp_path / "server.jsonl").read_text().splitlines())
+    # each run sent its own seed and asked every prompt itself (20 rows x caption and 1 negative): no shared cache
+    assert seeds == {run["seed"]: 40 for run in summary["runs"]}
 
 
 @pytest.mark.slow
@@ -240,3 +241,22 @@ def test_consistency_refuses_a_shared_cache_and_a_lone_model_to_compare(dataset,
     assert capsys.readouterr().err.startswith("error: consistency keeps every run's answers")
     assert main(["consistency", "--dataset_dir", str(dataset), "--output_dir", str(tmp_path), "--compare_models", "a"]) == 2
     assert "--compare_models takes two or more" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_transformers_backend_samples_each_run_with_its_seed(dataset, tmp_path, capsys):
+    """A tiny local causal LM: two runs give different answers, a rerun reads every answer back (no generation)."""
+    from test_llm_transformers import tiny_lm
+
+    model = str(tiny_lm(tmp_path / "lm", chat=True))
+    argv = ["consistency", "--dataset_dir", str(dataset), "--output_dir", str(tmp_path / "out"), "--runs", "2", "--n", "4",
+            "--captioner", "transformers", "--llm_model", model, "--llm_device", "cpu", "--llm_max_new_tokens", "8",
+            "--llm_max_retries", "0", "--temperature", "1.0"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    runs = sorted((tmp_path / "out" / "answers").glob("*/run-*"))
+    answers = [sorted(json.loads(line)["answer"] for f in run.glob("*.jsonl") for line in f.read_text().splitlines())
+               for run in runs]
+    assert len(runs) == 2 and len(answers[0]) == len(answers[1]) == 8 and answers[0] != answers[1]
+    assert main(argv) == 0
+    assert "8 requests sent" in first and capsys.readouterr().out.count("0 requests sent") == 2
