@@ -25,8 +25,8 @@ from ..stop_signals import BuildInterrupted, stop_signals_raise
 from .facts import Facts
 from .figures import least_consistent, model_figures, read_runs, run_figures
 from .report import PAGE, markdown, write_page, write_plot
-from .runs import Run, RunFailed, llm_run, run_folder, run_seeds, template_run
-from .sample import Item, read_items, stratified_sample
+from .runs import Run, RunFailed, llm_run, model_captioner, run_folder, run_seeds, template_run
+from .sample import Item, labels_of, read_items, stratified_sample
 
 ANSWERS = "answers"
 
@@ -86,25 +86,29 @@ def _llm_config(args, models: list[str]):
 
 def _runs(args, items: list[Item], models: list[str], out: Path) -> list[Run]:
     llm = _llm_config(args, models)
+    known = labels_of(items)
     runs = []
     for model in models:
-        for k, seed in enumerate(run_seeds(args.seed, args.runs)):
-            if llm is None:
-                run = template_run(items, seed)
-            else:
-                answers = str((out / ANSWERS / run_folder(model, k, seed)).resolve())
-                run = llm_run(args.captioner, replace(llm, model=model), items, seed, answers)
-            sent = "" if llm is None else f", {run.requests} requests sent (the rest read back from {ANSWERS}/)"
-            print(f"run {k + 1}/{args.runs} of {model} (seed {seed}): {len(run.answers)} answers{sent}", flush=True)
-            runs.append(run)
+        captioner = None if llm is None else model_captioner(args.captioner, replace(llm, model=model), known)
+        try:
+            for k, seed in enumerate(run_seeds(args.seed, args.runs)):
+                if captioner is None:
+                    run = template_run(items, seed)
+                else:
+                    run = llm_run(captioner, items, seed, str((out / ANSWERS / run_folder(model, k, seed)).resolve()))
+                sent = "" if llm is None else f", {run.requests} requests sent (the rest read back from {ANSWERS}/)"
+                print(f"run {k + 1}/{args.runs} of {model} (seed {seed}): {len(run.answers)} answers{sent}", flush=True)
+                runs.append(run)
+        finally:
+            if captioner is not None:
+                captioner.close()
     return runs
 
 
-def summarise(args, items: list[Item], runs: list[Run], models: list[str]) -> tuple[dict, list[list[Facts]]]:
+def summarise(args, items: list[Item], runs: list[Run], models: list[str], template: list[str]) -> tuple[dict, list[list[Facts]]]:
+    """consistency.json's figures and every run's facts; `template`: the template captions of the items."""
     descriptions = [describe(item.recipes[0]) for item in items]
-    known = sorted({label for item in items for r in item.recipes for label in r.labels})
-    per_run = read_runs(runs, descriptions, Validator(known))
-    template = template_run(items, 0).answers
+    per_run = read_runs(runs, descriptions, Validator(labels_of(items)))
     by_model = {}
     for model in models:
         chosen = [i for i, run in enumerate(runs) if run.model == model]
@@ -118,8 +122,7 @@ def summarise(args, items: list[Item], runs: list[Run], models: list[str]) -> tu
     return summary, per_run
 
 
-def _page_entries(items, runs, per_run, limit) -> list[dict]:
-    template = template_run(items, 0).answers
+def _page_entries(items, runs, per_run, template: list[str], limit: int) -> list[dict]:
     entries = []
     for i in least_consistent(per_run, limit):
         answers = [{"model": run.model, "seed": run.seed, "answer": run.answers[i], "kept": run.kept[i],
@@ -148,8 +151,9 @@ def run(args) -> int:
                          f"run the same command again to resume (nothing answered is asked again)") from None
     except RunFailed as failure:
         raise SystemExit(f"error: {failure}") from None
-    summary, per_run = summarise(args, items, runs, models)
-    entries = _page_entries(items, runs, per_run, args.page_rows)
+    template = template_run(items, 0).answers
+    summary, per_run = summarise(args, items, runs, models, template)
+    entries = _page_entries(items, runs, per_run, template, args.page_rows)
     summary["least_consistent"] = [e["id"] for e in entries]
     write_json(out / "consistency.json", summary)
     (out / "consistency.md").write_text(markdown(summary), encoding="utf-8")

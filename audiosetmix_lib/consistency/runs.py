@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..captions.captioner import clean_answer, make_captioner
+from ..captions.captioner import LLMCaptioner, clean_answer, make_captioner
 from ..captions.prompt import build_messages
 from ..captions.sets import CaptionSet
 from ..captions.template_captioner import TemplateCaptioner
@@ -58,35 +58,39 @@ def template_run(items: list[Item], seed: int) -> Run:
     return Run("template", seed, [template.caption_set(list(item.recipes))[0] for item in items], [True] * len(items))
 
 
-def llm_run(captioner_name: str, llm: LLMConfig, items: list[Item], seed: int, answers_dir: str,
-            progress=None) -> Run:
-    """One run of an LLM captioner over the items; raises RunFailed when prompts went unanswered."""
-    captioner = make_captioner(captioner_name, replace(llm, answers_dir=answers_dir, cache=None, cache_folders=(),
-                                                        report=None, retry_rejected=False))
-    captioner.sampling = replace(captioner.sampling, seed=seed)
+def model_captioner(captioner_name: str, llm: LLMConfig, known_classes=()) -> LLMCaptioner:
+    """One model's captioner, whose backend (a loaded local model, an HTTP session) every run of it shares;
+    no shared cache, no report store: each run has its own answer files."""
+    captioner = make_captioner(captioner_name, replace(llm, cache=None, cache_folders=(), report=None,
+                                                      retry_rejected=False, answers_dir=None), known_classes)
+    if not isinstance(captioner, LLMCaptioner):
+        raise ValueError(f"{captioner_name!r} is not an LLM captioner")
+    return captioner
+
+
+def llm_run(model: LLMCaptioner, items: list[Item], seed: int, answers_dir: str) -> Run:
+    """One run of a model over the items, sampled with `seed`; raises RunFailed when prompts went unanswered."""
+    captioner = LLMCaptioner(model.backend, model.model, replace(model.sampling, seed=seed), model.max_retries,
+                             known_classes=model.validator.known_classes, endpoint_id=model.endpoint_id,
+                             answers_dir=answers_dir)
     template = TemplateCaptioner()
-    run = Run(llm.model, seed, [], [])
-    try:
-        for start in range(0, len(items), CHUNK_ROWS):
-            chunk = items[start:start + CHUNK_ROWS]
-            sets = [CaptionSet(item.row_id, list(item.recipes), template.caption_set(list(item.recipes))) for item in chunk]
-            unit = f"rows-{start:06d}"
-            with stops_deferred():  # a stop waits for the chunk, so every answer it paid for is kept
-                captioner.caption_sets(sets, unit=unit)
-            records = captioner.records[-len(sets):]
-            keys = [captioner.answer_key(build_messages(describe(item.recipes[0])), 0) for item in chunk]
-            found = captioner.answers_for(unit).get_many(keys)
-            run.answers += [clean_answer(found.get(key, "")) for key in keys]
-            run.kept += [record["source"] == "llm" for record in records]
-            run.requests += sum(record["requests"] for record in records)
-            failed = sum(1 for record in records for item in record["items"]
-                         if any(a.startswith("transport:") for a in item["attempts"]))
-            if failed:
-                raise RunFailed(f"{failed} prompts of run seed {seed} ({llm.model}) got no answer from the server; the "
-                                f"answers received are kept in {answers_dir}: check the server and run the same command "
-                                f"again to resume")
-            if progress is not None:
-                progress(len(run.answers))
-    finally:
-        captioner.close()
+    run = Run(model.model, seed, [], [])
+    for start in range(0, len(items), CHUNK_ROWS):
+        chunk = items[start:start + CHUNK_ROWS]
+        sets = [CaptionSet(item.row_id, list(item.recipes), template.caption_set(list(item.recipes))) for item in chunk]
+        unit = f"rows-{start:06d}"
+        with stops_deferred():  # a stop waits for the chunk, so every answer it paid for is kept
+            captioner.caption_sets(sets, unit=unit)
+        records = captioner.records[-len(sets):]
+        keys = [captioner.answer_key(build_messages(describe(item.recipes[0])), 0) for item in chunk]
+        found = captioner.answers_for(unit).get_many(keys)
+        run.answers += [clean_answer(found.get(key, "")) for key in keys]
+        run.kept += [record["source"] == "llm" for record in records]
+        run.requests += sum(record["requests"] for record in records)
+        failed = sum(1 for record in records for item in record["items"]
+                     if any(a.startswith("transport:") for a in item["attempts"]))
+        if failed:
+            raise RunFailed(f"{failed} prompts of run seed {seed} ({model.model}) got no answer from the server; the "
+                            f"answers received are kept in {answers_dir}: check the server and run the same command "
+                            f"again to resume")
     return run

@@ -39,6 +39,11 @@ def read_items(dataset_dir: Path, split: str | None = None) -> list[Item]:
     return items
 
 
+def labels_of(items: list[Item]) -> list[str]:
+    """Every class the items' recipes hold (negatives included): the classes a caption may not invent."""
+    return sorted({label for item in items for recipe in item.recipes for label in recipe.labels})
+
+
 def stratum(recipe: Recipe) -> tuple:
     """(events, transforms present, relations present): what a recipe asks a captioner to say."""
     said = describe(recipe)
