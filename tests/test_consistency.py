@@ -19,9 +19,10 @@ from audiosetmix_lib.captions.prompt import parse_data_block, user_message
 from audiosetmix_lib.captions.validate import Validator
 from audiosetmix_lib.cli import main
 from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.consistency.dataset import read_items
 from audiosetmix_lib.consistency.facts import facts_of
 from audiosetmix_lib.consistency.metrics import distinct_n, fleiss_kappa, self_bleu, sentence_bleu
-from audiosetmix_lib.consistency.sample import allocate, read_items, stratified_sample, stratum
+from audiosetmix_lib.consistency.sample import allocate, stratified_sample, stratum
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source

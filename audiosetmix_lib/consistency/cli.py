@@ -20,13 +20,13 @@ from ..captions.template import TEMPLATE_VERSION
 from ..captions.validate import Validator
 from ..describe import describe
 from ..hub_layout import write_json
-from ..stats_cli import dataset_splits, iter_rows
 from ..stop_signals import BuildInterrupted, stop_signals_raise
+from .dataset import audio_rows, read_items
 from .facts import Facts
 from .figures import least_consistent, model_figures, read_runs, run_figures
 from .report import PAGE, markdown, write_page, write_plot
 from .runs import Run, RunFailed, llm_run, model_captioner, run_folder, run_seeds, template_run
-from .sample import Item, labels_of, read_items, stratified_sample
+from .sample import Item, labels_of, stratified_sample
 
 ANSWERS = "answers"
 
@@ -132,11 +132,6 @@ def _page_entries(items, runs, per_run, template: list[str], limit: int) -> list
     return entries
 
 
-def _audio_rows(dataset_dir: Path, ids: set[str]) -> dict[str, dict]:
-    paths = [p for ps in dataset_splits(dataset_dir).values() for p in ps]
-    return {row["id"]: row for row in iter_rows(paths, columns=("id", "audio")) if row["id"] in ids}
-
-
 def run(args) -> int:
     models = _models(args)
     out = Path(args.output_dir)
@@ -159,7 +154,7 @@ def run(args) -> int:
     (out / "consistency.md").write_text(markdown(summary), encoding="utf-8")
     write_plot(summary, out / "consistency.png")
     recipes = {item.row_id: item.recipes[0] for item in items}
-    write_page(entries, _audio_rows(Path(args.dataset_dir), {e["id"] for e in entries}), recipes, out,
+    write_page(entries, audio_rows(Path(args.dataset_dir), {e["id"] for e in entries}), recipes, out,
                f"Least consistent recipes: {summary['dataset']}")
     a = summary["agreement"]
     print(json.dumps({"fact_agreement": a["fact_agreement"], "kept_agreement": a["kept_agreement"]}))

@@ -60,7 +60,7 @@ def write_plot(summary: dict, path: Path) -> Path:
     runs = summary["runs"]
     reasons = sorted({r for run in runs for r in run["reason_rates"]})
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    labels = [f"{run['model']}\nseed {run['seed']}" for run in runs]
+    labels = [f"{run['model']}\nrun {sum(r['model'] == run['model'] for r in runs[:i]) + 1}" for i, run in enumerate(runs)]
     width = 0.8 / (1 + len(reasons))
     for j, name in enumerate(["accepted", *reasons]):
         values = [run["accepted_rate"] if name == "accepted" else run["reason_rates"].get(name, 0.0) for run in runs]
@@ -78,7 +78,7 @@ def write_plot(summary: dict, path: Path) -> Path:
     right.set_ylim(0, 1.05)
     right.set_ylabel("share of recipes whose runs agree")
     right.set_title("agreement per fact kind")
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -7,13 +7,11 @@ sample still covers every shape of recipe in proportion (largest-remainder alloc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..describe import describe
 from ..recipe import Recipe
-from ..stats_cli import DatasetError, dataset_splits, iter_rows
 
 
 @dataclass(frozen=True)
@@ -22,21 +20,6 @@ class Item:
 
     row_id: str
     recipes: tuple[Recipe, ...]
-
-
-def read_items(dataset_dir: Path, split: str | None = None) -> list[Item]:
-    """Every row of the dataset (or of one split), without audio, in dataset order."""
-    splits = dataset_splits(Path(dataset_dir))
-    if not splits:
-        raise DatasetError(f"{dataset_dir}: no data/*.parquet shards: give the folder a build wrote (--output_dir)")
-    if split is not None and split not in splits:
-        raise DatasetError(f"no split {split!r} in {dataset_dir}/data (splits: {', '.join(splits)})")
-    paths = [p for name, ps in splits.items() if split in (None, name) for p in ps]
-    items = []
-    for row in iter_rows(paths, columns=("id", "recipe", "negatives")):
-        negatives = [Recipe.from_json(n["recipe"]) for n in row.get("negatives") or []]
-        items.append(Item(row["id"], (Recipe.from_json(row["recipe"]), *negatives)))
-    return items
 
 
 def labels_of(items: list[Item]) -> list[str]:
