@@ -191,7 +191,7 @@ def test_a_stopped_run_resumes_from_its_answers_with_no_request_repeated(dataset
     """SIGTERM mid-run: the chunk in flight finishes and is kept; the rerun asks only the rest, each prompt once."""
     out = tmp_path / "out"
     log = tmp_path / "server.jsonl"
-    proc, url = start_server(log, "--paraphrase", latency=0.02)
+    proc, url = start_server(log, "--paraphrase", latency=0.05)
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     argv = [sys.executable, str(ROOT / "audiosetmix.py"), *consistency_args(dataset, out, url, "--runs", "2", "--n", "30")]
     try:
