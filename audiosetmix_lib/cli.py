@@ -19,6 +19,7 @@ from .captions.fallback_guard import FallbackGuard
 from .captions.report import summary_lines
 from .cli_errors import error_message
 from .config import MixConfig
+from .consistency.cli import add_parser as add_consistency_parser
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
 from .engine.local import usable_cores
@@ -471,6 +472,7 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(func=push)
     add_stats_parser(sub)
     add_audit_parser(sub)
+    add_consistency_parser(sub)
     return p
 
 

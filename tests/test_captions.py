@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audiosetmix_lib.captions.lexicon import phrase_for
-from audiosetmix_lib.captions.template import _styles, template_caption, word_count
+from audiosetmix_lib.captions.template import _styles, template_caption, voices, word_count
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
@@ -115,7 +115,8 @@ def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
         check_caption(recipe, texts[0])
         for text, negative in zip(texts[1:], chosen):
             check_caption(negative.recipe, text)
-        styles = [_styles(describe(r), recipe.caption_seed) for r in [recipe] + [n.recipe for n in chosen]]
+        said = [describe(r) for r in [recipe] + [n.recipe for n in chosen]]
+        styles = [_styles(d, recipe.caption_seed, voices(said[0], d)) for d in said]
         levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts)}
         assert len(levels) == 1  # one style for the whole set
 

@@ -49,6 +49,7 @@ LAYERS = {
     "audiosetmix_lib.evaluation": 4,
     "audiosetmix_lib.testing": 4,
     "audiosetmix_lib.output": 4,  # the output contract: shard plan, one-shard writer, manifest, commit
+    "audiosetmix_lib.consistency": 4,  # K seeded captioning runs, their facts and figures
     # 5: command lines
     "audiosetmix_lib.cli": 5,
     "audiosetmix_lib.stats_cli": 5,
@@ -56,6 +57,9 @@ LAYERS = {
     "audiosetmix_lib.captions.cli_args": 5,
     "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
     "audiosetmix_lib.cli_errors": 5,
+    "audiosetmix_lib.consistency.dataset": 5,  # reads a built dataset's rows
+    "audiosetmix_lib.consistency.report": 5,  # writes the report files and the page (with the audit page's audio files)
+    "audiosetmix_lib.consistency.cli": 5,
 }
 
 

@@ -90,10 +90,16 @@ class LLMCaptioner:
         return f"llm:{self.model}"
 
     def sampling_for(self, attempt: int) -> Sampling:
-        """Attempt 0 uses the configured sampling; retries are always sampled (a greedy retry repeats itself)."""
+        """Attempt 0 uses the configured sampling; retries are always sampled (a greedy retry repeats itself).
+        The seed is the configured one plus the attempt number (a build's is 0; `consistency` gives each run its own)."""
         s = self.sampling
         temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_MIN_TEMPERATURE)
-        return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=attempt)
+        return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=s.seed + attempt)
+
+    def answer_key(self, messages: list[dict], attempt: int) -> str:
+        """The cache key of one prompt's answer at one attempt (what `_ask` stores it under)."""
+        return cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(messages),
+                         self.sampling_for(attempt).to_dict(), attempt, self.endpoint_id)
 
     def answers_for(self, unit: str | None):
         """The answer cache one call uses: the unit's own file + earlier answers + the SQLite cache."""
@@ -107,8 +113,7 @@ class LLMCaptioner:
     def _ask(self, items: list[_Item], attempt: int, counters: list[dict], cache) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
-        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt,
-                          self.endpoint_id) for r in requests]
+        keys = [self.answer_key(r.messages, attempt) for r in requests]
         cached = cache.get_many(keys) if cache is not None else {}
         if self.retry_rejected:  # a cached answer the validator rejects is asked again and replaced
             cached = {key: answer for key, answer in cached.items()
