@@ -219,7 +219,8 @@ def _check_mix(mix: dict) -> None:
         MixConfig.from_dict(mix)
     except (ValueError, TypeError) as error:
         known = ", ".join(f.name for f in fields(MixConfig))
-        raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+        keys = f"; the keys are: {known}" if "unknown MixConfig fields" in str(error) else ""
+        raise UsageError(f"--mix: {error}{keys}") from None
 
 
 SAMPLE_RATES = (8000, 192000)  # below, the synth classes' bands do not fit under Nyquist; above, no audio dataset

@@ -64,8 +64,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("filter.up", self.up, 0.05, 0.95)
-        check_range("filter.down", self.down, 0.05, 0.95)
+        why = " (share of the event's power kept: at most half, so the timbre is heard to change)"
+        check_range("filter.up", self.up, 0.05, 0.5, why)
+        check_range("filter.down", self.down, 0.05, 0.5, why)
         if not 1 <= int(self.order) <= 10:
             raise ValueError(f"filter.order must be in [1, 10], got {self.order}")
 

@@ -33,8 +33,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("volume.up", self.up, 0.0, 40.0)
-        check_range("volume.down", self.down, -60.0, 0.0)
+        why = f" (dB: a change under {CHECK_DB:g} dB is not heard as louder or quieter)"
+        check_range("volume.up", self.up, CHECK_DB, 40.0, why)
+        check_range("volume.down", self.down, -60.0, -CHECK_DB, why)
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
