@@ -36,6 +36,7 @@ LAYERS = {
     "audiosetmix_lib.render": 2,
     "audiosetmix_lib.describe": 2,
     "audiosetmix_lib.negatives": 2,
+    "audiosetmix_lib.provenance": 2,  # a stored recipe's versions and source fingerprints against what is here
     # 3: captions
     "audiosetmix_lib.captions": 3,
     # 4: what is made of rows and captions
