@@ -35,7 +35,7 @@ def typed_fields(obj, prefix: str = "") -> None:
 
 def require_range(name: str, bounds: tuple[float, float], low: float, high: float, why: str = "") -> None:
     """A (low, high) pair with low <= high, both inside [low, high] of what the field allows."""
-    if not bounds[0] <= bounds[1]:
+    if len(bounds) != 2 or not bounds[0] <= bounds[1]:
         raise ValueError(f"{name} must be a [low, high] range with low <= high, got {list(bounds)}")
     if bounds[0] < low or bounds[1] > high:
         raise ValueError(f"{name} must lie within [{low:g}, {high:g}]{why}, got {list(bounds)}")

@@ -105,22 +105,20 @@ def synth_segments():
             for label, event in events.items()}
 
 
+PARAM = {"volume": ("gain_db", "gain_db"), "pitch": ("semitones", "semitones"), "speed": ("tempo", "tempo"),
+         "duration": ("repeats", "keep"), "filter": ("share", "share")}
+
+
 def smallest_change(name: str, direction: str) -> dict:
-    """The drawn params nearest to no change that the default settings allow (the checks' hardest case)."""
+    """The drawn params nearest to no change that the default settings allow (the checks' hardest case):
+    the low end of an "up" range, the high end of a "down" one; for the filter the largest share kept."""
     from audiosetmix_lib.transforms import default_settings
 
     settings = default_settings()[name]
     low, high = getattr(settings, direction)
-    near = {"volume": (low, high), "pitch": (low, high), "speed": (low, high), "duration": (low, high),
-            "filter": (high, low)}[name]
-    edge = near[0] if direction == "up" else near[1]
-    if name == "filter":
-        edge = high  # the largest share kept is the smallest change, in both directions
-    key = {"volume": "gain_db", "pitch": "semitones", "speed": "tempo", "filter": "share"}.get(name)
-    if name == "duration":
-        key = "repeats" if direction == "up" else "keep"
-    out = {"direction": direction, key: edge}
-    return {**out, "order": settings.order} if name == "filter" else out
+    edge = low if direction == "up" and name != "filter" else high
+    params = {"direction": direction, PARAM[name][direction == "down"]: edge}
+    return {**params, "order": settings.order} if name == "filter" else params
 
 
 # A filter cannot change the timbre of a near-pure tone (its cut-off sits on the tone, and the make-up

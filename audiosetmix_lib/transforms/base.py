@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..typed_settings import typed_value
+from ..typed_settings import require_range, typed_value
 
 DIRECTIONS = ("up", "down")
 
@@ -92,12 +92,9 @@ def draw_direction(rng: np.random.Generator) -> str:
     return DIRECTIONS[int(rng.integers(2))]
 
 
-def check_range(name: str, bounds, low: float | None = None, high: float | None = None, why: str = "") -> None:
+def check_range(name: str, bounds, low: float, high: float, why: str = "") -> None:
     """A (low, high) pair inside the transform's allowed interval (`why`: what the interval keeps true)."""
-    if len(bounds) != 2 or not bounds[0] <= bounds[1]:
-        raise ValueError(f"{name} must be a (low, high) range, got {tuple(bounds)}")
-    if (low is not None and bounds[0] < low) or (high is not None and bounds[1] > high):
-        raise ValueError(f"{name} must lie within [{low:g}, {high:g}]{why}, got {tuple(bounds)}")
+    require_range(name, tuple(bounds), low, high, why)
 
 
 def check_probability(name: str, value: float) -> None:
