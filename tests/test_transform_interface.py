@@ -83,6 +83,7 @@ def throwaway(stage: str) -> types.ModuleType:
         m.stretch_args = lambda params: {"tempo": 1.25 if params["direction"] == "up" else 0.8}
     if stage == "spectral":
         m.resolve = lambda samples, sr, params: {**params, "measured_rms": round(float(np.sqrt(np.mean(samples**2))), 6)}
+        m.MEASURED = ("measured_rms",)
     return m
 
 

@@ -211,6 +211,19 @@ def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: f
     return out, resolved
 
 
+def without(transforms: dict, name: str) -> dict:
+    """An event's transforms minus `name`, as a check's `before` renders them: the other transforms as
+    defined, what they measured at render time dropped (MEASURED), so each measures again on the audio
+    it now gets. (A filter's stored cut-off was measured on the pitch-shifted sound: kept, it would
+    make the unshifted sound another filter's, and the pitch check would measure the filter.)"""
+    out = {}
+    for other, params in transforms.items():
+        if other != name:
+            measured = getattr(TRANSFORMS[other], "MEASURED", ())
+            out[other] = {k: v for k, v in params.items() if k not in measured}
+    return out
+
+
 def check(name: str, before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
     """One transform's claim measured from the sound (see each module's `check`)."""
     return TRANSFORMS[name].check(before, after, sr, params)
@@ -225,4 +238,4 @@ __all__ = ["TRANSFORMS", "TRANSFORM_NAMES", "BUILT_IN", "DIRECTIONS", "MODIFIER_
            "words",
            "quality", "is_adverbial", "resolve_settings", "default_settings", "sample_transforms", "flip", "detail",
            "length_factor_of", "level_db_of", "output_duration", "length_of", "render_chain", "apply_transforms",
-           "check", "db_to_gain", "fade", "other_direction"]
+           "check", "without", "db_to_gain", "fade", "other_direction"]
