@@ -74,10 +74,10 @@ def same_level(params: dict) -> float:
     return 0.0
 
 
-def span(bounds, unit: str = "") -> str:
-    """'+6..+12 dB' / '0.6..0.77': a settings range as the card prints it."""
-    low, high = bounds
-    return f"{low:g}..{high:g}{unit}"
+def span(bounds, unit: str = "", signed: bool = False) -> str:
+    """'+6..+12 dB' (signed) / '0.6..0.77': a settings range as the card prints it."""
+    form = "+g" if signed else "g"
+    return f"{bounds[0]:{form}}..{bounds[1]:{form}}{unit}"
 
 
 def other_direction(direction: str) -> str:

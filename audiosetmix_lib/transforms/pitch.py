@@ -87,4 +87,4 @@ level_db = same_level
 
 
 def definition(settings: Settings) -> str:
-    return f"a shift of {span(settings.up)} (higher) or {span(settings.down)} (lower) semitones, the duration kept"
+    return f"a shift of {span(settings.up, signed=True)} (higher) or {span(settings.down, signed=True)} (lower) semitones, the duration kept"

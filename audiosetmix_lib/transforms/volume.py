@@ -64,7 +64,7 @@ length_factor = same_length
 
 
 def definition(settings: Settings) -> str:
-    return (f"a gain of {span(settings.up, ' dB')} (louder) or {span(settings.down, ' dB')} (quieter) on the event's "
+    return (f"a gain of {span(settings.up, ' dB', True)} (louder) or {span(settings.down, ' dB', True)} (quieter) on the event's "
             "reference level")
 
 
