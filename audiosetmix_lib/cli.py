@@ -263,7 +263,7 @@ def _fallback_guard(args, builder):
         return None
 
     return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
-                         builder.row_maker().captioner.report)
+                         builder.row_maker().captioner.report, reuses_rejected=args.llm_reuse_rejected)
 
 
 def _print_summary(output_dir: Path | str, sizes: dict, source, elapsed: float) -> None:

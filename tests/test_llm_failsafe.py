@@ -129,23 +129,67 @@ def test_cache_key_names_the_endpoint_not_its_url(tmp_path, capsys):
         assert conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == asked_garbage + asked_good
 
 
-def test_a_namespace_shares_answers_and_retry_rejected_asks_again(tmp_path):
+def test_a_namespace_shares_answers_and_rejected_ones_are_asked_again(tmp_path):
     cache = tmp_path / "answers.sqlite"
     garbage = MockChatServer(lambda body, data: Reply(text="Something is heard.", tag="garbage"))
     good = MockChatServer()
     with garbage, good:
         common = ["--llm_cache", str(cache), "--llm_cache_namespace", "team-vllm", "--llm_max_fallback_rate", "1"]
         assert llm_build(tmp_path / "a", garbage.url, *common) == 0
-        assert llm_build(tmp_path / "b", good.url, *common) == 0
-        assert len(good.log) == 0  # same namespace: the (rejected) cached answers are reused
+        assert llm_build(tmp_path / "b", good.url, *common, "--llm_reuse_rejected") == 0
+        assert len(good.log) == 0  # same namespace, rejected answers kept on request: nothing asked
         assert json.loads((tmp_path / "b" / "caption_report.json").read_text())["rows_llm"] == 0
-        assert llm_build(tmp_path / "c", good.url, *common, "--llm_retry_rejected") == 0
+        assert llm_build(tmp_path / "c", good.url, *common) == 0  # by default a rejected answer is asked again
         asked = len(good.log)
         assert asked > 0
         assert llm_build(tmp_path / "d", good.url, *common) == 0  # the good answers replaced the rejected ones
         assert len(good.log) == asked
-    assert json.loads((tmp_path / "c" / "caption_report.json").read_text())["rows_llm"] == 6
+    report_c = json.loads((tmp_path / "c" / "caption_report.json").read_text())
+    assert report_c["rows_llm"] == 6 and report_c["asked_again"] == asked == report_c["requests_sent"]
     assert json.loads((tmp_path / "d" / "caption_report.json").read_text())["rows_llm"] == 6
+
+
+def _switchable_server(state: dict) -> MockChatServer:
+    """One URL whose answers turn from garbage to good when the test says the server was repaired."""
+    return MockChatServer(lambda body, data: Reply(text="Something is heard.", tag="garbage") if state["broken"]
+                          else Reply())
+
+
+def test_a_build_stopped_by_a_garbage_server_resumes_once_the_server_is_fixed(tmp_path, capsys):
+    state = {"broken": True}
+    one_shard = ("--rows_per_shard", "6")  # the guard stops the build before any shard is finished
+    with _switchable_server(state) as server:
+        assert llm_build(tmp_path / "out", server.url, *one_shard) == 2
+        line = only_error_line(capsys.readouterr().err)
+        assert "6 of 6" in line and "the same command resumes and asks the rejected captions again" in line
+        asked_while_broken = len(server.log)
+        state["broken"] = False
+        assert llm_build(tmp_path / "out", server.url, *one_shard) == 0  # the same command, the same URL
+        out = capsys.readouterr().out
+        asked_after_fix = len(server.log) - asked_while_broken
+        assert llm_build(tmp_path / "new", server.url, *one_shard, "--llm_cache", str(tmp_path / "out")) == 0
+        assert len(server.log) == asked_after_fix + asked_while_broken  # the fixed answers are reused as they are
+    assert asked_after_fix == asked_while_broken > 0  # each rejected answer asked again once
+    report = json.loads((tmp_path / "out" / "caption_report.json").read_text())
+    assert report["rows_llm"] == 6 and report["asked_again"] == asked_while_broken
+    assert f"{asked_while_broken} of them asked again" in out
+    assert json.loads((tmp_path / "new" / "caption_report.json").read_text())["rows_llm"] == 6
+
+
+def test_a_garbage_builds_cache_is_asked_again_in_a_new_folder_and_kept_on_request(tmp_path, capsys):
+    garbage = MockChatServer(lambda body, data: Reply(text="Something is heard.", tag="garbage"))
+    good = MockChatServer()
+    with garbage, good:
+        namespace = ("--llm_cache_namespace", "one-model")  # two servers said to answer alike
+        assert llm_build(tmp_path / "bad", garbage.url, *namespace, "--llm_max_fallback_rate", "1") == 0
+        capsys.readouterr()
+        cache = ("--llm_cache", str(tmp_path / "bad"), *namespace)
+        assert llm_build(tmp_path / "kept", good.url, *cache, "--llm_reuse_rejected") == 2
+        line = only_error_line(capsys.readouterr().err)
+        assert len(good.log) == 0 and "without --llm_reuse_rejected" in line
+        assert llm_build(tmp_path / "asked", good.url, *cache) == 0
+    assert len(good.log) == len(garbage.log)
+    assert json.loads((tmp_path / "asked" / "caption_report.json").read_text())["rows_llm"] == 6
 
 
 def test_the_build_keeps_its_answers_in_the_output_folder(tmp_path):
