@@ -65,7 +65,8 @@ def add_caption_args(p) -> None:
     g.add_argument("--llm_max_fallback_rate", type=_fraction, default=0.2, metavar="R",
                    help="stop the build (exit 2) when more than this share of rows fell back to template captions; "
                         "checked after each batch once min(50, all rows) rows are captioned, and at the end "
-                        "(0-1, default 0.2; 1 never stops)")
+                        "(0-1, default 0.2; 1 never stops for fallback rows; a server that answers nothing at all still "
+                        "stops the build, after about one --llm_timeout)")
 
 
 def _fraction(text: str) -> float:
