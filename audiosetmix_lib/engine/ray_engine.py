@@ -29,7 +29,7 @@ import time
 from dataclasses import replace
 
 from ..captions.captioner import CaptionedSet, LLMCaptioner
-from ..output.faults import CRASH_ENV, HANG_ENV
+from ..output.faults import FAULT_ENVS
 from ..output.plan import ShardSpec
 from ..output.shard_writer import CAPTION_BATCH_ROWS, ShardResult, write_shard
 from ..stop_signals import BuildInterrupted, stops_deferred, take_back_stop_signals
@@ -98,7 +98,7 @@ def worker_row_maker(maker_box: list):
 def render_shard(maker_box: list, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
                  captioned: dict | None, test_env: dict | None = None) -> ShardResult:
     maker = worker_row_maker(maker_box)
-    for key in (CRASH_ENV, HANG_ENV):  # the driver's test fault settings, even on a cluster started elsewhere
+    for key in FAULT_ENVS:  # the driver's test fault settings, even on a cluster started elsewhere
         if (test_env or {}).get(key):
             os.environ[key] = test_env[key]
         else:
@@ -109,7 +109,7 @@ def render_shard(maker_box: list, spec: ShardSpec, features, staging_dir: str, m
 
 
 def _test_env() -> dict:
-    return {k: os.environ[k] for k in (CRASH_ENV, HANG_ENV) if os.environ.get(k)}
+    return {k: os.environ[k] for k in FAULT_ENVS if os.environ.get(k)}
 
 
 def unreachable(address: str) -> str | None:

@@ -1,0 +1,113 @@
+"""A build whose input goes bad stops with one line and loses nothing (issue 25, items 3, 4 and 7).
+
+Real builds of a real folder of audio: in-process through `main`, and as a separate process
+stopped with SIGSTOP while a source file is deleted or damaged under it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiosetmix_lib.cli import main
+from audiosetmix_lib.output.faults import STOP_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = 16000
+CLASSES = ["Bell", "Cat", "Dog", "Drum", "Gong", "Horn", "Rain", "Saw", "Siren", "Wind", "Whistle", "Bird"]
+
+
+def tone_file(path: Path, j: int) -> None:
+    t = np.arange(int(0.6 * SR)) / SR
+    sf.write(str(path), (0.4 * np.sin(2 * np.pi * (220 + 90 * j) * t)).astype(np.float32), SR)
+
+
+def one_file_per_class(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for j, label in enumerate(CLASSES):
+        tone_file(root / f"{label.lower()}.wav", j)
+    with open(root / "metadata.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["file_name", "label"], *[[f"{c.lower()}.wav", c] for c in CLASSES]])
+    return root
+
+
+def build_args(source: Path, out: Path) -> list[str]:
+    return ["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(source), "--train", "8",
+            "--validation", "0", "--test", "0", "--rows_per_shard", "4", "--num_negatives", "1", "--audio_negatives",
+            "0", "--seed", "4", "--mix", '{"max_events": 2}', "--split_strategy", "hash"]
+
+
+def files_per_shard(out: Path) -> list[set[str]]:
+    """The source files each shard's clips are rendered from (no negative clips here), from the stored recipes."""
+    import datasets
+
+    ds = datasets.load_dataset(str(out), split="train").remove_columns("audio")
+    shards: list[set[str]] = [set(), set()]
+    for i, row in enumerate(ds):
+        shards[i // 4].update(e["event"]["audio"] for e in json.loads(row["recipe"])["events"])
+    return shards
+
+
+def wait_until_stopped(proc: subprocess.Popen, marker: Path, timeout: float = 120.0) -> None:
+    """Until the build stopped itself (SIGSTOP after writing `marker`): its /proc state is T."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and Path(f"/proc/{proc.pid}/stat").read_text().split(") ", 1)[1][0] == "T":
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the build never stopped itself")
+
+
+def one_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
+    return lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["deleted", "garbage"])
+def test_a_source_file_lost_mid_build_stops_with_one_line_and_the_resume_is_byte_identical(tmp_path, damage):
+    source = one_file_per_class(tmp_path / "src")
+    reference = tmp_path / "reference"
+    assert main(build_args(source, reference)) == 0
+    first, second = files_per_shard(reference)
+    only_later = sorted(second - first)
+    assert only_later, (first, second)  # the seed makes shard 1 need a file shard 0 never reads
+    lost = source / only_later[0]
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", STOP_ENV: "0"}  # SIGSTOP half-way in shard 0
+    proc = subprocess.Popen([sys.executable, "audiosetmix.py", *build_args(source, out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_stopped(proc, out / ".audiosetmix" / "test-fault-0")
+        saved = lost.read_bytes()  # the scan read it; shard 1 has not: take it away under the running build
+        if damage == "deleted":
+            lost.unlink()
+        else:
+            lost.write_bytes(b"not audio at all" * 64)
+        os.kill(proc.pid, signal.SIGCONT)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, stderr[-3000:]
+    line = one_error(stderr)
+    assert f"source file {lost.name} can no longer be read" in line and "the same command to resume" in line
+    assert str(source) not in line  # named relative to the source folder
+    assert sorted(p.name for p in (out / "data").glob("*.parquet")) == ["train-00000-of-00002.parquet"]
+
+    lost.write_bytes(saved)  # restored: the same command resumes and the result is the reference, byte for byte
+    assert main(build_args(source, out)) == 0
+    for shard in sorted((reference / "data").glob("*.parquet")):
+        assert (out / "data" / shard.name).read_bytes() == shard.read_bytes(), shard.name
