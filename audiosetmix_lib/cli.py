@@ -25,6 +25,7 @@ from .locations import check_workers_reach, is_process_local, local_path, locati
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.unused_folders import removed_unless_opened
 from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
@@ -76,6 +77,7 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("folder source")
     g.add_argument("--split_column", help="metadata column that names each clip's split (e.g. fold)")
     g.add_argument("--split_map", help="JSON map from split-column values to train/validation/test")
+    g.add_argument("--metadata_encoding", help="metadata.csv's text encoding when it is not UTF-8 (e.g. cp1252, latin-1)")
     g = p.add_argument_group("audioset source")
     g.add_argument("--audioset_labels", help="strong-label TSV (segment_id, start_time_seconds, end_time_seconds, label)")
     g.add_argument("--audioset_ontology", help="ontology.json")
@@ -95,6 +97,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
 def _source_options(args, config_source: str, base: dict) -> dict:
     source = args.source or config_source
     options = dict(base)
+    if args.metadata_encoding and source != "folder":
+        raise UsageError(f"--metadata_encoding is for the folder source's metadata.csv, not the {source} source: leave it out")
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
     if source in ("folder", "hf"):
@@ -110,6 +114,8 @@ def _source_options(args, config_source: str, base: dict) -> dict:
             options["split_column"] = args.split_column
         if args.split_map:
             options["split_map"] = _json_arg("--split_map", args.split_map, dict)
+        if args.metadata_encoding:
+            options["metadata_encoding"] = args.metadata_encoding
     elif source == "audioset":
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
@@ -170,6 +176,20 @@ def _build(args) -> int:
     else:
         check_object_store_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
+    with removed_unless_opened(output_dir, meta) as opened:
+        builder, maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
+    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
+    if result.captions is not None:
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
+    if is_process_local(output_dir):
+        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
+              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
+              file=sys.stderr, flush=True)
+    return 0
+
+
+def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
+    """The source scan and the build; `opened(output)` is called once the output holds the build's manifest."""
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
@@ -186,6 +206,7 @@ def _build(args) -> int:
     _check_split_events(builder.config, maker)
 
     def fresh_report(output) -> None:
+        opened(output)
         if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
@@ -193,14 +214,7 @@ def _build(args) -> int:
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
-    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
-    if result.captions is not None:
-        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
-    if is_process_local(output_dir):
-        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
-              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
-              file=sys.stderr, flush=True)
-    return 0
+    return builder, maker, result
 
 
 def _json_arg(flag: str, text: str, kind: type):

@@ -111,3 +111,45 @@ def test_a_source_file_lost_mid_build_stops_with_one_line_and_the_resume_is_byte
     assert main(build_args(source, out)) == 0
     for shard in sorted((reference / "data").glob("*.parquet")):
         assert (out / "data" / shard.name).read_bytes() == shard.read_bytes(), shard.name
+
+
+def latin_folder(root: Path) -> Path:
+    """Three files whose metadata.csv was saved by a Windows spreadsheet (cp1252: é is one byte, 0xe9)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for j, name in enumerate(["a", "b", "c"]):
+        tone_file(root / f"{name}.wav", j)
+    (root / "metadata.csv").write_bytes("file_name,label\r\na.wav,Bell\r\nb.wav,Café bell\r\nc.wav,Gong\r\n".encode("cp1252"))
+    return root
+
+
+def small_build(source: Path, out: Path, *extra: str) -> int:
+    return main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(source), "--train", "3",
+                 "--validation", "0", "--test", "0", "--split_strategy", "hash", "--audio_negatives", "0", *extra])
+
+
+def test_metadata_that_is_not_utf8_is_one_line_and_leaves_no_folder_behind(tmp_path, capsys):
+    source = latin_folder(tmp_path / "src")
+    out = tmp_path / "new" / "out"
+    assert small_build(source, out) == 2
+    line = one_error(capsys.readouterr().err)
+    assert "metadata.csv: line 3, column 10: byte 0xe9 is not UTF-8" in line and "--metadata_encoding" in line
+    assert not (tmp_path / "new").exists()  # nothing was built: no new folder left behind (nor its .audiosetmix/)
+    (tmp_path / "empty").mkdir()
+    assert small_build(source, tmp_path / "empty") == 2
+    assert list((tmp_path / "empty").iterdir()) == []  # a folder that was there stays, as empty as it was
+
+    assert small_build(source, out, "--metadata_encoding", "cp1252") == 0
+    assert "Café bell" in (out / "README.md").read_text(encoding="utf-8")  # the label as written, decoded right
+    capsys.readouterr()
+    assert small_build(source, tmp_path / "x", "--metadata_encoding", "klingon") == 2
+    assert "unknown metadata encoding 'klingon'" in one_error(capsys.readouterr().err)
+
+
+def test_a_build_that_stops_before_any_work_leaves_no_builder_cache(tmp_path, capsys):
+    source = one_file_per_class(tmp_path / "src")
+    out = tmp_path / "out"
+    assert small_build(source, out, "--split_column", "fold") == 2  # no such column: stops at the scan
+    assert "no split column 'fold'" in one_error(capsys.readouterr().err)
+    assert not out.exists()
+    assert small_build(source, out) == 0  # a build that did work keeps its state for the resume
+    assert (out / ".audiosetmix" / "manifest.json").is_file()
