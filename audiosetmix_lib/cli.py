@@ -482,9 +482,21 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+QUIET_COMMANDS = ("render", "show", "stats", "audit", "push")
+
+
+def _quiet_datasets() -> None:
+    """No `datasets` progress bars ("Generating train split", "Filter") around a short command's few lines."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
     args = parser().parse_args(argv)
+    if args.command in QUIET_COMMANDS:
+        _quiet_datasets()
     stdout, sys.stdout = sys.stdout, _ReaderMayLeave(sys.stdout)
     try:
         return args.func(args)

@@ -153,3 +153,26 @@ def test_a_build_that_stops_before_any_work_leaves_no_builder_cache(tmp_path, ca
     assert not out.exists()
     assert small_build(source, out) == 0  # a build that did work keeps its state for the resume
     assert (out / ".audiosetmix" / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_show_render_and_stats_print_no_progress_bars(tmp_path):
+    source = one_file_per_class(tmp_path / "src")
+    out = tmp_path / "out"
+    assert main(build_args(source, out)) == 0
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "audiosetmix.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+                                                "HF_DATASETS_CACHE": str(tmp_path / "hf-cache")})  # a first load
+
+    bars = ("examples/s", "it/s", "%|")
+    shown = run("show", "--dataset_dir", str(out), "--n", "1")
+    missing = run("render", "--dataset_dir", str(out), "--id", "train-999", "--out", str(tmp_path / "x.wav"))
+    rendered = run("render", "--dataset_dir", str(out), "--id", "train-1", "--out", str(tmp_path / "x.wav"),
+                   "--source_root", str(source))
+    stats = run("stats", "--dataset_dir", str(out), "--no_plots", "--output_dir", str(tmp_path / "stats"))
+    assert shown.returncode == rendered.returncode == stats.returncode == 0, (shown.stderr, rendered.stderr, stats.stderr)
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [one_error(missing.stderr)]
+    for done in (shown, missing, rendered, stats):
+        assert not any(bar in done.stdout + done.stderr for bar in bars), done.stdout + done.stderr
