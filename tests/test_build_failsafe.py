@@ -176,3 +176,18 @@ def test_show_render_and_stats_print_no_progress_bars(tmp_path):
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [one_error(missing.stderr)]
     for done in (shown, missing, rendered, stats):
         assert not any(bar in done.stdout + done.stderr for bar in bars), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("flag", ["--dataset_dir", "--dataset"])
+def test_every_command_takes_dataset_dir_and_dataset(flag):
+    from audiosetmix_lib import cli
+    from audiosetmix_lib.evaluation import evaluate_clap, objective_terms, probe_counterfactual, run_experiment
+    from audiosetmix_lib.training.args import parse_args as train_args
+
+    assert train_args([flag, "some/data", "--output_dir", "out"]).dataset == "some/data"
+    assert evaluate_clap.parse_args(["--model", "m", flag, "some/data", "--output_dir", "o"]).dataset == "some/data"
+    assert probe_counterfactual.parse_args(["--model", "m", flag, "some/data", "--output_dir", "o"]).dataset == "some/data"
+    assert objective_terms.parse_args([flag, "some/data", "--models", "m"]).dataset == "some/data"
+    assert run_experiment.parse_args(["--work_dir", "w", flag, "some/data"]).dataset == "some/data"
+    for command in (["show"], ["stats"], ["audit"], ["render", "--id", "test-0", "--out", "x.wav"], ["push", "--repo_id", "r"]):
+        assert cli.parser().parse_args([*command, flag, "some/data"]).dataset_dir == "some/data", command
