@@ -20,7 +20,8 @@ from .transforms import db_to_gain, fade, render_chain
 # Bump when the same drawn recipe comes out as other bytes (what rendering measures and stores, or
 # how it renders), so a build started by an older renderer is not resumed with this one's shards.
 # 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
-RENDER_VERSION = 2
+# 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
+RENDER_VERSION = 3
 
 
 @dataclass(frozen=True)
