@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import alive_pids
 
 from audiosetmix_lib.engine import local_ray
 from audiosetmix_lib.output.faults import HANG_ENV
@@ -35,17 +36,6 @@ def fake_ray(folder: Path) -> list[int]:
     return [head.pid, *(c.pid for c in psutil.Process(head.pid).children())]
 
 
-def alive(pids: list[int]) -> list[int]:
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def test_the_next_build_sweeps_a_killed_builds_ray_and_leaves_a_running_one(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     started = psutil.Process(gone.pid).create_time()
@@ -58,16 +48,16 @@ def test_the_next_build_sweeps_a_killed_builds_ray_and_leaves_a_running_one(tmp_
             folder.mkdir()
             (folder / local_ray.DRIVER_FILE).write_text(json.dumps({"pid": pid, "started": when}))
         stale_pids, running_pids = fake_ray(stale), fake_ray(running)
-        assert len(stale_pids) == 2 and alive(stale_pids) == stale_pids
+        assert len(stale_pids) == 2 and alive_pids(stale_pids) == stale_pids
         swept = local_ray.sweep_stale()
         assert stale in swept and running not in swept
         deadline = time.monotonic() + 30
-        while alive(stale_pids) and time.monotonic() < deadline:
+        while alive_pids(stale_pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not alive(stale_pids) and not stale.exists()  # the dead build's processes and folder are gone
-        assert alive(running_pids) == running_pids and running.exists()  # a running build's are not touched
+        assert not alive_pids(stale_pids) and not stale.exists()  # the dead build's processes and folder are gone
+        assert alive_pids(running_pids) == running_pids and running.exists()  # a running build's are not touched
     finally:
-        for pid in alive(stale_pids + running_pids):
+        for pid in alive_pids(stale_pids + running_pids):
             os.kill(pid, signal.SIGKILL)
         for folder in (stale, running):
             subprocess.run(["rm", "-rf", str(folder)], check=False)
@@ -96,7 +86,7 @@ def test_a_killed_ray_build_leaves_no_ray_process_and_no_ray_folder(tmp_path):
     os.killpg(driver.pid, signal.SIGKILL)  # the driver's whole group; the reaper lives in its own session
     driver.wait(timeout=30)
     deadline = time.monotonic() + 60
-    while (alive(ray_pids) or folder.exists()) and time.monotonic() < deadline:
+    while (alive_pids(ray_pids) or folder.exists()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not alive(ray_pids), f"Ray processes of the killed build still alive: {alive(ray_pids)}"
+    assert not alive_pids(ray_pids), f"Ray processes of the killed build still alive: {alive_pids(ray_pids)}"
     assert not folder.exists()
