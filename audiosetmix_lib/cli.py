@@ -177,7 +177,7 @@ def _build(args) -> int:
         check_object_store_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
     with removed_unless_opened(output_dir, meta) as opened:
-        builder, maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
+        maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
     _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
     if result.captions is not None:
         print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
@@ -189,7 +189,8 @@ def _build(args) -> int:
 
 
 def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
-    """The source scan and the build; `opened(output)` is called once the output holds the build's manifest."""
+    """The source scan and the build: (row maker, BuildResult); `opened(output)` runs once the output holds the
+    build's manifest (from then on its folder is kept for the resume)."""
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
@@ -214,7 +215,7 @@ def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
-    return builder, maker, result
+    return maker, result
 
 
 def _json_arg(flag: str, text: str, kind: type):

@@ -12,8 +12,9 @@ endpoint timed out or found no connection, with no HTTP answer between them: wit
 milliseconds for a closed port, and the build stops with one line (`EndpointsSilent`; the
 finished shards stay). After `trip_after` requests of a batch failed in a row otherwise (429,
 5xx, after their retries and failovers) the rest of the batch fails at once and
-`--llm_max_fallback_rate` judges the rows; a line every `progress_every` s shows the wait. The API key is read from the environment variable named by `api_key_env` at the
-moment of each request: it is never an attribute, so it cannot end up in a pickle, a config, a
+`--llm_max_fallback_rate` judges the rows; a line every `progress_every` s shows the wait
+(answered, failed and waiting requests apart). The API key is read from the environment
+variable named by `api_key_env` at the moment of each request: it is never an attribute, so it cannot end up in a pickle, a config, a
 log line or the dataset.
 """
 
