@@ -121,11 +121,10 @@ def reap(pid: int, started: float, folder: Path) -> None:
     clean_up(folder)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     pid, started, folder = (sys.argv[1:] if argv is None else argv)
     reap(int(pid), float(started), Path(folder))
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
