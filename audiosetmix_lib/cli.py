@@ -29,6 +29,7 @@ from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
 from .output.source_record import record_source_root, recorded_source_root
+from .output.unused_folders import removed_unless_opened
 from .provenance import mismatches_here
 from .recipe import Recipe
 from .rows import rerender_pcm
@@ -82,6 +83,7 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("folder source")
     g.add_argument("--split_column", help="metadata column that names each clip's split (e.g. fold)")
     g.add_argument("--split_map", help="JSON map from split-column values to train/validation/test")
+    g.add_argument("--metadata_encoding", help="metadata.csv's text encoding when it is not UTF-8 (e.g. cp1252, latin-1)")
     g = p.add_argument_group("audioset source")
     g.add_argument("--audioset_labels", help="strong-label TSV (segment_id, start_time_seconds, end_time_seconds, label)")
     g.add_argument("--audioset_ontology", help="ontology.json")
@@ -101,6 +103,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
 def _source_options(args, config_source: str, base: dict) -> dict:
     source = args.source or config_source
     options = dict(base)
+    if args.metadata_encoding and source != "folder":
+        raise UsageError(f"--metadata_encoding is for the folder source's metadata.csv, not the {source} source: leave it out")
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
     if source in ("folder", "hf"):
@@ -116,6 +120,8 @@ def _source_options(args, config_source: str, base: dict) -> dict:
             options["split_column"] = args.split_column
         if args.split_map:
             options["split_map"] = _json_arg("--split_map", args.split_map, dict)
+        if args.metadata_encoding:
+            options["metadata_encoding"] = args.metadata_encoding
     elif source == "audioset":
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
@@ -179,6 +185,23 @@ def _build(args) -> int:
     else:
         check_object_store_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
+    with removed_unless_opened(output_dir, meta) as opened:
+        maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
+    if isinstance(output_dir, Path):
+        record_source_root(output_dir, maker.source)  # for render on this machine (.audiosetmix/ is never pushed)
+    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
+    if result.captions is not None:
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
+    if is_process_local(output_dir):
+        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
+              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
+              file=sys.stderr, flush=True)
+    return 0
+
+
+def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
+    """The source scan and the build: (row maker, BuildResult); `opened(output)` runs once the output holds the
+    build's manifest (from then on its folder is kept for the resume)."""
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
@@ -198,6 +221,7 @@ def _build(args) -> int:
     _check_split_events(builder.config, maker)
 
     def fresh_report(output) -> None:
+        opened(output)
         if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
@@ -205,16 +229,7 @@ def _build(args) -> int:
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
-    if isinstance(output_dir, Path):
-        record_source_root(output_dir, maker.source)  # for render on this machine (.audiosetmix/ is never pushed)
-    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
-    if result.captions is not None:
-        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
-    if is_process_local(output_dir):
-        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
-              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
-              file=sys.stderr, flush=True)
-    return 0
+    return maker, result
 
 
 def _json_arg(flag: str, text: str, kind: type):
@@ -278,7 +293,7 @@ def _fallback_guard(args, builder):
         return None
 
     return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
-                         builder.row_maker().captioner.report)
+                         builder.row_maker().captioner.report, reuses_rejected=args.llm_reuse_rejected)
 
 
 def _print_summary(output_dir: Path | str, sizes: dict, source, elapsed: float) -> None:
@@ -454,7 +469,7 @@ def parser() -> argparse.ArgumentParser:
     _add_build_args(b)
     b.set_defaults(func=build)
     r = sub.add_parser("render", help="re-render one row from its recipe")
-    r.add_argument("--dataset_dir", required=True)
+    r.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
     r.add_argument("--negative", type=int, help="render the row's negative K instead: K indexes `negatives`; the stored "
@@ -463,12 +478,12 @@ def parser() -> argparse.ArgumentParser:
                                          "default: the folder the build read, when it was built here and the folder still exists)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
-    s.add_argument("--dataset_dir", required=True)
+    s.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     s.add_argument("--split", default="train")
     s.add_argument("--n", type=int, default=3)
     s.set_defaults(func=show)
     u = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub")
-    u.add_argument("--dataset_dir", required=True)
+    u.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     u.add_argument("--repo_id", required=True)
     u.add_argument("--private", action="store_true")
     u.add_argument("--commit_message", default="Upload AudioSetMix")
@@ -509,9 +524,21 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+QUIET_COMMANDS = ("render", "show", "stats", "audit", "push")
+
+
+def _quiet_datasets() -> None:
+    """No `datasets` progress bars ("Generating train split", "Filter") around a short command's few lines."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
     args = parser().parse_args(argv)
+    if args.command in QUIET_COMMANDS:
+        _quiet_datasets()
     stdout, sys.stdout = sys.stdout, _ReaderMayLeave(sys.stdout)
     try:
         return args.func(args)

@@ -107,7 +107,7 @@ class LLMConfig:
     `model` is the transformers model id/path or the server's model name; `base_url` ... `backoff`
     apply to `openai`, `device` ... `batch_size` to `transformers`; `cache` and `report` are SQLite
     files (the answer cache, shared by processes; the per-build report store); `endpoint_id` and
-    `retry_rejected` shape the cache's keys and reuse (`--llm_cache_namespace`, `--llm_retry_rejected`);
+    `retry_rejected` shape the cache's keys and reuse (`--llm_cache_namespace`, `--llm_reuse_rejected`);
     `cache_folders` and `answers_dir` are answer files that work across machines (captions.answer_files).
     """
 
@@ -128,7 +128,7 @@ class LLMConfig:
     cache: str | None = None
     report: str | None = None
     endpoint_id: str = ""  # names who answers in cache keys (captions.cli_args.endpoint_id); never a URL
-    retry_rejected: bool = False  # ask again the prompts whose cached answers were rejected
+    retry_rejected: bool = True  # ask again (once a run) the prompts whose cached answers the validator rejects
     cache_folders: tuple[str, ...] = ()  # earlier answers, read-only: folders of answer files (paths or URLs)
     answers_dir: str | None = None  # this build's answer files, one per shard (<out>/.audiosetmix/answers)
 

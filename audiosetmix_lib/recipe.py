@@ -17,7 +17,8 @@ READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render
 # how it renders), so a build started by an older renderer is not resumed with this one's shards,
 # and a stored recipe re-rendered by another renderer says so.
 # 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
-RENDER_VERSION = 2
+# 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
+RENDER_VERSION = 3
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 

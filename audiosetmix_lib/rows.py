@@ -14,6 +14,7 @@ from .events import SPLITS
 from .negatives import iter_negatives
 from .provenance import fingerprinted
 from .recipe import Recipe
+from .relations import with_events
 from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
@@ -41,8 +42,15 @@ class RowMaker:
             self.captioner = self._template
 
     def recipe(self, split: str, index: int) -> Recipe:
-        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
-                             self.transform_settings)
+        """The drawn recipe, less its last events while its caption cannot be said whole in 30 words.
+
+        A caption is never cut (a cut one would leave events unsaid): an event the words cannot
+        carry is not in the clip either. Deterministic: a pure function of the drawn recipe."""
+        recipe = sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
+                               self.transform_settings)
+        while len(recipe.events) > 1 and not self._template.fits([recipe]):
+            recipe = with_events(recipe, list(recipe.events[:-1]))
+        return recipe
 
     def negatives_rng(self, split: str, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(split), index, 1]))

@@ -204,7 +204,8 @@ def _styles(description: Description, seed: int, voiced: tuple[str, ...] | None 
 
 
 def _cut_to_limit(text: str) -> str:
-    """Last resort (five events with several modifiers each): the first MAX_WORDS words, one sentence."""
+    """Safety net no row reaches (`rows.RowMaker.recipe` drops events until the caption fits, `plan` skips a
+    negative that would not): the first MAX_WORDS words, one sentence."""
     words = text.rstrip(".").split()
     kept, count = [], 0
     for word in words:

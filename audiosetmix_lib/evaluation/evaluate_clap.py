@@ -1,6 +1,6 @@
 """Evaluate a CLAP model: text-audio retrieval, modifier accuracy on hard negatives, zero-shot.
 
-    python eval/evaluate_clap.py --model PATH_OR_HUB_ID --dataset DIR_OR_HUB_ID --split test \
+    python eval/evaluate_clap.py --model PATH_OR_HUB_ID --dataset_dir DIR_OR_HUB_ID --split test \
         --output_dir DIR [--zero_shot_dataset DIR] [--batch_size 32]
 
 Writes to DIR:
@@ -65,7 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="a ClapModel: local folder or Hub id")
     p.add_argument("--tokenizer", help="tokenizer folder or Hub id (default: the model's)")
-    p.add_argument("--dataset", required=True, help="a datasets dataset: local folder (Hub layout or save_to_disk) or Hub id")
+    p.add_argument("--dataset_dir", "--dataset", dest="dataset", required=True, help="a datasets dataset: local folder (Hub layout or save_to_disk) or Hub id")
     p.add_argument("--dataset_config", help="dataset config name, if any")
     p.add_argument("--split", default="test")
     p.add_argument("--output_dir", required=True)
@@ -248,7 +248,7 @@ def load_split(dataset: str, split: str, config: str | None = None):
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ds
-    return load_dataset_checked(dataset, "--dataset", config, split=split)
+    return load_dataset_checked(dataset, "--dataset_dir", config, split=split)
 
 
 def audio_column_of(ds, name: str | None) -> str:
@@ -640,7 +640,7 @@ def evaluate_clap(args: argparse.Namespace) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        check_dataset_arg(args.dataset, "--dataset")  # before the model loads: a mistyped folder is named at once
+        check_dataset_arg(args.dataset, "--dataset_dir")  # before the model loads: a mistyped folder is named at once
         for name in METRICS:
             metric_path(name)
         metrics = evaluate_clap(args)

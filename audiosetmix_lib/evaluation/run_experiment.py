@@ -119,7 +119,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="give the tiny audio encoder a time channel (train_clap.py --audio_time_channel); without it "
                         "the encoder cannot tell 'A then B' from 'B then A' (docs/experiment.md)")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="use this built dataset as is (skip the build)")
+    g.add_argument("--dataset_dir", "--dataset", dest="dataset", help="use this built dataset as is (skip the build)")
     g.add_argument("--source", choices=["synth", "folder"], default="synth")
     g.add_argument("--source_path", help="folder source: the audiofolder-layout directory (e.g. ../shared/data/esc10)")
     g.add_argument("--split_column", help="folder source: metadata column naming each clip's split (default: fold, if present)")
@@ -251,7 +251,7 @@ def _folder_defaults(args) -> None:
 
 
 def build_dataset(args, work: Path, run: Runner, point: MixPoint | None = None) -> Path:
-    """The main build (or --dataset as is); with `point`, the ablation build with that one mixing setting changed."""
+    """The main build (or --dataset_dir as is); with `point`, the ablation build with that one mixing setting changed."""
     if args.dataset and point is None:
         return Path(args.dataset).resolve()
     tag = data_tag(args, point)
@@ -321,7 +321,7 @@ def planned_runs(args) -> list[RunSpec]:
 
 def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
     out = work / "tokenizer"
-    cmd = [sys.executable, TRAIN_SCRIPT, "--model", "tiny", "--tokenizer_only", "--dataset", dataset, "--output_dir", out,
+    cmd = [sys.executable, TRAIN_SCRIPT, "--model", "tiny", "--tokenizer_only", "--dataset_dir", dataset, "--output_dir", out,
            "--report_to", "none"]
     stamp = {"command": [str(c) for c in cmd[2:]], "dataset_stamp": _read_json(work / "data.stamp.json")}
     stamp_path = work / "tokenizer.stamp.json"
@@ -344,7 +344,7 @@ def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path
     """The `train_clap.py` command line of one run: the arm's terms, the shared budget and schedule."""
     arm = ARMS[spec.arm]
     steps = run_steps(args, spec)
-    cmd = [sys.executable, TRAIN_SCRIPT, "--model", args.model, "--tokenizer", tokenizer, "--dataset", dataset,
+    cmd = [sys.executable, TRAIN_SCRIPT, "--model", args.model, "--tokenizer", tokenizer, "--dataset_dir", dataset,
            "--output_dir", out, "--caption_mode", arm["caption_mode"],
            "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
            "--audio_negative_weight", args.audio_negative_weight if arm["audio_neg"] else 0,
@@ -392,7 +392,7 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, r
 def evaluate_arm(args, dataset: Path, model_dir: Path, arm: str, run: Runner) -> dict:
     """Evaluate one run (`arm` is its run name) on the main test split."""
     out = model_dir / "eval"
-    cmd = [sys.executable, EVAL_SCRIPT, "--model", model_dir, "--dataset", dataset, "--split", "test",
+    cmd = [sys.executable, EVAL_SCRIPT, "--model", model_dir, "--dataset_dir", dataset, "--split", "test",
            "--output_dir", out, "--batch_size", args.eval_batch_size, "--bootstrap", args.bootstrap]
     if args.zero_shot_dataset:
         cmd += ["--zero_shot_dataset", Path(args.zero_shot_dataset).resolve()]

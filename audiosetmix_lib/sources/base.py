@@ -10,12 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio_io import AudioReadError
 from ..events import SPLITS, Event, Skip, cut_label, label_problem
 from .event_cache import EventCache
 
 
 class SourceError(ValueError):
     """Bad source input (metadata file, column, label, ontology): stops the build before any work."""
+
+
+class SourceFileLost(SourceError):
+    """A file the scan read can no longer be read mid-build (deleted, moved, made unreadable).
+
+    The build stops rather than render the row without it: a row must not depend on when a file
+    went missing (the same config and seed give the same bytes), and the finished shards stay."""
 
 
 # Source specs name local files relative to this symbol, never by the build machine's absolute
@@ -130,7 +138,14 @@ class Source(ABC):
         samples = self._cache.get(key)
         if samples is not None:
             return samples
-        samples = np.ascontiguousarray(self._load_raw(event, sample_rate), dtype=np.float32)
+        try:
+            raw = self._load_raw(event, sample_rate)
+        except (OSError, AudioReadError) as error:
+            raise SourceFileLost(
+                f"source file {event.audio} can no longer be read ({_why(error)}), though the scan at the start of the "
+                f"build read it: restore it (or its permissions) and run the same command to resume (the finished "
+                f"shards are kept); without it the source is a different one (a new build)") from None
+        samples = np.ascontiguousarray(raw, dtype=np.float32)
         samples.setflags(write=False)
         self._cache.put(key, samples)
         return samples
@@ -164,6 +179,16 @@ FINGERPRINT_DIGEST_BYTES = 16
 def fingerprint_bytes(data) -> str:
     """'<size>:<blake2b>' of some bytes: what `Source.fingerprint` stores in a recipe."""
     return f"{len(data)}:{hashlib.blake2b(data, digest_size=FINGERPRINT_DIGEST_BYTES).hexdigest()}"
+
+
+def _why(error: Exception) -> str:
+    """The reader's reason without the build machine's folder (the file is named relative to its source)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    for short in ("file not found", "empty file", "no audio samples", "non-finite samples", "truncated"):
+        if short in str(error):  # read_audio's "<path>: <reason> (<decoder's details>)"
+            return short
+    return "cannot be decoded as audio"
 
 
 @dataclass
