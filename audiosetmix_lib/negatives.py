@@ -18,7 +18,7 @@ from .describe import describe
 from .event_density import PAD_KEY, padding
 from .recipe import EventSpec, Recipe
 from .relations import with_events
-from .sampler import refit_plan
+from .sampler import Audible, refit_plan
 from .sources.base import EventPool
 from .transforms import flip, length_of
 
@@ -81,12 +81,16 @@ def _other_event(recipe: Recipe, pool: EventPool, rng: np.random.Generator):
     return candidates[int(rng.integers(len(candidates)))]
 
 
-def _event(recipe: Recipe, pool: EventPool, rng: np.random.Generator) -> Negative | None:
+def _event(recipe: Recipe, pool: EventPool, rng: np.random.Generator, audible: Audible | None = None) -> Negative | None:
+    """Another class's event in one event's place, with its transforms: offered only when the new
+    event's sound carries them all (its counterfactual clip must be what its caption says)."""
     other = _other_event(recipe, pool, rng)
     if other is None:
         return None
     i = int(rng.integers(len(recipe.events)))
     spec = recipe.events[i]
+    if audible is not None and audible(other, spec.transforms) != spec.transforms:
+        return None
     events = list(recipe.events)
     length = min(spec.segment_duration, other.duration)
     events[i] = replace(spec, event=other, segment_start=0.0, segment_duration=length)
@@ -139,14 +143,18 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig, said: 
     return replace(negative, recipe=replace(fitted, render={**settings, **padding(fitted.events, config)}))
 
 
-def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig | None = None) -> dict[str, Negative]:
-    """One perturbation of every kind the recipe allows, each fitted to the budget (kinds whose fit fails are left out)."""
+def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig | None = None,
+               audible: Audible | None = None) -> dict[str, Negative]:
+    """One perturbation of every kind the recipe allows, each fitted to the budget (kinds whose fit fails are left out).
+
+    `audible`: as `sampler.sample_recipe` takes it (an event negative must not move a transform onto
+    an event that would not carry it; a modifier flip is judged with the drawn one by `audible_on`)."""
     config = config or MixConfig()
     made = {
         "order": _order(recipe, rng),
         "modifier": _modifier(recipe, rng),
         "relation": _relation(recipe, rng, config),
-        "event": _event(recipe, pool, rng),
+        "event": _event(recipe, pool, rng, audible),
         "missing": _missing(recipe, rng),
         "extra": _extra(recipe, pool, rng, config),
     }
@@ -155,14 +163,15 @@ def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config
     return {kind: neg for kind, neg in fitted.items() if neg is not None}
 
 
-def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, rounds: int = 3, config: MixConfig | None = None):
+def iter_negatives(recipe: Recipe, pool: EventPool, rng: np.random.Generator, rounds: int = 3, config: MixConfig | None = None,
+                   audible: Audible | None = None):
     """Negatives in a seeded order: every allowed kind once per round, in a shuffled order.
 
     Later rounds draw new perturbations, so a clip with few allowed kinds still gets K
     negatives (the caller drops any whose caption repeats an earlier one).
     """
     for _ in range(rounds):
-        available = candidates(recipe, pool, rng, config)
+        available = candidates(recipe, pool, rng, config, audible)
         kinds = list(available)
         for i in rng.permutation(len(kinds)):
             yield available[kinds[i]]

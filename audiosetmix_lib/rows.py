@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .audibility import Audibility
 from .audio_io import encode_flac, quantize
 from .captions.sets import CaptionedSet, Captioner, CaptionSet
 from .captions.template_captioner import TemplateCaptioner
@@ -37,6 +38,7 @@ class RowMaker:
 
     def __post_init__(self) -> None:
         self.transform_settings = resolve_settings(self.mix.transforms)  # validates the overrides before any rendering
+        self.audibility = Audibility(self.source, self.sample_rate)  # which drawn transforms an event's sound carries
         self._template = TemplateCaptioner()
         if self.captioner is None:
             self.captioner = self._template
@@ -47,7 +49,7 @@ class RowMaker:
         A caption is never cut (a cut one would leave events unsaid): an event the words cannot
         carry is not in the clip either. Deterministic: a pure function of the drawn recipe."""
         recipe = sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
-                               self.transform_settings)
+                               self.transform_settings, self.audibility.audible)
         while len(recipe.events) > 1 and not self._template.fits([recipe]):
             recipe = with_events(recipe, list(recipe.events[:-1]))
         return recipe
@@ -65,7 +67,8 @@ class RowMaker:
         recipe = self.recipe(split, index)
         chosen, seen = [], {template.caption(recipe)}
         whole = template.fits([recipe])  # the caption alone can be said whole
-        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index), config=self.mix):
+        for negative in iter_negatives(recipe, self.pool, self.negatives_rng(split, index), config=self.mix,
+                                       audible=self.audibility.audible):
             if len(chosen) >= self.num_negatives:
                 break
             text = template.caption(negative.recipe)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
 from .config import MixConfig
 from .event_density import events_that_fit, padding
-from .events import SPLITS
+from .events import SPLITS, Event
 from .recipe import EventSpec, Recipe
 from .relations import layout, onsets_for
 from .sources.base import EventPool
 from .transforms import MATERIAL_STAGES, length_factor_of, length_of, resolve_settings, sample_transforms
+
+Audible = Callable[[Event, dict], dict]  # (event, drawn transforms) -> those its sound would carry
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -42,11 +45,15 @@ def describe_settings(config: MixConfig) -> dict:
 
 
 def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, index: int, sample_rate: int, source_spec: dict,
-                  transform_settings: dict | None = None) -> Recipe:
+                  transform_settings: dict | None = None, audible: Audible | None = None) -> Recipe:
     """Draw one complete recipe for example `index` of `split`.
 
     `transform_settings`: name -> settings from `resolve_settings(config.transforms)` (resolved
-    here when not given; callers that draw many recipes resolve once).
+    here when not given; callers that draw many recipes resolve once). `audible(event, transforms)`:
+    the drawn transforms less those the event's sound would not carry (`audibility.Audibility.audible`;
+    a build always passes it). They are drawn first and dropped after, so the random draws stay in
+    their order and only an event that drew such a transform changes. None keeps every drawn
+    transform (a plan made without the audio).
     """
     settings = transform_settings if transform_settings is not None else resolve_settings(config.transforms)
     rng = example_rng(seed, split, index)
@@ -61,6 +68,8 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
         candidates = pool.by_split[split][label]
         event = candidates[int(rng.integers(len(candidates)))]
         transforms = sample_transforms(rng, settings)
+        if audible is not None:
+            transforms = audible(event, transforms)
         relation, gap, overlap_at = None, 0.0, 0.0
         if i > 0:
             relation = "overlap" if rng.random() < config.overlap_probability else "follow"

@@ -7,7 +7,8 @@ recordings (default /work/shared/data/esc10, skipped if absent). The stretch eng
 inside the same builds, so the share printed is
 measured side by side: rows/s, the floor (rows/s if only the stretch engine cost anything)
 and the stretch engine's share of the row time (goal: >= 60 %), then where the rest of the time
-went (the source's scan and loads, the filter, FLAC encoding, planning a row and its negatives).
+went (the source's scan and loads, the filter, measuring events' sound for audibility, FLAC encoding,
+planning a row and its negatives).
 
 At the default 300 rows most events are loaded for the first time (as in the profile the goal
 was set on); `--rows 2000` measures what a large build sees, every synth event in the cache.
@@ -27,6 +28,7 @@ from pathlib import Path
 import audiosetmix_lib.rows as rows
 import audiosetmix_lib.transforms.filter as filter_transform
 import audiosetmix_lib.transforms.pitch as pitch
+from audiosetmix_lib.audibility import Audibility
 from audiosetmix_lib.cli import main as cli_main
 from audiosetmix_lib.sources.base import Source
 from audiosetmix_lib.sources.folder import FolderSource
@@ -38,6 +40,7 @@ PARTS = {
     "source scan": [(Source, "events")],
     "source loads": [(SynthSource, "_load_raw"), (FolderSource, "_load_raw")],
     "filter": [(filter_transform, "cutoff_for"), (filter_transform, "apply")],
+    "audibility": [(Audibility, "features")],  # measuring an event's sound for `audible_on` (its load counts as a source load)
     "FLAC encode": [(rows, "encode_flac")],
     "planning": [(rows.RowMaker, "plan")],
 }

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from audiosetmix_lib.audibility import Audibility
 from audiosetmix_lib.captions.backend import Sampling
 from audiosetmix_lib.captions.captioner import CaptionSet, LLMCaptioner
 from audiosetmix_lib.captions.openai_backend import OpenAIBackend
@@ -39,7 +40,8 @@ from audiosetmix_lib.testing.mock_server import MockChatServer
 def recipes(n: int, seed: int = 0):
     source = make_source("synth")
     pool = EventPool(source.events())
-    return pool, [sample_recipe(pool, MixConfig(), seed, "train", i, 16000, source.spec()) for i in range(n)]
+    audible = Audibility(source, 16000).audible  # the recipes a build draws
+    return pool, [sample_recipe(pool, MixConfig(), seed, "train", i, 16000, source.spec(), audible=audible) for i in range(n)]
 
 
 def bench_template(n: int) -> float:

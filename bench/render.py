@@ -16,6 +16,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from audiosetmix_lib.audibility import Audibility
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.render import limit, render, to_reference_level
 from audiosetmix_lib.sampler import sample_recipe
@@ -73,7 +74,9 @@ def main() -> None:
     source = make_source("synth")
     source._cache_size = 10_000  # pre-load every event once: measure rendering, not synthesis
     pool = EventPool(source.events())
-    recipes = [sample_recipe(pool, MixConfig(), 0, "train", i, args.sample_rate, source.spec()) for i in range(args.n)]
+    audible = Audibility(source, args.sample_rate).audible  # the recipes a build draws
+    recipes = [sample_recipe(pool, MixConfig(), 0, "train", i, args.sample_rate, source.spec(), audible=audible)
+               for i in range(args.n)]
     for recipe in tqdm(recipes, desc="pre-loading events"):
         for spec in recipe.events:
             source.load(spec.event, args.sample_rate)

@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from audiosetmix_lib.audibility import Audibility
 from audiosetmix_lib.captions.lexicon import phrase_for
 from audiosetmix_lib.captions.template import _styles, template_caption, voices, word_count
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
@@ -23,7 +24,8 @@ from audiosetmix_lib.transforms import words as modifier_words
 def recipes():
     source = make_source("synth")
     pool = EventPool(source.events())
-    return pool, [sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec()) for i in range(300)]
+    audible = Audibility(source, 16000).audible  # as a build draws them
+    return pool, [sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec(), audible=audible) for i in range(300)]
 
 
 def words_of(text):

@@ -33,6 +33,7 @@ LAYERS = {
     "audiosetmix_lib.relations": 1,  # follow/overlap/background: their words and `layout` (onsets, ends)
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,
+    "audiosetmix_lib.audibility": 2,  # which drawn transforms an event's measured sound carries
     "audiosetmix_lib.event_density": 2,  # how many events a clip keeps, from how much sound they bring
     "audiosetmix_lib.render": 2,
     "audiosetmix_lib.describe": 2,

@@ -122,16 +122,19 @@ def smallest_change(name: str, direction: str) -> dict:
 
 
 # A filter cannot change the timbre of a near-pure tone (its cut-off sits on the tone, an octave away
-# there is < -50 dB of its power, and the make-up gain restores the level): "a muffled beep" is not
-# true of the sound. verify reports such rows; these are the synth classes where it happens.
+# there is < -50 dB of its power, and the make-up gain restores the level): "a muffled beep" would not
+# be true of the sound. These are the synth classes where it happens: the filter's `audible_on` says
+# so from the event's measured sound, and the sampler never draws a filter for them.
 UNMEASURABLE = {("filter", "up"): {"Beep, bleep", "Whistle"}, ("filter", "down"): {"Beep, bleep", "Whistle"}}
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_each_check_passes_the_smallest_default_change_on_every_synth_class(synth_segments, name):
     """The thresholds sit below what the sampler draws: the renderer's own smallest change passes
-    (except where the change itself is not in the sound: UNMEASURABLE, which must still fail)."""
+    (except where the change itself is not in the sound: UNMEASURABLE, which must still fail), and a
+    transform's `audible_on`, judged from the event's measured sound, agrees with the measured check."""
     from audiosetmix_lib.transforms import render_chain
+    from audiosetmix_lib.transforms.measure import event_features
 
     assert len(synth_segments) == 12
     for label, segment in synth_segments.items():
@@ -143,6 +146,7 @@ def test_each_check_passes_the_smallest_default_change_on_every_synth_class(synt
             before, after = placed(plain, clip_s=clip_s), placed(changed, clip_s=clip_s)
             result = TRANSFORMS[name].check(before, after, SR, p)
             assert result.passed == (label not in UNMEASURABLE.get((name, direction), ())), (label, result)
+            assert TRANSFORMS[name].audible_on(event_features(segment, SR), p) == result.passed, (label, result)
 
 
 def test_the_registry_refuses_a_transform_without_check():

@@ -26,7 +26,7 @@ from audiosetmix_lib.transforms import (
     register,
     registered,
 )
-from audiosetmix_lib.transforms.base import draw_direction
+from audiosetmix_lib.transforms.base import audible_anywhere, draw_direction
 from audiosetmix_lib.transforms.interface import COMMON_HOOKS
 from audiosetmix_lib.transforms.pitch import stretch
 
@@ -75,6 +75,7 @@ def throwaway(stage: str) -> types.ModuleType:
         length_factor=lambda params: up_len if params["direction"] == "up" else down_len,
         level_db=lambda params: up_db if params["direction"] == "up" else down_db,
         check=lambda before, after, sr, params: Check(f"{name} {params['direction']}", 0.0, 0.0, "", False),
+        audible_on=audible_anywhere,
     )
     if stage == "length":
         m.cut = lambda samples, params: samples[: len(samples) // 2] if params["direction"] == "down" else samples

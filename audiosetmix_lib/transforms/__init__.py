@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 
 from . import duration, filter, pitch, speed, volume
-from .base import DIRECTIONS, Check, Words, db_to_gain, fade, other_direction, settings_from
+from .base import DIRECTIONS, Check, Words, audible_anywhere, db_to_gain, fade, other_direction, settings_from
 from .interface import STAGES, Transform, TransformInterfaceError, require_interface
 
 BUILT_IN = (volume, pitch, speed, duration, filter)  # the order transforms are drawn (changing it changes every recipe)
@@ -110,6 +110,17 @@ def sample_transforms(rng: np.random.Generator, settings: dict) -> dict:
         if rng.random() < settings[name].probability:
             drawn[name] = module.sample(rng, settings[name])
     return drawn
+
+
+def audible_transforms(transforms: dict, features_of) -> dict:
+    """An event's drawn transforms less those its sound would not carry (each module's `audible_on`).
+
+    `features_of()` gives the event's `measure.EventFeatures`; it is called only when a drawn transform
+    needs them (not `base.audible_anywhere`), so an event without such a transform is never measured."""
+    if all(TRANSFORMS[name].audible_on is audible_anywhere for name in transforms):
+        return transforms
+    features = features_of()
+    return {name: params for name, params in transforms.items() if TRANSFORMS[name].audible_on(features, params)}
 
 
 def flip(name: str, params: dict) -> dict:
@@ -236,6 +247,6 @@ def apply_transforms(samples: np.ndarray, sr: int, transforms: dict, fade_second
 __all__ = ["TRANSFORMS", "TRANSFORM_NAMES", "BUILT_IN", "DIRECTIONS", "MODIFIER_NAMES", "MODIFIER_KEYS", "STAGES",
            "Check", "Transform", "TransformInterfaceError", "Words", "register", "unregister", "registered", "registry_key",
            "words",
-           "quality", "is_adverbial", "resolve_settings", "default_settings", "sample_transforms", "flip", "detail",
+           "quality", "is_adverbial", "resolve_settings", "default_settings", "sample_transforms", "audible_transforms", "flip", "detail",
            "length_factor_of", "level_db_of", "output_duration", "length_of", "render_chain", "apply_transforms",
            "check", "without", "db_to_gain", "fade", "other_direction"]

@@ -74,6 +74,12 @@ def same_level(params: dict) -> float:
     return 0.0
 
 
+def audible_anywhere(features, params: dict) -> bool:
+    """`audible_on` of a transform heard on any sound (a gain, a transposition, a length change): the
+    sampler then measures nothing (transforms.audible_transforms skips the event's features)."""
+    return True
+
+
 def span(bounds, unit: str = "", signed: bool = False) -> str:
     """'+6..+12 dB' (signed) / '0.6..0.77': a settings range as the card prints it."""
     form = "+g" if signed else "g"

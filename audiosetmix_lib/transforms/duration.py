@@ -6,7 +6,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Check, Words, at_least, at_most, check_probability, check_range, draw_direction, fade, same_level, span, uniform
+from .base import (
+    Check,
+    Words,
+    at_least,
+    at_most,
+    audible_anywhere,
+    check_probability,
+    check_range,
+    draw_direction,
+    fade,
+    same_level,
+    span,
+    uniform,
+)
 from .measure import active_span_s, ratio
 
 NAME = "duration"
@@ -98,6 +111,7 @@ def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check
 
 
 level_db = same_level
+audible_on = audible_anywhere
 
 
 def definition(settings: Settings) -> str:

@@ -34,7 +34,7 @@ from .base import (
     signed_check,
     uniform,
 )
-from .measure import centroid_shift_semitones
+from .measure import EventFeatures, band_centroid_hz, centroid_shift_semitones, semitones_between
 
 NAME = "filter"
 MODIFIERS = {"up": "thinner", "down": "muffled"}
@@ -49,6 +49,9 @@ ADVERBIAL = False
 STAGE = "spectral"
 MEASURED = ("cutoff_hz",)  # what `resolve` adds to the params (measured on the audio entering the filter)
 CHECK_SEMITONES = 0.5  # the least centroid move `check` accepts (the smallest default filter moves a chirp ~1)
+# the least centroid move `audible_on` predicts, on the whole event, for a filter to be drawn: 1.5 times what
+# `check` needs, as the rendered segment (cut, transposed, stretched) is not the whole event
+AUDIBLE_SEMITONES = 1.5 * CHECK_SEMITONES
 MIN_CUTOFF_HZ = 20.0
 MAX_CUTOFF_SHARE = 0.45  # of the sample rate: safely below Nyquist
 MAX_MAKEUP_DB = 20.0  # the most gain that brings a filtered event back to its input's RMS
@@ -145,6 +148,34 @@ def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check
     >= CHECK_SEMITONES; the make-up gain leaves the level alone, so the balance of the spectrum is
     what changed."""
     return signed_check(NAME, params, centroid_shift_semitones(before, after, sr), CHECK_SEMITONES, "semitones")
+
+
+def predicted_move(features: EventFeatures, direction: str, share: float, order: int) -> float:
+    """The centroid move (semitones) this filter would make on the event, predicted from its band
+    spectrum: the cut-off where the bands' cumulative power reaches `share`, as `cutoff_for` places
+    it, and the power response of a Butterworth filter run forward and backward, (1 + (f/fc)^2n)^-2."""
+    power, hz = features.band_power, features.band_hz
+    if power.sum() <= 0:
+        return 0.0
+    below = np.cumsum(power)
+    target = share if direction == "down" else 1.0 - share
+    cutoff = float(np.clip(hz[min(len(hz) - 1, int(np.searchsorted(below, target)))], MIN_CUTOFF_HZ,
+                           MAX_CUTOFF_SHARE * features.sample_rate))
+    ratio = hz / cutoff if direction == "down" else cutoff / hz
+    with np.errstate(over="ignore"):
+        response = 1.0 / (1.0 + np.minimum(ratio, 1e6) ** (2 * int(order))) ** 2
+    return semitones_between(band_centroid_hz(power, hz), band_centroid_hz(power * response, hz))
+
+
+def audible_on(features: EventFeatures, params: dict) -> bool:
+    """Whether this filter, and its flip (a modifier negative's), would be heard on the event: each
+    moves the predicted centroid by >= AUDIBLE_SEMITONES its way. A near-pure tone (a beep, a
+    whistle, a tuning fork) keeps its one frequency whatever the cut-off: "a muffled beep" would not
+    be true of the sound, so no filter is drawn for it."""
+    order = int(params.get("order", Settings.order))
+    up = predicted_move(features, "up", params["share"], order)
+    down = predicted_move(features, "down", params["share"], order)
+    return bool(up >= AUDIBLE_SEMITONES and down <= -AUDIBLE_SEMITONES)
 
 
 length_factor = same_length

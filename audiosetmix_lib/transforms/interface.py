@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .base import DIRECTIONS, Check, Words
+from .measure import EventFeatures
 
 
 @runtime_checkable
@@ -35,10 +36,13 @@ class Transform(Protocol):
     def length_factor(self, params: dict) -> float: ...  # output length / input length
     def level_db(self, params: dict) -> float: ...  # the level change it makes (background rule)
     def check(self, before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check: ...
+    # whether it (and its flip) would be heard on an event, predicted from the event's measured sound
+    # (measure.EventFeatures); `base.audible_anywhere` for a transform heard on any sound
+    def audible_on(self, features: EventFeatures, params: dict) -> bool: ...
 
 
 COMMON_HOOKS = ("NAME", "MODIFIERS", "WORDS", "ADVERBIAL", "STAGE", "STATS_WORDS", "Settings", "sample", "apply",
-                "flip", "detail", "definition", "length_factor", "level_db", "check")
+                "flip", "detail", "definition", "length_factor", "level_db", "check", "audible_on")
 # stage -> the further hooks `render_chain` calls for it, in the order the stages run:
 # "length": `cut` before the stretch, `finish` (fade or loop) after the spectral stage;
 # "stretch": `stretch_args`, merged into one Signalsmith pass; "spectral": `resolve` (what it

@@ -6,6 +6,8 @@ check built from these decides from the sound alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.fft
 
@@ -76,3 +78,42 @@ def centroid_shift_semitones(before: np.ndarray, after: np.ndarray, sr: int) -> 
 def ratio(before: float, after: float) -> float:
     """after / before (nan when before is not positive)."""
     return float(after / before) if before > 0 else float("nan")
+
+
+BANDS_PER_OCTAVE = 48  # quarter-semitone bands: a near-pure tone stays in one or two
+LOWEST_BAND_HZ = 20.0  # what lies below falls in the first band
+
+
+@dataclass(frozen=True)
+class EventFeatures:
+    """An event's sound as the sampler knows it: the power of each quarter-semitone band and the
+    power-weighted mean frequency inside it (so the spectral centroid of the bands is the sound's).
+    Measured once per event from its whole audio; a transform's `audible_on` predicts from it
+    whether its change could be heard on the event, before anything is rendered."""
+
+    sample_rate: int
+    band_power: np.ndarray  # share of the event's power in each band (sums to 1; all 0 for silence)
+    band_hz: np.ndarray  # the power-weighted mean frequency of each band (its lower edge when empty)
+
+
+def event_features(samples: np.ndarray, sr: int) -> EventFeatures:
+    """The band spectrum of a whole event (one FFT at the next fast length; pure)."""
+    x = np.asarray(samples, dtype=np.float64)
+    n_fft = scipy.fft.next_fast_len(max(2, len(x)), real=True)
+    spectrum = scipy.fft.rfft(x, n_fft)
+    power = spectrum.real**2 + spectrum.imag**2
+    freqs = scipy.fft.rfftfreq(n_fft, 1.0 / sr)
+    n_bands = int(np.ceil(BANDS_PER_OCTAVE * np.log2(sr / 2 / LOWEST_BAND_HZ))) + 1
+    band = np.clip(np.floor(BANDS_PER_OCTAVE * np.log2(np.maximum(freqs, LOWEST_BAND_HZ) / LOWEST_BAND_HZ)), 0, n_bands - 1)
+    band_power = np.bincount(band.astype(np.int64), weights=power, minlength=n_bands)
+    weighted = np.bincount(band.astype(np.int64), weights=power * freqs, minlength=n_bands)
+    edges = LOWEST_BAND_HZ * 2 ** (np.arange(n_bands) / BANDS_PER_OCTAVE)
+    band_hz = np.where(band_power > 0, weighted / np.where(band_power > 0, band_power, 1.0), edges)
+    total = band_power.sum()
+    return EventFeatures(int(sr), band_power / total if total > 0 else band_power, band_hz)
+
+
+def band_centroid_hz(power: np.ndarray, band_hz: np.ndarray) -> float:
+    """The spectral centroid of a band spectrum (nan when it holds no power)."""
+    total = float(power.sum())
+    return float(np.sum(power * band_hz) / total) if total > 0 else float("nan")

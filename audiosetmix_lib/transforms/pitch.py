@@ -6,7 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Check, Words, check_probability, check_range, draw_direction, same_length, same_level, signed_check, span, uniform
+from .base import (
+    Check,
+    Words,
+    audible_anywhere,
+    check_probability,
+    check_range,
+    draw_direction,
+    same_length,
+    same_level,
+    signed_check,
+    span,
+    uniform,
+)
 from .measure import centroid_shift_semitones
 
 NAME = "pitch"
@@ -84,6 +96,7 @@ def stretch_args(params: dict) -> dict:
 
 length_factor = same_length
 level_db = same_level
+audible_on = audible_anywhere
 
 
 def definition(settings: Settings) -> str:

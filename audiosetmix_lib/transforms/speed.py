@@ -6,7 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Check, Words, at_least, at_most, check_probability, check_range, draw_direction, same_level, span, uniform
+from .base import (
+    Check,
+    Words,
+    at_least,
+    at_most,
+    audible_anywhere,
+    check_probability,
+    check_range,
+    draw_direction,
+    same_level,
+    span,
+    uniform,
+)
 from .measure import active_span_s, ratio
 from .pitch import stretch
 
@@ -78,6 +90,7 @@ def stretch_args(params: dict) -> dict:
 
 
 level_db = same_level
+audible_on = audible_anywhere
 
 
 def definition(settings: Settings) -> str:

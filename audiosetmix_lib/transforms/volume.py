@@ -6,7 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Check, Words, check_probability, check_range, db_to_gain, draw_direction, same_length, signed_check, span, uniform
+from .base import (
+    Check,
+    Words,
+    audible_anywhere,
+    check_probability,
+    check_range,
+    db_to_gain,
+    draw_direction,
+    same_length,
+    signed_check,
+    span,
+    uniform,
+)
 from .measure import active_rms_db
 
 NAME = "volume"
@@ -61,6 +73,7 @@ def level_db(params: dict) -> float:
 
 
 length_factor = same_length
+audible_on = audible_anywhere
 
 
 def definition(settings: Settings) -> str:
