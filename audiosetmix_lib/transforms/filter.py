@@ -8,7 +8,9 @@ removes a narrowband sound entirely: a beep low-passed at 0.25x its centroid is 
 The sampled `share` is stored at sampling time; the renderer measures the spectrum of the
 audio that enters the filter and stores `cutoff_hz` beside it (`resolve`), so a stored recipe
 re-renders with the exact cut-off. A zero-phase Butterworth (scipy `sosfiltfilt`) keeps
-onsets where they were.
+onsets where they were. On a near-pure tone no cut-off changes the timbre (the cut-off lands on
+the tone's one frequency): `audible_on` predicts that from the event's band spectrum and the
+sampler then draws no filter for it.
 
 The filter changes timbre, not loudness: its output is brought back to the RMS of its input
 (at most MAX_MAKEUP_DB of gain). Loudness is the volume transform's job; without the make-up
@@ -187,4 +189,5 @@ def definition(settings: Settings) -> str:
         return f"{100 * bounds[0]:g}-{100 * bounds[1]:g} %"
     return (f"a low-pass keeping the lowest {kept(settings.down)} of the event's own power (muffled) or a high-pass "
             f"keeping the highest {kept(settings.up)} (thinner), order {settings.order}, brought back to the event's "
-            "level (the cut-off in Hz is stored in the recipe)")
+            "level (the cut-off in Hz is stored in the recipe); not drawn for a sound it would not audibly change "
+            "(a near-pure tone)")

@@ -103,14 +103,27 @@ def event_features(samples: np.ndarray, sr: int) -> EventFeatures:
     spectrum = scipy.fft.rfft(x, n_fft)
     power = spectrum.real**2 + spectrum.imag**2
     freqs = scipy.fft.rfftfreq(n_fft, 1.0 / sr)
-    n_bands = int(np.ceil(BANDS_PER_OCTAVE * np.log2(sr / 2 / LOWEST_BAND_HZ))) + 1
-    band = np.clip(np.floor(BANDS_PER_OCTAVE * np.log2(np.maximum(freqs, LOWEST_BAND_HZ) / LOWEST_BAND_HZ)), 0, n_bands - 1)
-    band_power = np.bincount(band.astype(np.int64), weights=power, minlength=n_bands)
-    weighted = np.bincount(band.astype(np.int64), weights=power * freqs, minlength=n_bands)
-    edges = LOWEST_BAND_HZ * 2 ** (np.arange(n_bands) / BANDS_PER_OCTAVE)
+    edges = band_edges_hz(sr)
+    starts = np.searchsorted(freqs, edges)  # the first bin of each band (bins below the first edge join it)
+    starts[0] = 0
+    band_power = _band_sums(power, starts)
+    weighted = _band_sums(power * freqs, starts)
     band_hz = np.where(band_power > 0, weighted / np.where(band_power > 0, band_power, 1.0), edges)
     total = band_power.sum()
     return EventFeatures(int(sr), band_power / total if total > 0 else band_power, band_hz)
+
+
+def band_edges_hz(sr: int) -> np.ndarray:
+    """The lower edge of each band, from LOWEST_BAND_HZ up to the Nyquist frequency."""
+    n_bands = int(np.ceil(BANDS_PER_OCTAVE * np.log2(sr / 2 / LOWEST_BAND_HZ)))
+    return LOWEST_BAND_HZ * 2 ** (np.arange(n_bands) / BANDS_PER_OCTAVE)
+
+
+def _band_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The sum of `values` from each start to the next (0 for a band without a bin)."""
+    ends = np.append(starts[1:], len(values))
+    sums = np.add.reduceat(values, np.minimum(starts, len(values) - 1))
+    return np.where(ends > starts, sums, 0.0)
 
 
 def band_centroid_hz(power: np.ndarray, band_hz: np.ndarray) -> float:
