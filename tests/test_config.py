@@ -8,7 +8,7 @@ import pytest
 from audiosetmix_lib.builder import AudioSetMix, AudioSetMixConfig
 from audiosetmix_lib.captions.captioner import LLMCaptioner, make_captioner
 from audiosetmix_lib.captions.cli_args import add_caption_args, caption_overrides
-from audiosetmix_lib.captions.sets import Captioner
+from audiosetmix_lib.captions.protocol import Captioner
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import LLMConfig, MixConfig
 
