@@ -369,7 +369,7 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, r
     out = work / "arms" / spec.name
     cmd = train_command(args, dataset, tokenizer, spec, out)
     tag = data_tag(args, spec.point)
-    # the model's size is in the stamp: a run of another size under the same --model name is not reused
+    # the size is in the stamp: for a while `--model tiny` named what is now tiny-fast
     stamp = {"command": [str(c) for c in cmd[2:]], "model_size": TINY_SIZES[args.model],
              "tokenizer_stamp": _read_json(work / "tokenizer.stamp.json"),
              "dataset_stamp": _read_json(work / f"data{tag}.stamp.json")}
@@ -462,7 +462,7 @@ def machine_info() -> dict:
     return info
 
 
-def _score(x) -> str:
+def _f(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
@@ -589,7 +589,7 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
         cells = []
         for direction in ("text_to_audio", "audio_to_text"):
             d = r[direction]
-            cells += [_score(d["R@1"]), _score(d["R@5"]), _score(d["R@10"]), _score(d["mAP@10"]), f"{d['median_rank']:.1f}"]
+            cells += [_f(d["R@1"]), _f(d["R@5"]), _f(d["R@10"]), _f(d["mAP@10"]), f"{d['median_rank']:.1f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
 
     def kind_table(title: str, key: str, refined: bool):
@@ -618,7 +618,7 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
             if pair is None:
                 return "–"
             up, down = pair
-            text = f"{_score(up)} / {_score(down)}"
+            text = f"{_f(up)} / {_f(down)}"
             return text + (f" ({up - down:+.2f})" if up is not None and down is not None else "")
 
         for t in transforms:
@@ -644,7 +644,7 @@ def write_results(args, work: Path, dataset: Path, arms: dict[str, dict], arm_di
         for a in names:
             zs = arms[a].get("zero_shot")
             if zs:
-                lines.append(f"| {a} | " + " | ".join(_score(zs["by_prompt"][p]["accuracy"]) for p in z["by_prompt"]) + " |")
+                lines.append(f"| {a} | " + " | ".join(_f(zs["by_prompt"][p]["accuracy"]) for p in z["by_prompt"]) + " |")
     lines += ["", f"The claim concerns the {', '.join(CLAIM_KINDS)} kinds; `event`, `missing` and `extra` are reported but a "
                   "label-only model can already score well on them. A difference whose CI spans 0 is inside the noise of "
                   "the test sample; compare the runs of other training seeds for training-seed noise.", ""]
