@@ -22,9 +22,9 @@ from .config import MixConfig
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
-from .output.contract import check_output_dir
+from .output.contract import check_output
 from .output.manifest import META_DIR
-from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.object_store import driver_state_dir, output_url
 from .recipe import Recipe
 from .rows import rerender_pcm
 from .sources import SOURCE_NAMES
@@ -39,11 +39,12 @@ class UsageError(ValueError):
 
 
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; an "
-                                                       "AudioSetMix output there is resumed (same settings) or replaced")
+    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; the same "
+                                                       "build there is resumed, a different finished one needs --overwrite")
     p.add_argument("--overwrite", action="store_true",
-                   help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
-                        "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
+                   help="replace a different finished build there (staged, switched when complete), or build into a "
+                        "folder that is not an AudioSetMix output (its README.md, data/ and caption_report.json are "
+                        "moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
     p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
@@ -165,10 +166,7 @@ def _build(args) -> int:
     output_dir = output_location(args.output_dir, "--output_dir")
     check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
-    if isinstance(output_dir, Path):
-        check_output_dir(output_dir, args.overwrite)
-    else:
-        check_object_store_output(output_dir, args.overwrite)
+    check_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun

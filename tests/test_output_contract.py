@@ -211,12 +211,19 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     shutil.copytree(reference, out)
     before = dataset_files(out)
     old_hash = json.loads((out / ".audiosetmix" / "manifest.json").read_text())["build_hash"]
+    refused = run_build(out, "--seed", "6")  # the last --seed wins: a different build, into a finished one
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1 and "Traceback" not in refused.stderr
+    line = error_lines(refused.stderr)[0]
+    assert "holds a finished, different AudioSetMix build (10 rows (train 8, validation 2), finished 20" in line
+    assert "captions by template" in line and "another --output_dir" in line and "--overwrite" in line
+    assert dataset_files(out) == before
+    assert json.loads((out / ".audiosetmix" / "manifest.json").read_text())["build_hash"] == old_hash
     env = {"AUDIOSETMIX_TEST_CRASH_SHARD": "2"}
-    crashed = run_build(out, "--seed", "6", env=env)  # the last --seed wins: a different build
+    crashed = run_build(out, "--seed", "6", "--overwrite", env=env)
     assert crashed.returncode != 0
     assert dataset_files(out) == before  # the old dataset is untouched and still loads
     assert len(datasets.load_dataset(str(out), split="train")) == 8
-    done = run_build(out, "--seed", "6", env=env)
+    done = run_build(out, "--seed", "6", "--overwrite", env=env)
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / ".audiosetmix" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["build_hash"] != old_hash
@@ -227,15 +234,43 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     assert not (out / ".audiosetmix" / "staging").exists()
 
 
-def test_a_dataset_built_before_manifests_is_replaced_without_overwrite(tmp_path, reference):
+def test_a_dataset_built_before_manifests_needs_overwrite_and_is_replaced_not_displaced(tmp_path, reference):
     import shutil
 
     out = tmp_path / "ds"
     shutil.copytree(reference, out, ignore=shutil.ignore_patterns(".audiosetmix"))  # README.md + data/ only
-    done = run_build(out)
+    refused = run_build(out)
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1
+    assert "holds a finished, different AudioSetMix build (10 rows (train 8, validation 2), date unknown)" in refused.stderr
+    done = run_build(out, "--overwrite")
     assert done.returncode == 0, done.stderr
     assert not (out / ".audiosetmix" / "displaced").exists()
     same_dataset(reference, out)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_damaged_manifest_is_one_error_line_and_overwrite_rebuilds_moving_it_aside(tmp_path, reference, damage):
+    import shutil
+
+    import datasets
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    manifest = out / ".audiosetmix" / "manifest.json"
+    damaged = b"" if damage == "empty" else manifest.read_bytes()[: manifest.stat().st_size // 2]
+    manifest.write_bytes(damaged)
+    before = dataset_files(out)
+    refused = run_build(out)
+    assert refused.returncode == 2 and error_lines(refused.stderr) == refused.stderr.strip().splitlines()
+    assert len(error_lines(refused.stderr)) == 1 and "manifest.json is damaged" in refused.stderr
+    assert ("empty" if damage == "empty" else "JSONDecodeError") in refused.stderr and "--overwrite" in refused.stderr
+    assert dataset_files(out) == before and manifest.read_bytes() == damaged
+    done = run_build(out, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    same_dataset(reference, out)
+    displaced = next((out / ".audiosetmix" / "displaced").iterdir())  # nothing deleted: the damaged manifest too
+    assert (displaced / "manifest.json").read_bytes() == damaged and (displaced / "README.md").is_file()
+    assert len(datasets.load_dataset(str(out), split="train")) == 8
 
 
 def test_a_new_renderer_version_is_a_different_build(monkeypatch):
