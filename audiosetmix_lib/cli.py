@@ -401,7 +401,12 @@ def show(args) -> int:
 
 class _OneLineErrors(argparse.ArgumentParser):
     """argparse's own refusals (a wrong type, an unknown flag) as one `error:` line, like every other failure,
-    instead of the whole usage text and a `prog: error:` line."""
+    instead of the whole usage text and a `prog: error:` line. Flags are taken by their exact names only: a
+    prefix (`--overw`, `--llm_max_fallback`) is refused rather than silently read as the flag it starts."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help` lists the flags)\n")

@@ -113,10 +113,21 @@ def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path, engine, stop):
     assert "resume" in line and stop.name in line, line
 
 
-@pytest.mark.parametrize("flag", ["--llm_max_fallback_rate"])
-def test_flag_names_are_exact(flag):
-    done = run("audiosetmix.py", "build", "--help")
-    assert flag in done.stdout and "--overwrite" in done.stdout and "--llm_cache_namespace" in done.stdout
+@pytest.mark.parametrize("flag, value, dest, parsed", [("--llm_max_fallback_rate", "0.5", "llm_max_fallback_rate", 0.5),
+                                                      ("--overwrite", None, "overwrite", True),
+                                                      ("--llm_cache_namespace", "ns", "llm_cache_namespace", "ns")])
+def test_flag_names_are_exact(flag, value, dest, parsed):
+    """The flag, by its exact name, sets its setting; a prefix of it is refused (one line naming it), never
+    taken for the flag it starts."""
+    from audiosetmix_lib.cli import parser
+
+    given = [value] if value is not None else []
+    args = parser().parse_args(["build", "--output_dir", "out/x", flag, *given])
+    assert getattr(args, dest) == parsed
+    assert getattr(parser().parse_args(["build", "--output_dir", "out/x"]), dest) != parsed  # not the default
+    prefix = flag[:-3]
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", "out/x", prefix, *given))
+    assert "unrecognized arguments" in line and prefix in line, line
 
 
 def test_outputs_the_workers_cannot_reach_are_refused_before_any_work(tmp_path):
