@@ -109,6 +109,27 @@ def test_a_different_build_is_refused_then_replaces_the_old_one_with_overwrite_a
         "data/train-00000-of-00001.parquet", "data/validation-00000-of-00001.parquet"]
 
 
+def test_a_damaged_manifest_on_an_object_store_is_written_again_or_refused_in_one_line(capsys):
+    url = memory_url()
+    fs = fsspec.filesystem("memory")
+    root = url[len("memory://"):]
+    assert main(["build", "--output_dir", url, *BUILD]) == 0
+    before = remote_shards(url)
+    fs.pipe_file(f"{root}/.audiosetmix/manifest.json", b'{"build_hash": "ab')  # truncated
+    capsys.readouterr()
+    assert main(["build", "--output_dir", url, *BUILD]) == 0  # the same command: shards match the card's sizes
+    assert "written again" in capsys.readouterr().out and remote_shards(url) == before
+    assert json.loads(fs.cat_file(f"{root}/.audiosetmix/manifest.json"))["complete"]
+
+    fs.pipe_file(f"{root}/.audiosetmix/manifest.json", b"")
+    fs.rm_file(f"{root}/data/{SHARDS[0]}")
+    assert main(["build", "--output_dir", url, *BUILD]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.json is damaged (empty)" in err[0] and "--overwrite" in err[0]
+    assert main(["build", "--output_dir", url, *BUILD, "--overwrite"]) == 0
+    assert remote_shards(url) == before
+
+
 def test_a_foreign_prefix_is_refused_and_overwrite_deletes_nothing(capsys):
     url = memory_url()
     fs = fsspec.filesystem("memory")

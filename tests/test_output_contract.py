@@ -248,8 +248,25 @@ def test_a_dataset_built_before_manifests_needs_overwrite_and_is_replaced_not_di
     same_dataset(reference, out)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated"])
-def test_a_damaged_manifest_is_one_error_line_and_overwrite_rebuilds_moving_it_aside(tmp_path, reference, damage):
+def test_a_damaged_manifest_is_written_again_by_the_same_command_when_the_shards_match_the_card(tmp_path, reference):
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    manifest = out / ".audiosetmix" / "manifest.json"
+    manifest.write_bytes(b"")  # empty, as a full disk or an editor can leave it
+    before = dataset_files(out)
+    again = run_build(out)
+    assert again.returncode == 0, again.stderr
+    assert "manifest.json was damaged: written again" in again.stdout and "nothing rewritten" in again.stdout
+    assert dataset_files(out) == before
+    written, original = json.loads(manifest.read_text()), json.loads((reference / ".audiosetmix" / "manifest.json").read_text())
+    assert written["complete"] and [written[k] for k in ("build_hash", "shards")] == [original[k] for k in ("build_hash", "shards")]
+    assert next((out / ".audiosetmix" / "displaced").iterdir()).joinpath("manifest.json").read_bytes() == b""
+    assert "nothing rewritten" in run_build(out).stdout
+
+
+def test_a_damaged_manifest_over_changed_shards_is_one_error_line_and_overwrite_rebuilds_moving_it_aside(tmp_path, reference):
     import shutil
 
     import datasets
@@ -257,19 +274,23 @@ def test_a_damaged_manifest_is_one_error_line_and_overwrite_rebuilds_moving_it_a
     out = tmp_path / "ds"
     shutil.copytree(reference, out)
     manifest = out / ".audiosetmix" / "manifest.json"
-    damaged = b"" if damage == "empty" else manifest.read_bytes()[: manifest.stat().st_size // 2]
+    damaged = manifest.read_bytes()[: manifest.stat().st_size // 2]  # truncated
     manifest.write_bytes(damaged)
+    shard = out / "data" / "train-00001-of-00003.parquet"
+    shard.unlink()  # data/ no longer what the card recorded
     before = dataset_files(out)
     refused = run_build(out)
-    assert refused.returncode == 2 and error_lines(refused.stderr) == refused.stderr.strip().splitlines()
-    assert len(error_lines(refused.stderr)) == 1 and "manifest.json is damaged" in refused.stderr
-    assert ("empty" if damage == "empty" else "JSONDecodeError") in refused.stderr and "--overwrite" in refused.stderr
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1 and "Traceback" not in refused.stderr
+    line = error_lines(refused.stderr)[0]
+    assert "manifest.json is damaged (JSONDecodeError" in line and "--overwrite" in line and "another --output_dir" in line
     assert dataset_files(out) == before and manifest.read_bytes() == damaged
     done = run_build(out, "--overwrite")
     assert done.returncode == 0, done.stderr
     same_dataset(reference, out)
     displaced = next((out / ".audiosetmix" / "displaced").iterdir())  # nothing deleted: the damaged manifest too
     assert (displaced / "manifest.json").read_bytes() == damaged and (displaced / "README.md").is_file()
+    assert sorted(p.name for p in (displaced / "data").iterdir()) == sorted(p.name for p in (reference / "data").iterdir()
+                                                                           if p.name != shard.name)
     assert len(datasets.load_dataset(str(out), split="train")) == 8
 
 

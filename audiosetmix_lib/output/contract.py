@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
 
 import pyarrow.parquet as pq
+import yaml
 
 from ..locations import is_remote
 from .faults import remove_marker
@@ -31,7 +33,7 @@ from .local_storage import LocalFolder
 from .manifest import MANIFEST, META_DIR, Manifest, ManifestUnreadable, build_hash
 from .object_store import ObjectStore
 from .plan import ShardSpec
-from .shard_writer import ShardResult
+from .shard_writer import ShardResult, stream_sha256
 from .storage import OutputError, Storage
 
 DATA_DIR = "data"
@@ -49,26 +51,47 @@ def check_output(location: str | os.PathLike, overwrite: bool = False) -> None:
     """Refuse early (before scanning sources) what `BuildOutput.open` would refuse without knowing the build."""
     storage = open_storage(location)
     storage.check_usable()
-    refusal = inspect_output(storage)[2]
-    if refusal and not overwrite:
-        raise OutputError(refusal)
+    found = inspect_output(storage)
+    if found.refusal and not found.damaged and not overwrite:  # a damaged manifest: the build may still recover it
+        raise OutputError(found.refusal)
 
 
-def inspect_output(storage: Storage) -> tuple[Manifest | None, bool, str | None]:
-    """(its manifest, whether it is a dataset built before manifests, why it is not ours: foreign or damaged)."""
+@dataclass
+class Existing:
+    """What an output holds before a build opens it."""
+
+    manifest: Manifest | None = None
+    legacy: bool = False  # a dataset built before manifests
+    refusal: str | None = None  # why no build may go there without --overwrite (foreign, or its manifest damaged)
+    damaged: bool = False  # its manifest is there but unreadable
+
+
+def inspect_output(storage: Storage) -> Existing:
     try:
         previous = read_manifest(storage)
     except ManifestUnreadable as error:
-        return None, False, (f"--output_dir {storage.root}: {MANIFEST} is damaged ({error}), so which build is there "
-                             f"is unknown: pass --overwrite to build anew (its {', '.join(DISPLACE)} and the damaged "
-                             f"manifest are moved to {META_DIR}/displaced/, nothing is deleted), or choose another "
-                             f"--output_dir")
+        return Existing(refusal=f"--output_dir {storage.root}: {MANIFEST} is damaged ({error}) and {DATA_DIR}/ does not hold "
+                                f"this command's finished shards (checked against the sizes its card recorded): pass "
+                                f"--overwrite to build anew (its {', '.join(DISPLACE)} and the damaged manifest are moved to "
+                                f"{META_DIR}/displaced/, nothing is deleted), or choose another --output_dir", damaged=True)
     legacy = previous is None and is_legacy_output(storage)
     if previous is None and not legacy and any(name != META_DIR for name in storage.names()):
-        return None, False, (f"--output_dir {storage.root} is not empty and is not an AudioSetMix output (no "
-                             f"{MANIFEST}): choose a new or empty {storage.kind}, or pass --overwrite (nothing of yours "
-                             f"is deleted: an existing {', '.join(DISPLACE)} are moved to {META_DIR}/displaced/)")
-    return previous, legacy, None
+        return Existing(refusal=f"--output_dir {storage.root} is not empty and is not an AudioSetMix output (no "
+                                f"{MANIFEST}): choose a new or empty {storage.kind}, or pass --overwrite (nothing of "
+                                f"yours is deleted: an existing {', '.join(DISPLACE)} are moved to {META_DIR}/displaced/)")
+    return Existing(previous, legacy)
+
+
+def card_split_sizes(card: str | None) -> dict[str, tuple[int, int]]:
+    """{split: (num_bytes, num_examples)} as a card's `dataset_info` recorded them; {} where there are none."""
+    if not card or not card.startswith("---\n"):
+        return {}
+    try:
+        header = yaml.safe_load(card[4:].split("\n---", 1)[0]) or {}
+        splits = (header.get("dataset_info") or {}).get("splits") or []
+        return {s["name"]: (int(s["num_bytes"]), int(s["num_examples"])) for s in splits}
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError):
+        return {}
 
 
 def read_manifest(storage: Storage) -> Manifest | None:
@@ -141,18 +164,20 @@ class BuildOutput:
         """Check the output, take the lock, write the manifest; return the shards still to build."""
         storage = self.storage
         storage.check_usable()
-        previous, legacy, refusal = inspect_output(storage)
-        if refusal and not self.overwrite:
-            raise OutputError(refusal)
+        found = inspect_output(storage)
+        if found.refusal and not found.damaged and not self.overwrite:
+            raise OutputError(found.refusal)
         storage.lock(f"another build is writing into {storage.root} (it holds {META_DIR}/lock): wait for it, "
                      f"or stop it and run this command again to resume")
-        if refusal:
-            self._displace_foreign()
+        if found.damaged and not self.overwrite:
+            return self._recover_manifest(found.refusal)
+        if found.refusal:
+            self._move_aside((*DISPLACE, MANIFEST), "--overwrite: ")
         storage.remove_partials()
-        if previous is not None and previous.build_hash == self.hash:
-            todo = self._resume(previous)
+        if found.manifest is not None and found.manifest.build_hash == self.hash:
+            todo = self._resume(found.manifest)
         else:
-            todo = self._begin(previous, legacy)
+            todo = self._begin(found.manifest, found.legacy)
         if self.state != "done":  # a finished build is not rewritten, its manifest included
             self._save()
         return todo
@@ -196,16 +221,52 @@ class BuildOutput:
     def close(self) -> None:
         self.storage.unlock()
 
-    def _displace_foreign(self) -> None:
+    def _move_aside(self, names: tuple[str, ...], why: str = "") -> None:
         """--overwrite on an output that is not ours (or whose manifest is damaged): move what would collide with our
         dataset, delete nothing."""
-        moved = [name for name in (*DISPLACE, MANIFEST) if self.storage.exists(name)]
+        moved = [name for name in names if self.storage.exists(name)]
         if not moved:
             return
         dest = f"{META_DIR}/displaced/{time.strftime('%Y%m%dT%H%M%S')}"
         for name in moved:
             self.storage.move(name, f"{dest}/{name.rsplit('/', 1)[-1]}")
-        self.notes.append(f"--overwrite: moved {', '.join(moved)} to {dest} (nothing deleted)")
+        self.notes.append(f"{why}moved {', '.join(moved)} to {dest} (nothing deleted)")
+
+    def _recover_manifest(self, refusal: str) -> list[ShardSpec]:
+        """A damaged manifest and the same command: when data/ holds every planned shard, with the rows planned and,
+        per split, the bytes and rows the card recorded, the build is finished: its manifest is written again."""
+        recorded = card_split_sizes(self.storage.read_text(CARD))
+        shards = [self._found_shard(spec) for spec in self.plan]
+        if not recorded or None in shards:
+            raise OutputError(refusal)
+        found = {split: (sum(s["size"] for s in shards if s["split"] == split),
+                         sum(s["rows"] for s in shards if s["split"] == split)) for split in recorded}
+        if found != recorded or {s["split"] for s in shards} != set(recorded):
+            raise OutputError(refusal)
+        for shard in shards:
+            with self.storage.open_binary(shard["file"]) as f:
+                shard["sha256"] = stream_sha256(f)
+        self._move_aside((MANIFEST,))
+        self.manifest = Manifest(self.hash, self.determinants, "data", shards, True)
+        self.manifest.committed = self.manifest.loadable()
+        self._save()
+        self.notes.append(f"{MANIFEST} was damaged: written again from {DATA_DIR}/, whose shards match this command's "
+                          f"plan and the sizes the card recorded")
+        self.state = "done"
+        return []
+
+    def _found_shard(self, spec: ShardSpec) -> dict | None:
+        """A planned shard in data/ with the planned rows (its Parquet footer), or None."""
+        rel = f"{DATA_DIR}/{spec.name}"
+        size = self.storage.size(rel)
+        if size is None:
+            return None
+        try:
+            with self.storage.open_binary(rel) as f:
+                rows = pq.ParquetFile(f).metadata.num_rows
+        except (OSError, ValueError):  # not Parquet (pyarrow's ArrowInvalid is a ValueError)
+            return None
+        return dict(spec.to_dict(), name=spec.name, file=rel, rows=rows, sha256=None, size=size) if rows == spec.rows else None
 
     def _drop_other_staging(self) -> None:
         for name in self.storage.names(f"{META_DIR}/staging"):
