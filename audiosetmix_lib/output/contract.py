@@ -39,7 +39,6 @@ from .storage import OutputError, Storage
 DATA_DIR = "data"
 CARD = "README.md"
 DISPLACE = (CARD, DATA_DIR, "caption_report.json")  # what a foreign folder loses to our dataset under --overwrite (moved, not deleted)
-ANSWERS_DIR = "answers"
 
 
 def open_storage(location: str | os.PathLike) -> Storage:
@@ -141,10 +140,6 @@ class BuildOutput:
     @property
     def meta_dir(self) -> str:
         return self.storage.url(META_DIR)
-
-    @property
-    def answers_dir(self) -> str:
-        return self.storage.url(f"{META_DIR}/{ANSWERS_DIR}")
 
     @property
     def _staging(self) -> str:
