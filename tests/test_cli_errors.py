@@ -89,7 +89,7 @@ def test_401_is_one_line_naming_the_key(tmp_path):
 
 @pytest.mark.parametrize("engine,stop", [("local", signal.SIGINT), ("ray", signal.SIGTERM)])
 def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path, engine, stop):
-    """Also while the driver waits inside Ray (a signal raised there used to come out as a SystemError traceback)."""
+    """Also while the driver waits inside Ray (a signal raised there must not come out as a SystemError traceback)."""
     if engine == "ray":
         pytest.importorskip("ray")
     out = tmp_path / "o"
@@ -146,7 +146,7 @@ def test_outputs_the_workers_cannot_reach_are_refused_before_any_work(tmp_path):
 
 def test_llm_settings_and_caches_are_checked_before_any_work(tmp_path):
     """A bad LLM setting is one line naming its flag; a --llm_cache that would silently reuse nothing (a mistyped
-    folder, which used to become a new empty SQLite file) is refused and nothing is created there."""
+    folder, which would otherwise become a new empty SQLite file) is refused and nothing is created there."""
     llm = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0",
            "--captioner", "openai", "--llm_model", "mock", "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1"]
     line = one_error(run(*llm, "--llm_concurrency", "0"))
@@ -185,7 +185,7 @@ def test_a_ray_address_that_does_not_answer_is_one_line_at_once(tmp_path):
 
 
 def test_values_a_build_cannot_use_are_one_line_each(tmp_path):
-    """Each used to crash after "building N shard(s)" (seed -1, sample rate 100) or to be taken silently (num_proc 0)."""
+    """Each is refused before any work, not a crash after "building N shard(s)" (seed -1, sample rate 100) nor taken silently (num_proc 0)."""
     build = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0"]
     llm = ["--captioner", "openai", "--llm_model", "mock"]
     cases = [(["--seed", "-1"], "--seed -1"), (["--sample_rate", "100"], "--sample_rate 100"),
