@@ -208,9 +208,8 @@ class BuildOutput:
         files = [f"{DATA_DIR}/{name}" for name in self.storage.names(DATA_DIR) if _looks_like_shard(name)]
         rows: dict[str, int] = {}
         for file in files:
-            with self.storage.open_binary(file) as f:
-                split = file.split("/", 1)[1].split("-", 1)[0]
-                rows[split] = rows.get(split, 0) + pq.ParquetFile(f).metadata.num_rows
+            split = file.split("/", 1)[1].split("-", 1)[0]
+            rows[split] = rows.get(split, 0) + (self._footer_rows(file) or 0)
         return {"build_hash": "legacy", "files": files, "summary": {"rows": rows}}
 
     def close(self) -> None:
@@ -253,15 +252,20 @@ class BuildOutput:
     def _found_shard(self, spec: ShardSpec) -> dict | None:
         """A planned shard in data/ with the planned rows (its Parquet footer), or None."""
         rel = f"{DATA_DIR}/{spec.name}"
-        size = self.storage.size(rel)
-        if size is None:
+        rows = self._footer_rows(rel)
+        if rows != spec.rows:
+            return None
+        return dict(spec.to_dict(), name=spec.name, file=rel, rows=rows, sha256=None, size=self.storage.size(rel))
+
+    def _footer_rows(self, rel: str) -> int | None:
+        """The row count in the Parquet footer of `rel`; None when it is absent or not Parquet."""
+        if self.storage.size(rel) is None:
             return None
         try:
             with self.storage.open_binary(rel) as f:
-                rows = pq.ParquetFile(f).metadata.num_rows
-        except (OSError, ValueError):  # not Parquet (pyarrow's ArrowInvalid is a ValueError)
+                return pq.ParquetFile(f).metadata.num_rows
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
             return None
-        return dict(spec.to_dict(), name=spec.name, file=rel, rows=rows, sha256=None, size=size) if rows == spec.rows else None
 
     def _drop_other_staging(self) -> None:
         for name in self.storage.names(f"{META_DIR}/staging"):
@@ -306,11 +310,7 @@ class BuildOutput:
         """Put a finished shard in its place, verify it there and record it (the driver calls this, one at a time)."""
         rel = f"{self._target()}/{result.spec.name}"
         self.storage.place(result.path, rel)
-        size = self.storage.size(rel)
-        rows = None
-        if size is not None:
-            with self.storage.open_binary(rel) as f:
-                rows = pq.ParquetFile(f).metadata.num_rows
+        size, rows = self.storage.size(rel), self._footer_rows(rel)
         if rows != result.spec.rows or rows != result.rows or not self.storage.intact(rel, result.sha256, result.size):
             raise OutputError(f"shard {result.spec.name} failed verification ({rows} rows and {size} bytes at "
                               f"{self.storage.url(rel)}, {result.spec.rows} rows planned): run the command again to rebuild it")
