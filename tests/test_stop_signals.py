@@ -2,7 +2,6 @@
 
 import os
 import signal
-import threading
 
 import numpy as np
 import pytest
@@ -26,8 +25,7 @@ def test_a_stop_inside_a_deferred_block_is_raised_when_it_ends():
 def test_outside_a_build_a_deferred_ctrl_c_is_still_a_keyboard_interrupt():
     with pytest.raises(KeyboardInterrupt):
         with stops_deferred():
-            # to this thread: a process-wide signal can be taken by a thread an earlier test left (a local Ray's)
-            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_a_stop_inside_the_flac_encoders_callback_is_not_lost(monkeypatch):
