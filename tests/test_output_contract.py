@@ -234,6 +234,18 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     assert not (out / ".audiosetmix" / "staging").exists()
 
 
+def test_a_different_command_over_an_unfinished_build_needs_no_overwrite(tmp_path):
+    """Only a finished dataset is protected: a build that never finished is no one's dataset yet."""
+    import datasets
+
+    out = tmp_path / "ds"
+    crashed = run_build(out, env={"AUDIOSETMIX_TEST_CRASH_SHARD": "1"})
+    assert crashed.returncode != 0 and not (out / "README.md").exists()
+    other = run_build(out, "--seed", "6")
+    assert other.returncode == 0, other.stderr
+    assert [json.loads(r)["seed"] for r in datasets.load_dataset(str(out), split="validation")["recipe"]] == [6, 6]
+
+
 def test_a_dataset_built_before_manifests_needs_overwrite_and_is_replaced_not_displaced(tmp_path, reference):
     import shutil
 
