@@ -98,7 +98,7 @@ def test_a_different_build_is_refused_then_replaces_the_old_one_with_overwrite_a
     capsys.readouterr()
     assert main(["build", "--output_dir", url, *other]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "holds a finished, different AudioSetMix build (13 rows (train 10, validation 3)" in err[0]
+    assert len(err) == 1 and "holds a finished, different AudioSetMix build: 13 rows (train 10, validation 3)" in err[0]
     assert "captions by template" in err[0] and "another --output_dir" in err[0] and "--overwrite" in err[0]
     assert remote_shards(url) == before
     assert main(["build", "--output_dir", url, *other, "--overwrite"]) == 0

@@ -214,7 +214,7 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     refused = run_build(out, "--seed", "6")  # the last --seed wins: a different build, into a finished one
     assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1 and "Traceback" not in refused.stderr
     line = error_lines(refused.stderr)[0]
-    assert "holds a finished, different AudioSetMix build (10 rows (train 8, validation 2), finished 20" in line
+    assert "holds a finished, different AudioSetMix build: 10 rows (train 8, validation 2), finished 20" in line
     assert "captions by template" in line and "another --output_dir" in line and "--overwrite" in line
     assert dataset_files(out) == before
     assert json.loads((out / ".audiosetmix" / "manifest.json").read_text())["build_hash"] == old_hash
@@ -253,7 +253,7 @@ def test_a_dataset_built_before_manifests_needs_overwrite_and_is_replaced_not_di
     shutil.copytree(reference, out, ignore=shutil.ignore_patterns(".audiosetmix"))  # README.md + data/ only
     refused = run_build(out)
     assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1
-    assert "holds a finished, different AudioSetMix build (10 rows (train 8, validation 2), date unknown)" in refused.stderr
+    assert "holds a finished, different AudioSetMix build: 10 rows (train 8, validation 2), date unknown." in refused.stderr
     done = run_build(out, "--overwrite")
     assert done.returncode == 0, done.stderr
     assert not (out / ".audiosetmix" / "displaced").exists()

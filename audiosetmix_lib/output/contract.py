@@ -190,8 +190,8 @@ class BuildOutput:
         """A new build: refuse to replace a finished different one without --overwrite; stage it if one is there."""
         committed = self._legacy_dataset() if legacy else previous.loadable() if previous is not None else None
         if committed is not None and committed["build_hash"] != self.hash and not self.overwrite:
-            raise OutputError(f"--output_dir {self.storage.root} holds a finished, different AudioSetMix build "
-                              f"({describe_build(committed.get('summary'))}): keep both by giving this build another "
+            raise OutputError(f"--output_dir {self.storage.root} holds a finished, different AudioSetMix build: "
+                              f"{describe_build(committed.get('summary'))}. Keep both by giving this build another "
                               f"--output_dir, or pass --overwrite to replace it (the new build is staged and replaces "
                               f"data/ only when complete)")
         if previous is not None:
