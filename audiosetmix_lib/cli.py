@@ -25,9 +25,9 @@ from .engine.driver import run_build
 from .engine.local import usable_cores
 from .event_density import short_events_warning
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
-from .output.contract import check_output_dir
+from .output.contract import check_output
 from .output.manifest import META_DIR
-from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.object_store import driver_state_dir, output_url
 from .output.source_record import record_source_root, recorded_source_root
 from .output.unused_folders import removed_unless_opened
 from .provenance import mismatches_here
@@ -45,11 +45,12 @@ class UsageError(ValueError):
 
 
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; an "
-                                                       "AudioSetMix output there is resumed (same settings) or replaced")
+    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; the same "
+                                                       "build there is resumed, a different finished one needs --overwrite")
     p.add_argument("--overwrite", action="store_true",
-                   help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
-                        "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
+                   help="replace a different finished build there (staged, switched when complete), or build into a "
+                        "folder that is not an AudioSetMix output (its README.md, data/ and caption_report.json are "
+                        "moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
     p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
@@ -180,10 +181,7 @@ def _build(args) -> int:
     output_dir = output_location(args.output_dir, "--output_dir")
     check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
-    if isinstance(output_dir, Path):
-        check_output_dir(output_dir, args.overwrite)
-    else:
-        check_object_store_output(output_dir, args.overwrite)
+    check_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
     with removed_unless_opened(output_dir, meta) as opened:
         maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
@@ -456,7 +454,12 @@ def show(args) -> int:
 
 class _OneLineErrors(argparse.ArgumentParser):
     """argparse's own refusals (a wrong type, an unknown flag) as one `error:` line, like every other failure,
-    instead of the whole usage text and a `prog: error:` line."""
+    instead of the whole usage text and a `prog: error:` line. Flags are taken by their exact names only: a
+    prefix (`--overw`, `--llm_max_fallback`) is refused rather than silently read as the flag it starts."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help` lists the flags)\n")

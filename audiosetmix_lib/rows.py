@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .audio_io import encode_flac, quantize
-from .captions.sets import CaptionedSet, Captioner, CaptionSet
+from .captions.protocol import CaptionedSet, Captioner, CaptionSet
 from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
 from .events import SPLITS

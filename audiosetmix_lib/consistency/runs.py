@@ -17,7 +17,7 @@ import numpy as np
 
 from ..captions.captioner import LLMCaptioner, clean_answer, make_captioner
 from ..captions.prompt import build_messages
-from ..captions.sets import CaptionSet
+from ..captions.protocol import CaptionSet
 from ..captions.template_captioner import TemplateCaptioner
 from ..config import LLMConfig
 from ..describe import describe

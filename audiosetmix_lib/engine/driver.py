@@ -19,10 +19,8 @@ from datasets.table import InMemoryTable
 
 from ..captions.cli_args import caption_report_data, report_json
 from ..card import audio_column_bytes, card_text
-from ..locations import is_remote
-from ..output.contract import BuildOutput
+from ..output.contract import BuildOutput, open_storage
 from ..output.determinants import build_determinants
-from ..output.object_store import ObjectStoreOutput
 from ..output.plan import plan_shards
 from ..stats_cli import card_statistics
 from ..stop_signals import stop_signals_raise
@@ -54,10 +52,8 @@ def _size(file) -> int:
 
 
 def make_output(output_dir, plan, determinants: dict, overwrite: bool = False):
-    """The output contract for a local folder, or its object-store form for an fsspec URL (s3://, gs://, ...)."""
-    if is_remote(output_dir):
-        return ObjectStoreOutput(str(output_dir), plan, determinants, overwrite)
-    return BuildOutput(output_dir, plan, determinants, overwrite)
+    """The output contract on a local folder, or on an object store for an fsspec URL (s3://, gs://, ...)."""
+    return BuildOutput(open_storage(output_dir), plan, determinants, overwrite)
 
 
 def read_rows_without_audio(files_by_split: dict[str, list[Path | str]]):
