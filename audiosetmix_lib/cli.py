@@ -32,6 +32,7 @@ from .sources.base import SourceError
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 from .stop_signals import stop_signals_raise
+from .verify.cli import add_parser as add_verify_parser
 
 
 class UsageError(ValueError):
@@ -436,6 +437,7 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(func=push)
     add_stats_parser(sub)
     add_audit_parser(sub)
+    add_verify_parser(sub)
     return p
 
 

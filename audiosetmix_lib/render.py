@@ -93,6 +93,14 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
     which share all but the changed event with the row, render only what differs. `render_event`
     is pure, so a remembered event is the same samples it would render again.
     """
+    mix, spans, events = place_events(recipe, source, memo)
+    mix, reduction = limit(mix, recipe.sample_rate, recipe.render["limiter_threshold_dbfs"])
+    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)
+
+
+def place_events(recipe: Recipe, source: Source, memo: dict | None = None) -> tuple[np.ndarray, list, list[EventSpec]]:
+    """The events summed at their onsets, before the limiter (`verify` places one event alone with it):
+    (mix, each event's sample span, the events with what rendering measured)."""
     sr = recipe.sample_rate
     max_len = int(round(recipe.render["max_duration"] * sr))
     parts, spans, events = [], [], []
@@ -115,5 +123,4 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
         stop = min(length, onset + len(audio))
         if stop > onset:
             mix[onset:stop] += audio[: stop - onset]
-    mix, reduction = limit(mix, sr, recipe.render["limiter_threshold_dbfs"])
-    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)
+    return mix, spans, events

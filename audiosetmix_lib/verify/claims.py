@@ -1,0 +1,129 @@
+"""A clip's claims, each measured from its sound: presence, audibility in the mix, modifiers, order, relations.
+
+What is claimed comes from the recipe (its events, their transforms and relations, its description
+settings); whether it holds is measured on the renders (`renders.ClipRenders`). Nothing here reads
+the describe or template modules, so a caption's wording cannot vouch for itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.signal import stft
+
+from ..recipe import Recipe
+from ..sources.base import Source
+from ..transforms import TRANSFORMS, gain_db_of
+from .envelope import envelope, together_seconds
+from .renders import ClipRenders, without_transform
+
+OVERLAP_MIN_S = 0.1  # "while": both events active together at least this long
+FOLLOW_TOLERANCE_S = 0.05  # "then": the later event may start this much before the earlier one's tail is down
+ORDER_MIN_S = 0.1  # "A, then B": B's onset at least this long after A's
+PRESENCE_MIN_DB = -70.0  # an event alone in its clip has an active level above this (dBFS)
+AUDIBLE_MIN_SHARE = 0.1  # share of an event's energy in time-frequency cells where it is louder than the rest
+BACKGROUND_MIN_DB = 3.0  # "in the background": at least this much quieter than the event it overlaps (measured)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of one clip, with what was measured and the threshold it had to meet."""
+
+    clip: str  # "row", or "negative K (kind)"
+    kind: str  # presence | audible | modifier | order | follow | overlap | background | rerender | wording
+    subject: str  # "event 1 (Dog)", or the clip
+    claim: str
+    measured: float
+    threshold: float
+    unit: str
+    passed: bool
+    key: str = ""  # modifiers: "transform:direction"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for name in ("measured", "threshold"):  # JSON has no NaN or infinity
+            value = float(getattr(self, name))
+            data[name] = round(value, 4) if np.isfinite(value) else None
+        return data
+
+
+def subject(recipe: Recipe, i: int) -> str:
+    return f"event {i} ({recipe.events[i].label})"
+
+
+def audible_share(event: np.ndarray, rest: np.ndarray, sr: int) -> float:
+    """Share of the event's energy in the STFT cells where it is louder than everything else in the clip."""
+    nperseg = max(64, int(round(0.032 * sr)))
+    _, _, e = stft(event.astype(np.float64), sr, nperseg=nperseg)
+    _, _, r = stft(rest.astype(np.float64), sr, nperseg=nperseg)
+    pe, pr = np.abs(e) ** 2, np.abs(r) ** 2
+    total = pe.sum()
+    return float(pe[pe > pr].sum() / total) if total > 0 else 0.0
+
+
+def event_claims(clip: str, renders: ClipRenders) -> list[Claim]:
+    """Presence of each event alone, and its audibility against the sum of the others."""
+    recipe, sr = renders.recipe, renders.recipe.sample_rate
+    total = np.sum(renders.alone, axis=0)
+    out = []
+    for i, alone in enumerate(renders.alone):
+        level = envelope(alone, sr).active_rms_db()
+        out.append(Claim(clip, "presence", subject(recipe, i), "the event sounds in the clip", level, PRESENCE_MIN_DB,
+                         "dBFS", bool(level > PRESENCE_MIN_DB)))
+        share = audible_share(alone, total - alone, sr)
+        out.append(Claim(clip, "audible", subject(recipe, i), "audible in the mix, not masked by the others", share,
+                         AUDIBLE_MIN_SHARE, "energy share", share >= AUDIBLE_MIN_SHARE))
+    return out
+
+
+def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
+    """Order, follow, overlap and background of each event against the one before it, from envelopes."""
+    recipe, sr = renders.recipe, renders.recipe.sample_rate
+    envs = [envelope(x, sr) for x in renders.alone]
+    background_db = recipe.describe["background_db"]
+    out = []
+    for i in range(1, len(recipe.events)):
+        spec, prev, env, before = recipe.events[i], recipe.events[i - 1], envs[i], envs[i - 1]
+        who = f"{subject(recipe, i - 1)} -> {subject(recipe, i)}"
+        if spec.relation == "overlap":
+            together = together_seconds(before, env)
+            out.append(Claim(clip, "overlap", who, "both active together", together, OVERLAP_MIN_S, "s",
+                             together >= OVERLAP_MIN_S))
+            if gain_db_of(spec.transforms) <= gain_db_of(prev.transforms) - background_db:
+                lower = before.active_rms_db() - env.active_rms_db()
+                out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,
+                                 BACKGROUND_MIN_DB, "dB", lower >= BACKGROUND_MIN_DB))
+            continue
+        lead = env.onset - before.onset
+        out.append(Claim(clip, "order", who, "the later event starts after the earlier one", lead, ORDER_MIN_S, "s",
+                         lead >= ORDER_MIN_S))
+        gap = env.onset - before.end
+        out.append(Claim(clip, "follow", who, "starts after the earlier one's tail fell 30 dB under its peak", gap,
+                         -FOLLOW_TOLERANCE_S, "s", gap >= -FOLLOW_TOLERANCE_S))
+    return out
+
+
+def modifier_claims(clip: str, renders: ClipRenders, source: Source, memo: dict) -> list[Claim]:
+    """Each transform of each event, measured by the transform's own `check` on the event alone without / with it."""
+    recipe, sr = renders.recipe, renders.recipe.sample_rate
+    out = []
+    for i, spec in enumerate(recipe.events):
+        for name, params in sorted(spec.transforms.items()):
+            key = f"{name}:{params['direction']}"
+            module = TRANSFORMS.get(name)
+            measure = getattr(module, "check", None)
+            if measure is None:
+                out.append(Claim(clip, "modifier", subject(recipe, i), f"{key}: the transform brings no measurement",
+                                 np.nan, np.nan, "", False, key))
+                continue
+            before, after = without_transform(recipe, i, name, source, memo)
+            result = measure(before, after, sr, params)
+            out.append(Claim(clip, "modifier", subject(recipe, i), f"{key}: {result.claim}", float(result.measured),
+                             float(result.threshold), result.unit, bool(result.passed), key))
+    return out
+
+
+def clip_claims(clip: str, renders: ClipRenders, source: Source, memo: dict) -> list[Claim]:
+    return (event_claims(clip, renders) + relation_claims(clip, renders)
+            + modifier_claims(clip, renders, source, memo))
