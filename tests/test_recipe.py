@@ -10,7 +10,7 @@ from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.recipe import RECIPE_VERSION, Recipe
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.transforms import gain_db_of, length_of, resolve_settings
+from audiosetmix_lib.transforms import length_of, level_db_of, resolve_settings
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_describe_reads_background_db_from_the_recipe(synth):
     always = MixConfig(overlap_probability=1.0, min_events=2, max_events=2)
     for i in range(200):
         recipe = draw(synth, i, config=always)
-        gains = [gain_db_of(e.transforms) for e in recipe.events]
+        gains = [level_db_of(e.transforms) for e in recipe.events]
         if gains[1] - gains[0] <= -10:  # 10+ dB below its predecessor
             break
     else:

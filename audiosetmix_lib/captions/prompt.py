@@ -66,7 +66,7 @@ def event_data(position: int, event: DescribedEvent) -> dict:
         "sound": position,
         "label": event.label,
         "name": phrase_for(event.label).noun,
-        "qualities": [quality(m) for m in sorted(event.modifiers, key=_QUALITY_ORDER.index)],
+        "qualities": [quality(m) for m in sorted(event.modifiers, key=list(_QUALITY_ORDER).index)],
         "starts": starts,
         "background": bool(event.background),
     }

@@ -2,7 +2,7 @@
 
 A transform module is the one place a modifier lives: its settings (ranges, probability) with
 defaults, `sample`, a pure `apply`, `flip` (the opposite direction, for hard negatives), its
-modifier names and its words. The registry (`transforms/__init__.py`) lists the modules.
+modifier names and its words, and `check`: how its claim is measured from the sound. The registry (`transforms/__init__.py`) lists the modules.
 """
 
 from __future__ import annotations
@@ -30,6 +30,52 @@ class Words:
     @property
     def all(self) -> tuple[str, ...]:
         return (*self.adj, *self.adv, *self.extra)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim of a modifier measured from the sound: what was claimed, the measured value and the
+    value it had to pass (stated beside it in verify's report)."""
+
+    claim: str  # e.g. "volume up"
+    measured: float  # e.g. 8.7 (nan when the sound gives nothing to measure: then it fails)
+    threshold: float  # e.g. 3.0
+    unit: str  # "dB", "semitones", "ratio", ...
+    passed: bool
+
+
+def at_least(claim: str, measured: float, threshold: float, unit: str) -> Check:
+    """Passed when `measured` >= `threshold` (nan never passes)."""
+    return Check(claim, float(measured), float(threshold), unit, bool(measured >= threshold))
+
+
+def at_most(claim: str, measured: float, threshold: float, unit: str) -> Check:
+    """Passed when `measured` <= `threshold` (nan never passes)."""
+    return Check(claim, float(measured), float(threshold), unit, bool(measured <= threshold))
+
+
+def signed_check(name: str, params: dict, change: float, threshold: float, unit: str) -> Check:
+    """A change that must be >= `threshold` for "up" and <= -`threshold` for "down"."""
+    claim = f"{name} {params['direction']}"
+    if params["direction"] == "up":
+        return at_least(claim, round(change, 3), threshold, unit)
+    return at_most(claim, round(change, 3), -threshold, unit)
+
+
+def same_length(params: dict) -> float:
+    """`length_factor` of a transform that keeps the length."""
+    return 1.0
+
+
+def same_level(params: dict) -> float:
+    """`level_db` of a transform that keeps the level."""
+    return 0.0
+
+
+def span(bounds, unit: str = "") -> str:
+    """'+6..+12 dB' / '0.6..0.77': a settings range as the card prints it."""
+    low, high = bounds
+    return f"{low:g}..{high:g}{unit}"
 
 
 def other_direction(direction: str) -> str:
