@@ -86,11 +86,13 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
     return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)
 
 
-def place_events(recipe: Recipe, source: Source, memo: dict | None = None) -> tuple[np.ndarray, list, list[EventSpec]]:
-    """The events summed at their onsets, before the limiter (`verify` places one event alone with it):
-    (mix, each event's sample span, the events with what rendering measured)."""
+def place_events(recipe: Recipe, source: Source, memo: dict | None = None,
+                 cut_at_max: bool = True) -> tuple[np.ndarray, list, list[EventSpec]]:
+    """The events summed at their onsets, before the limiter: (mix, each event's sample span, the events with
+    what rendering measured). `verify` places one event alone with it, whole (`cut_at_max` False: not cut at
+    the clip's `max_duration`, so an event measured without its speed-up is all there)."""
     sr = recipe.sample_rate
-    max_len = int(round(recipe.render["max_duration"] * sr))
+    max_len = int(round(recipe.render["max_duration"] * sr)) if cut_at_max else np.iinfo(np.int64).max
     parts, spans, events = [], [], []
     for spec in recipe.events:
         key = _event_key(spec, recipe) if memo is not None else None

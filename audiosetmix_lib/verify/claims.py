@@ -14,7 +14,7 @@ from scipy.signal import stft
 
 from ..recipe import Recipe
 from ..sources.base import Source
-from ..transforms import TRANSFORMS, gain_db_of
+from ..transforms import TRANSFORMS, level_db_of
 from .envelope import envelope, together_seconds
 from .renders import ClipRenders, without_transform
 
@@ -90,7 +90,7 @@ def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
             together = together_seconds(before, env)
             out.append(Claim(clip, "overlap", who, "both active together", together, OVERLAP_MIN_S, "s",
                              together >= OVERLAP_MIN_S))
-            if gain_db_of(spec.transforms) <= gain_db_of(prev.transforms) - background_db:
+            if level_db_of(spec.transforms) <= level_db_of(prev.transforms) - background_db:
                 lower = before.active_rms_db() - env.active_rms_db()
                 out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,
                                  BACKGROUND_MIN_DB, "dB", lower >= BACKGROUND_MIN_DB))

@@ -2,6 +2,8 @@
 
 Every timing claim `verify` measures (order, follow, overlap) reads these envelopes of each event
 rendered alone in the clip, never the recipe's onsets: what is measured is where the sound is.
+The frame measurements are the transforms' own (`transforms.measure`), so a level means one thing
+in every check.
 """
 
 from __future__ import annotations
@@ -10,26 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FRAME_S = 0.02  # 20 ms frames
-ACTIVE_RANGE_DB = 30.0  # a frame is active within this many dB of the event's loudest frame
+from ..transforms.measure import ENVELOPE_FRAME_S, active_frames, frame_power
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """Frame levels (dBFS) of one signal, and its active frames (within ACTIVE_RANGE_DB of its peak)."""
+    """Frame powers of one signal and its active frames (within 30 dB of its loudest frame)."""
 
-    db: np.ndarray
+    power: np.ndarray
     frame_s: float
 
     @property
-    def peak_db(self) -> float:
-        return float(self.db.max()) if len(self.db) else -np.inf
-
-    @property
     def active(self) -> np.ndarray:
-        if not np.isfinite(self.peak_db):
-            return np.zeros(len(self.db), dtype=bool)
-        return self.db >= self.peak_db - ACTIVE_RANGE_DB
+        return active_frames(self.power)
 
     @property
     def onset(self) -> float:
@@ -39,29 +34,18 @@ class Envelope:
 
     @property
     def end(self) -> float:
-        """End of the last active frame (s): where the tail has fallen below ACTIVE_RANGE_DB under the peak."""
+        """End of the last active frame (s): where the tail has fallen 30 dB under the peak."""
         frames = np.flatnonzero(self.active)
         return float((frames[-1] + 1) * self.frame_s) if len(frames) else -np.inf
 
     def active_rms_db(self) -> float:
         """RMS over the active frames (dBFS): the event's level, silence between its parts not counted."""
-        if not self.active.any():
-            return -np.inf
-        power = 10 ** (self.db[self.active] / 10)
-        return float(10 * np.log10(power.mean()))
+        active = self.active
+        return float(10 * np.log10(self.power[active].mean())) if active.any() else -np.inf
 
 
-def envelope(samples: np.ndarray, sr: int, frame_s: float = FRAME_S) -> Envelope:
-    """Frame RMS in dBFS (-inf for digital silence); a last partial frame counts as a frame."""
-    frame = max(1, int(round(frame_s * sr)))
-    x = np.asarray(samples, dtype=np.float64)
-    n_frames = int(np.ceil(len(x) / frame))
-    padded = np.zeros(n_frames * frame)
-    padded[: len(x)] = x
-    power = np.mean(padded.reshape(n_frames, frame) ** 2, axis=1)
-    with np.errstate(divide="ignore"):
-        db = 10 * np.log10(power)
-    return Envelope(db=db, frame_s=frame / sr)
+def envelope(samples: np.ndarray, sr: int, frame_s: float = ENVELOPE_FRAME_S) -> Envelope:
+    return Envelope(frame_power(samples, sr, frame_s), max(1, int(round(frame_s * sr))) / sr)
 
 
 def together_seconds(a: Envelope, b: Envelope) -> float:

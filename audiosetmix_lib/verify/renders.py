@@ -15,6 +15,7 @@ from ..audio_io import quantize
 from ..recipe import Recipe
 from ..render import place_events, render
 from ..sources.base import Source
+from ..transforms import TRANSFORMS
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ def pad(samples: np.ndarray, length: int) -> np.ndarray:
 
 
 def event_alone(recipe: Recipe, index: int, source: Source, memo: dict, transforms: dict | None = None) -> np.ndarray:
-    """Event `index` alone, placed where the recipe places it (other `transforms`, if given), before any limiter."""
+    """Event `index` alone and whole (not cut at the clip's end), placed where the recipe places it (with other
+    `transforms`, if given), before any limiter."""
     spec = recipe.events[index]
     if transforms is not None:
         spec = replace(spec, transforms=transforms)
-    mix, _, _ = place_events(replace(recipe, events=[spec]), source, memo)
+    mix, _, _ = place_events(replace(recipe, events=[spec]), source, memo, cut_at_max=False)
     return mix
 
 
@@ -49,12 +51,22 @@ def clip_renders(recipe: Recipe, source: Source, memo: dict) -> ClipRenders:
     return ClipRenders(recipe, quantize(rendered.samples), alone)
 
 
+def as_drawn(name: str, params: dict) -> dict:
+    """A transform's params without what rendering measured on its input (a spectral transform's `resolve`, e.g.
+    the filter's cut-off), so that in a render without another transform it is measured again on the audio it now
+    gets, as its definition says ("keep 30 % of the event's power"). Flipping twice gives exactly that: `flip`
+    returns the renderable, unmeasured params of the other direction."""
+    module = TRANSFORMS[name]
+    if getattr(module, "STAGE", None) != "spectral":
+        return params
+    return module.flip(module.flip(params))
+
+
 def without_transform(recipe: Recipe, index: int, name: str, source: Source, memo: dict) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) of one transform of event `index`: the event alone with all its transforms except `name`,
-    and with all of them, both padded to one length (at least the clip's, so a shortened event keeps its
-    silence and a sped-up one is not cut at the clip's end)."""
+    and with all of them, both whole and padded to one length (at least the clip's)."""
     spec = recipe.events[index]
-    others = {k: v for k, v in spec.transforms.items() if k != name}
+    others = {k: as_drawn(k, v) for k, v in spec.transforms.items() if k != name}
     before = event_alone(recipe, index, source, memo, others)
     after = event_alone(recipe, index, source, memo)
     length = max(len(before), len(after), int(round(recipe.duration * recipe.sample_rate)))
