@@ -31,7 +31,7 @@ class Claim:
     """One claim of one clip, with what was measured and the threshold it had to meet."""
 
     clip: str  # "row", or "negative K (kind)"
-    kind: str  # presence | audible | modifier | order | follow | overlap | background | rerender | wording
+    kind: str  # presence | audible | modifier | order | follow | overlap | background | rerender | caption | wording
     subject: str  # "event 1 (Dog)", or the clip
     claim: str
     measured: float

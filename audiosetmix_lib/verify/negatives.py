@@ -23,10 +23,15 @@ def _pattern(phrase: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])")
 
 
+def said(caption: str, candidates) -> set[str]:
+    """The candidate phrases that occur in a caption as whole words."""
+    text = caption.lower()
+    return {p for p in candidates if _pattern(p).search(text)}
+
+
 def phrases(caption: str, key: tuple[str, str]) -> set[str]:
     """The phrases of one modifier (transform, direction) that occur in a caption."""
-    text = caption.lower()
-    return {p for p in TRANSFORMS[key[0]].WORDS[key[1]].all if _pattern(p).search(text)}
+    return said(caption, TRANSFORMS[key[0]].WORDS[key[1]].all)
 
 
 def _transform_items(recipe: Recipe) -> Counter:

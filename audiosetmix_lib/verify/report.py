@@ -18,6 +18,7 @@ THRESHOLDS = {
     "overlap": f"active spans (20 ms frames within 30 dB of the peak) overlap >= {OVERLAP_MIN_S:g} s",
     "background": f"active RMS >= {BACKGROUND_MIN_DB:g} dB under the event it overlaps",
     "modifier": "the transform's own check (threshold per claim in verify.json)",
+    "caption": "the caption has a word of each modifier and relation of the recipe, none of a modifier's opposite",
     "wording": "each modifier a negative did not change: the same phrases in the negative as in the caption",
 }
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..recipe import Recipe
 from ..sources.base import Source
+from .caption import caption_claims
 from .claims import Claim, clip_claims
 from .negatives import wording_claims
 from .renders import clip_renders
@@ -49,9 +50,11 @@ def verify_row(row: dict, source: Source | None) -> RowResult:
     recipe = Recipe.from_json(row["recipe"])
     result = RowResult(row["id"], measured_sound=source is not None)
     negatives = row.get("negatives") or []
+    result.claims += caption_claims("row", row["caption"], recipe)
     for k, negative in enumerate(negatives):
-        result.claims += wording_claims(negative_clip_name(k, negative["kind"]), row["caption"], recipe,
-                                        negative["caption"], Recipe.from_json(negative["recipe"]))
+        name, negative_recipe = negative_clip_name(k, negative["kind"]), Recipe.from_json(negative["recipe"])
+        result.claims += caption_claims(name, negative["caption"], negative_recipe)
+        result.claims += wording_claims(name, row["caption"], recipe, negative["caption"], negative_recipe)
     if source is None:
         return result
     memo: dict = {}  # events shared by the clip, its events alone and its counterfactual clips render once
