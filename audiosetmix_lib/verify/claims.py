@@ -77,6 +77,12 @@ def event_claims(clip: str, renders: ClipRenders) -> list[Claim]:
     return out
 
 
+def overlap_needed(a, b) -> float:
+    """OVERLAP_MIN_S, or the whole of the shorter event when it is shorter than that (one tick inside a knocking)."""
+    shortest = min(a.end - a.onset, b.end - b.onset)
+    return min(OVERLAP_MIN_S, shortest)
+
+
 def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
     """Order, follow, overlap and background of each event against the one before it, from envelopes."""
     recipe, sr = renders.recipe, renders.recipe.sample_rate
@@ -87,9 +93,8 @@ def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
         spec, prev, env, before = recipe.events[i], recipe.events[i - 1], envs[i], envs[i - 1]
         who = f"{subject(recipe, i - 1)} -> {subject(recipe, i)}"
         if spec.relation == "overlap":
-            together = together_seconds(before, env)
-            out.append(Claim(clip, "overlap", who, "both active together", together, OVERLAP_MIN_S, "s",
-                             together >= OVERLAP_MIN_S))
+            together, needed = together_seconds(before, env), overlap_needed(before, env)
+            out.append(Claim(clip, "overlap", who, "both active together", together, needed, "s", together >= needed - 1e-9))
             if level_db_of(spec.transforms) <= level_db_of(prev.transforms) - background_db:
                 lower = before.active_rms_db() - env.active_rms_db()
                 out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,

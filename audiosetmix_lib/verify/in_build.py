@@ -7,6 +7,8 @@ shard that fails is never committed (a rerun builds it again).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import fsspec
 import pyarrow.parquet as pq
 
@@ -41,13 +43,13 @@ class ShardVerifier:
                  flush=True)
         rate = len(failed) / len(self.results)
         if rate > self.max_mismatch_rate:
-            first = failed[0].failed[0]
+            kinds = Counter(f"{c.kind} {c.key}".strip() for r in failed for c in r.failed)
+            most = ", ".join(f"{kind} x{n}" for kind, n in kinds.most_common(3))
             raise VerifyMismatch(
                 f"build --verify: {len(failed)} of {len(self.results)} rows checked fail a claim ({rate:.1%} > "
-                f"--max_mismatch_rate {self.max_mismatch_rate:g}), e.g. {failed[0].id} {first.clip}, {first.subject}: "
-                f"{first.claim} (measured {first.measured:g} {first.unit}, threshold {first.threshold:g}); shard "
-                f"{result.spec.name} was not committed: see every failing row with `audiosetmix verify` on a build "
-                f"without --verify, or allow a share with --max_mismatch_rate")
+                f"--max_mismatch_rate {self.max_mismatch_rate:g}; failing claims: {most}; first row {failed[0].id}); "
+                f"shard {result.spec.name} was not committed: see every failing row with `audiosetmix verify` on a "
+                f"build without --verify, or allow a share with --max_mismatch_rate")
 
     def card_markdown(self) -> str:
         summary = tally(self.results)

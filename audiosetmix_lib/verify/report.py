@@ -15,7 +15,7 @@ THRESHOLDS = {
     "audible": f">= {AUDIBLE_MIN_SHARE:g} of the event's energy in STFT cells where it is louder than all other events",
     "order": f"envelope onset >= {ORDER_MIN_S:g} s after the earlier event's",
     "follow": f"onset >= the earlier event's end (tail 30 dB under its peak) - {FOLLOW_TOLERANCE_S:g} s",
-    "overlap": f"active spans (20 ms frames within 30 dB of the peak) overlap >= {OVERLAP_MIN_S:g} s",
+    "overlap": f"active spans (20 ms frames within 30 dB of the peak) overlap >= {OVERLAP_MIN_S:g} s (or the whole shorter one)",
     "background": f"active RMS >= {BACKGROUND_MIN_DB:g} dB under the event it overlaps",
     "modifier": "the transform's own check (threshold per claim in verify.json)",
     "caption": "the caption has a word of each modifier and relation of the recipe, none of a modifier's opposite",
