@@ -49,6 +49,7 @@ LAYERS = {
     "audiosetmix_lib.evaluation": 4,
     "audiosetmix_lib.testing": 4,
     "audiosetmix_lib.output": 4,  # the output contract: shard plan, one-shard writer, manifest, commit
+    "audiosetmix_lib.verify": 4,  # each row's claims measured from its sound (docs/verify.md)
     # 5: command lines
     "audiosetmix_lib.cli": 5,
     "audiosetmix_lib.stats_cli": 5,
@@ -56,6 +57,8 @@ LAYERS = {
     "audiosetmix_lib.captions.cli_args": 5,
     "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
     "audiosetmix_lib.cli_errors": 5,
+    "audiosetmix_lib.verify.cli": 5,
+    "audiosetmix_lib.verify.dataset": 5,  # reads a built dataset's shards (stats_cli.dataset_splits)
 }
 
 

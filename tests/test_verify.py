@@ -236,7 +236,7 @@ def test_the_audioset_fixture_build_passes(audioset_dir, tmp_path):  # noqa: F81
                         "--audioset_mid_to_name", str(audioset_dir / "mid_to_display_name.tsv"),
                         "--audioset_audio_dir", str(audioset_dir / "clips"), "--train", "6", "--validation", "0",
                         "--test", "0", "--mix", '{"transforms": {"filter": {"probability": 0}}}')
-    code, report = run_verify(out, tmp_path / "v")
+    code, report = run_verify(out, tmp_path / "v", "--source_root", str(audioset_dir))
     assert_only_known_faults(report)
     assert report["summary"]["claims"]["rerender"]["checked"] >= 6
 
