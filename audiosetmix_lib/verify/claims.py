@@ -10,19 +10,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.signal import stft
+import scipy.fft
+from scipy.signal import butter, sosfiltfilt
 
 from ..recipe import Recipe
 from ..sources.base import Source
 from ..transforms import TRANSFORMS, level_db_of
+from ..transforms.measure import active_rms_db
 from .envelope import envelope, together_seconds
 from .renders import ClipRenders, without_transform
 
 OVERLAP_MIN_S = 0.1  # "while": both events active together at least this long
 FOLLOW_TOLERANCE_S = 0.05  # "then": the later event may start this much before the earlier one's tail is down
 ORDER_MIN_S = 0.1  # "A, then B": B's onset at least this long after A's
-PRESENCE_MIN_DB = -70.0  # an event alone in its clip has an active level above this (dBFS)
+PRESENCE_BELOW_REFERENCE_DB = 24.0  # an event's heard level is at most this far under the recipe's reference
+# level: 6 dB under the quietest the default sampler draws (a volume change of -18 dB)
 AUDIBLE_MIN_SHARE = 0.1  # share of an event's energy in time-frequency cells where it is louder than the rest
+AUDIBLE_FRAME_S = 0.032  # frames of those cells
+AUDIBLE_LOW_HZ = 50.0  # energy below this does not count as heard
 BACKGROUND_MIN_DB = 3.0  # "in the background": at least this much quieter than the event it overlaps (measured)
 
 
@@ -52,26 +57,47 @@ def subject(recipe: Recipe, i: int) -> str:
     return f"event {i} ({recipe.events[i].label})"
 
 
-def audible_share(event: np.ndarray, rest: np.ndarray, sr: int) -> float:
-    """Share of the event's energy in the STFT cells where it is louder than everything else in the clip."""
-    nperseg = max(64, int(round(0.032 * sr)))
-    _, _, e = stft(event.astype(np.float64), sr, nperseg=nperseg)
-    _, _, r = stft(rest.astype(np.float64), sr, nperseg=nperseg)
-    pe, pr = np.abs(e) ** 2, np.abs(r) ** 2
-    total = pe.sum()
-    return float(pe[pe > pr].sum() / total) if total > 0 else 0.0
+def spectra(samples: np.ndarray, sr: int) -> np.ndarray:
+    """Hann-windowed spectra of consecutive 32 ms frames (frames x bins): linear in the signal, so the spectra
+    of the other events are the clip's minus the event's."""
+    frame = max(64, int(round(AUDIBLE_FRAME_S * sr)))
+    n = len(samples) // frame * frame
+    frames = samples[:n].astype(np.float32).reshape(-1, frame) * np.hanning(frame).astype(np.float32)
+    return scipy.fft.rfft(frames, axis=1)
+
+
+def audible_shares(alone: list[np.ndarray], sr: int) -> list[float]:
+    """Per event: the share of its heard energy (cells at AUDIBLE_LOW_HZ and above) in the time-frequency cells
+    where it is louder than all the other events together: 1.0 unmasked, 0.0 buried (1.0 for a clip's only
+    event)."""
+    each = [spectra(x, sr) for x in alone]
+    total = np.sum(each, axis=0)
+    low = int(np.searchsorted(np.fft.rfftfreq(2 * (total.shape[1] - 1), 1.0 / sr), AUDIBLE_LOW_HZ))
+    shares = []
+    for spectrum in each:
+        power = np.abs(spectrum[:, low:]) ** 2
+        rest = np.abs(total[:, low:] - spectrum[:, low:]) ** 2
+        energy = power.sum()
+        shares.append(float(power[power > rest].sum() / energy) if energy > 0 else 0.0)
+    return shares
+
+
+def heard_level_db(samples: np.ndarray, sr: int) -> float:
+    """The renderer's level (active RMS) of what is heard: the event above AUDIBLE_LOW_HZ (a recording's rumble,
+    or an event low-passed into it, is energy nobody hears)."""
+    sos = butter(4, AUDIBLE_LOW_HZ, btype="highpass", fs=sr, output="sos")
+    return active_rms_db(sosfiltfilt(sos, samples.astype(np.float64)), sr)
 
 
 def event_claims(clip: str, renders: ClipRenders) -> list[Claim]:
     """Presence of each event alone, and its audibility against the sum of the others."""
     recipe, sr = renders.recipe, renders.recipe.sample_rate
-    total = np.sum(renders.alone, axis=0)
     out = []
-    for i, alone in enumerate(renders.alone):
-        level = envelope(alone, sr).active_rms_db()
-        out.append(Claim(clip, "presence", subject(recipe, i), "the event sounds in the clip", level, PRESENCE_MIN_DB,
-                         "dBFS", bool(level > PRESENCE_MIN_DB)))
-        share = audible_share(alone, total - alone, sr)
+    for i, (alone, share) in enumerate(zip(renders.alone, audible_shares(renders.alone, sr))):
+        level = heard_level_db(alone, sr)
+        floor = recipe.render["reference_dbfs"] - PRESENCE_BELOW_REFERENCE_DB
+        out.append(Claim(clip, "presence", subject(recipe, i), "the event sounds in the clip", level, floor, "dBFS",
+                         bool(level >= floor)))
         out.append(Claim(clip, "audible", subject(recipe, i), "audible in the mix, not masked by the others", share,
                          AUDIBLE_MIN_SHARE, "energy share", share >= AUDIBLE_MIN_SHARE))
     return out
@@ -96,7 +122,7 @@ def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
             together, needed = together_seconds(before, env), overlap_needed(before, env)
             out.append(Claim(clip, "overlap", who, "both active together", together, needed, "s", together >= needed - 1e-9))
             if level_db_of(spec.transforms) <= level_db_of(prev.transforms) - background_db:
-                lower = before.active_rms_db() - env.active_rms_db()
+                lower = active_rms_db(renders.alone[i - 1], sr) - active_rms_db(renders.alone[i], sr)
                 out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,
                                  BACKGROUND_MIN_DB, "dB", lower >= BACKGROUND_MIN_DB))
             continue

@@ -38,11 +38,6 @@ class Envelope:
         frames = np.flatnonzero(self.active)
         return float((frames[-1] + 1) * self.frame_s) if len(frames) else -np.inf
 
-    def active_rms_db(self) -> float:
-        """RMS over the active frames (dBFS): the event's level, silence between its parts not counted."""
-        active = self.active
-        return float(10 * np.log10(self.power[active].mean())) if active.any() else -np.inf
-
 
 def envelope(samples: np.ndarray, sr: int, frame_s: float = ENVELOPE_FRAME_S) -> Envelope:
     return Envelope(frame_power(samples, sr, frame_s), max(1, int(round(frame_s * sr))) / sr)

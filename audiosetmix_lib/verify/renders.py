@@ -53,21 +53,29 @@ def clip_renders(recipe: Recipe, source: Source, memo: dict) -> ClipRenders:
 
 def as_drawn(name: str, params: dict) -> dict:
     """A transform's params without what rendering measured on its input (a spectral transform's `resolve`, e.g.
-    the filter's cut-off), so that in a render without another transform it is measured again on the audio it now
-    gets, as its definition says ("keep 30 % of the event's power"). Flipping twice gives exactly that: `flip`
-    returns the renderable, unmeasured params of the other direction."""
+    the filter's cut-off), so that it is measured again on the audio it now gets, as its definition says ("keep
+    30 % of the event's power"). Flipping twice gives exactly that: `flip` returns the renderable, unmeasured
+    params of the other direction."""
     module = TRANSFORMS[name]
     if getattr(module, "STAGE", None) != "spectral":
         return params
     return module.flip(module.flip(params))
 
 
+def other_transforms(transforms: dict, name: str) -> dict:
+    """An event's transforms but `name`. Without a stretch-stage transform (pitch, speed), which moves the spectrum
+    a spectral transform measured, that one measures again (a filter defined as "keep 30 % of the power" follows
+    the pitch); without any other (a cut, a gain), it keeps its measured params: the same filter, so that only
+    the removed transform differs between the two renders."""
+    stretch = getattr(TRANSFORMS.get(name), "STAGE", None) == "stretch"
+    return {k: as_drawn(k, v) if stretch else v for k, v in transforms.items() if k != name}
+
+
 def without_transform(recipe: Recipe, index: int, name: str, source: Source, memo: dict) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) of one transform of event `index`: the event alone with all its transforms except `name`,
     and with all of them, both whole and padded to one length (at least the clip's)."""
     spec = recipe.events[index]
-    others = {k: as_drawn(k, v) for k, v in spec.transforms.items() if k != name}
-    before = event_alone(recipe, index, source, memo, others)
+    before = event_alone(recipe, index, source, memo, other_transforms(spec.transforms, name))
     after = event_alone(recipe, index, source, memo)
     length = max(len(before), len(after), int(round(recipe.duration * recipe.sample_rate)))
     return pad(before, length), pad(after, length)

@@ -5,14 +5,24 @@ from __future__ import annotations
 import shlex
 from collections import Counter, defaultdict
 
-from .claims import AUDIBLE_MIN_SHARE, BACKGROUND_MIN_DB, FOLLOW_TOLERANCE_S, ORDER_MIN_S, OVERLAP_MIN_S, PRESENCE_MIN_DB
+from .claims import (
+    AUDIBLE_LOW_HZ,
+    AUDIBLE_MIN_SHARE,
+    BACKGROUND_MIN_DB,
+    FOLLOW_TOLERANCE_S,
+    ORDER_MIN_S,
+    OVERLAP_MIN_S,
+    PRESENCE_BELOW_REFERENCE_DB,
+)
 from .row import RowResult
 
 WORST_ROWS = 10
 THRESHOLDS = {
     "rerender": "stored 16-bit PCM = re-render, 0 samples differing",
-    "presence": f"the event alone in its clip: active RMS > {PRESENCE_MIN_DB:g} dBFS",
-    "audible": f">= {AUDIBLE_MIN_SHARE:g} of the event's energy in STFT cells where it is louder than all other events",
+    "presence": f"the event alone in its clip, above {AUDIBLE_LOW_HZ:g} Hz: active RMS (the renderer's level) at most "
+                f"{PRESENCE_BELOW_REFERENCE_DB:g} dB under the reference level",
+    "audible": f">= {AUDIBLE_MIN_SHARE:g} of the event's energy above {AUDIBLE_LOW_HZ:g} Hz in STFT cells where it is "
+               f"louder than all other events",
     "order": f"envelope onset >= {ORDER_MIN_S:g} s after the earlier event's",
     "follow": f"onset >= the earlier event's end (tail 30 dB under its peak) - {FOLLOW_TOLERANCE_S:g} s",
     "overlap": f"active spans (20 ms frames within 30 dB of the peak) overlap >= {OVERLAP_MIN_S:g} s (or the whole shorter one)",

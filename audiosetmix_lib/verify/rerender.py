@@ -20,13 +20,14 @@ def stored_pcm(flac: bytes) -> tuple[np.ndarray, int]:
     return samples[:, 0], int(sr)
 
 
-def rerender_claim(clip: str, flac: bytes, pcm: np.ndarray, sample_rate: int) -> Claim:
-    """Passes when the stored clip and the re-render have the same rate, length and every sample."""
+def rerender_claim(clip: str, flac: bytes, pcm: np.ndarray, sample_rate: int, note: str = "") -> Claim:
+    """Passes when the stored clip and the re-render have the same rate, length and every sample. `note`: why
+    they may differ (the recipe was built with other versions of what shapes the samples)."""
     stored, sr = stored_pcm(flac)
     if sr != sample_rate or len(stored) != len(pcm):
-        what = f"{len(stored)} samples at {sr} Hz stored, {len(pcm)} at {sample_rate} Hz re-rendered"
+        what = f"{len(stored)} samples at {sr} Hz stored, {len(pcm)} at {sample_rate} Hz re-rendered{note}"
         return Claim(clip, "rerender", clip, f"stored audio = re-render of its recipe ({what})", float(abs(len(stored) - len(pcm)) or 1),
                      0.0, "samples differing", False)
     differing = int(np.count_nonzero(stored != pcm))
-    return Claim(clip, "rerender", clip, "stored audio = re-render of its recipe (16-bit PCM)", float(differing), 0.0,
+    return Claim(clip, "rerender", clip, f"stored audio = re-render of its recipe (16-bit PCM{note})", float(differing), 0.0,
                  "samples differing", differing == 0)

@@ -43,7 +43,9 @@ def negative_clip_name(k: int, kind: str) -> str:
 def sound_claims(clip: str, recipe: Recipe, flac: bytes, source: Source, memo: dict) -> list[Claim]:
     """The clip against its re-render, then every claim measured on the re-render."""
     renders = clip_renders(recipe, source, memo)
-    return [rerender_claim(clip, flac, renders.pcm, recipe.sample_rate), *clip_claims(clip, renders, source, memo)]
+    differences = recipe.version_differences()
+    note = "; built with " + ", ".join(f"{k} {a}, here {b}" for k, (a, b) in differences.items()) if differences else ""
+    return [rerender_claim(clip, flac, renders.pcm, recipe.sample_rate, note), *clip_claims(clip, renders, source, memo)]
 
 
 def verify_row(row: dict, source: Source | None) -> RowResult:
