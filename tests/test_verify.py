@@ -116,6 +116,8 @@ def test_a_synth_build_passes_every_claim_but_the_known_data_faults(synth_datase
     assert counts["rerender"]["checked"] > 12  # the counterfactual clips too
     text = (tmp_path / "v" / "verify.md").read_text()
     assert "## Pass rate per claim kind" in text and "| volume:up |" in text
+    run_verify(synth_dataset, tmp_path / "v2", "--num_proc", "2")  # the report does not depend on the processes
+    assert (tmp_path / "v2" / "verify.json").read_bytes() == (tmp_path / "v" / "verify.json").read_bytes()
 
 
 def test_two_rows_with_swapped_audio_fail_the_rerender_check_and_no_other_row_does(synth_dataset, tmp_path):
