@@ -9,11 +9,43 @@ from pathlib import Path
 from string import Template
 
 from . import __version__
+from .config import MixConfig
 from .hub_layout import configs_yaml, dataset_info_yaml
 from .recipe import RECIPE_VERSION
 from .sources.report import card_markdown
+from .transforms import MODIFIER_NAMES, TRANSFORMS, resolve_settings, words
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
+
+
+def modifier_values(mix: MixConfig) -> dict:
+    """The card's lists of modifiers, written from the transform registry and this build's settings."""
+    return {
+        "modifier_pairs": ", ".join(f"{MODIFIER_NAMES[(n, 'up')]} or {MODIFIER_NAMES[(n, 'down')]}" for n in TRANSFORMS),
+        "modifier_names": ", ".join(f"`{name}`" for name in MODIFIER_NAMES.values()),
+        "transform_names": ", ".join(TRANSFORMS),
+        "modifier_section": modifier_section(mix),
+    }
+
+
+def modifier_section(mix: MixConfig) -> str:
+    """How each modifier is made in this build (its ranges and probability) and the words captions use for it."""
+    settings = resolve_settings(mix.transforms)
+
+    def said(name: str, direction: str) -> str:
+        forms = words((name, direction))
+        return f"**{MODIFIER_NAMES[(name, direction)]}**: " + ", ".join(f"_{w}_" for w in (*forms.adj, *forms.adv))
+
+    lines = ["| transform | up | down | how it is made | probability per event |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {said(name, 'up')} | {said(name, 'down')} | {module.definition(settings[name])} | "
+              f"{settings[name].probability:g} |" for name, module in TRANSFORMS.items()]
+    return "\n".join([
+        f"Every event is first set to one absolute level (RMS of its active frames at {mix.reference_dbfs:g} dBFS), "
+        "then transformed; the table gives this build's settings (`transforms` in the mix settings above) and the "
+        "words the template writes for each direction (an LLM caption may also use the validator's other words).", "",
+        *lines, "",
+        f"{mix.min_events}-{mix.max_events} events per clip, at most {mix.max_duration:g} s. The mix is never "
+        f"normalised; a peak limiter at {mix.limiter_threshold_dbfs:g} dBFS only catches peaks."])
 
 
 def card_template() -> str:
@@ -106,5 +138,6 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "verification": "_Not verified while building (`build --verify`); `audiosetmix verify` checks a built dataset._",
     }
     values["audio_negatives_cost"] = audio_negatives_cost(prepared)
+    values.update(modifier_values(config.mix_config()))
     values.update(extra or {})
     return Template(card_template()).safe_substitute(values)

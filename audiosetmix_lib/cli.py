@@ -25,9 +25,10 @@ from .locations import check_workers_reach, is_process_local, local_path, locati
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .provenance import mismatches_here
 from .recipe import Recipe
 from .rows import rerender_pcm
-from .sources import SOURCE_NAMES
+from .sources import SOURCE_NAMES, from_spec
 from .sources.base import SourceError
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
@@ -226,7 +227,8 @@ def _check_mix(mix: dict) -> None:
         MixConfig.from_dict(mix)
     except (ValueError, TypeError) as error:
         known = ", ".join(f.name for f in fields(MixConfig))
-        raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+        keys = f"; the keys are: {known}" if "unknown MixConfig fields" in str(error) else ""
+        raise UsageError(f"--mix: {error}{keys}") from None
 
 
 SAMPLE_RATES = (8000, 192000)  # below, the synth classes' bands do not fit under Nyquist; above, no audio dataset
@@ -310,9 +312,11 @@ def render_cmd(args) -> int:
         if not 0 <= args.negative < len(negatives):
             raise UsageError(f"{args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
         recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
-    for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
-        print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
-    pcm, sr = rerender_pcm(recipe, source_root=args.source_root)  # a SourceError is one error line (main)
+    stored = Recipe.from_json(recipe)
+    source = from_spec(stored.source, args.source_root)  # a SourceError is one error line (main)
+    for line in mismatches_here(stored, source):
+        print(f"warning: {line}", file=sys.stderr)
+    pcm, sr = rerender_pcm(recipe, source)
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0

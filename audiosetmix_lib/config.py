@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .transforms import resolve_settings, volume
+from .typed_settings import require_between, require_range, typed_fields
+
 # Flat keys of recipe version 1 and where their values live now (the error names the new form).
 MOVED_FIELDS = {
     "transform_probability": '"transforms": {"<name>": {"probability": p}} (each transform has its own)',
@@ -16,6 +19,10 @@ MOVED_FIELDS = {
     "longer_repeats": '"transforms": {"duration": {"up": [low, high]}}',
     "shorter_keep": '"transforms": {"duration": {"down": [low, high]}}',
 }
+
+
+MAX_EVENTS = 20
+MAX_OVERLAP_ONSET = 0.9
 
 
 @dataclass(frozen=True)
@@ -42,18 +49,34 @@ class MixConfig:
     limiter_threshold_dbfs: float = -1.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_events <= self.max_events:
-            raise ValueError(f"need 1 <= min_events <= max_events, got {self.min_events}, {self.max_events}")
-        if not 0.0 <= self.overlap_probability <= 1.0:
-            raise ValueError(f"overlap_probability must be in [0, 1], got {self.overlap_probability}")
+        """Every field checked here, in one place: a setting that would make a caption untrue of its
+        sound (an "overlapping" event that starts after the other ended, a "background" event as loud
+        as the other, a 0 dB "louder") is refused with its field's name."""
+        typed_fields(self)
         if not isinstance(self.transforms, dict):
             raise ValueError(f"transforms must be an object of per-transform settings, got {self.transforms!r}")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, tuple) and not value[0] <= value[1]:
-                raise ValueError(f"{f.name} must be a (low, high) range, got {value}")
-        if self.max_duration <= 0:
-            raise ValueError("max_duration must be positive")
+        if not 1 <= self.min_events <= self.max_events <= MAX_EVENTS:
+            raise ValueError(f"need 1 <= min_events <= max_events <= {MAX_EVENTS}, got {self.min_events}, {self.max_events}")
+        require_between("max_duration", self.max_duration, 0.1, 3600.0, " (seconds)")
+        require_between("overlap_probability", self.overlap_probability, 0.0, 1.0)
+        require_range("overlap_onset", self.overlap_onset, 0.0, MAX_OVERLAP_ONSET,
+                      " (the share of the previous event elapsed when an overlapping one starts: it must start inside it, "
+                      "with time left to sound together)")
+        require_range("follow_gap", self.follow_gap, 0.0, self.max_duration / 2,
+                      " (seconds of silence between an event and the one that follows it; at most half of max_duration)")
+        require_between("background_db", self.background_db, volume.CHECK_DB, 60.0,
+                        f" (how far below the event it overlaps a background event is: at least the {volume.CHECK_DB:g} dB "
+                        "a level difference needs to be heard)")
+        require_between("min_event_share", self.min_event_share, 0.0, self.max_duration, " (seconds; at most max_duration)")
+        require_between("fade_seconds", self.fade_seconds, 0.0, 0.5, " (seconds)")
+        require_between("reference_dbfs", self.reference_dbfs, -60.0, 0.0, " (dBFS)")
+        require_between("active_range_db", self.active_range_db, 1.0, 90.0, " (dB)")
+        require_between("limiter_threshold_dbfs", self.limiter_threshold_dbfs, self.reference_dbfs, 0.0,
+                        " (dBFS, from reference_dbfs up: a limiter below the reference level would flatten every event)")
+        try:
+            resolve_settings(self.transforms)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"transforms: {error}") from None
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -13,15 +13,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from .recipe import EventSpec, Recipe
+from .recipe import RENDER_VERSION, EventSpec, Recipe
 from .sources.base import Source
 from .transforms import db_to_gain, fade, render_chain
 from .transforms.measure import active_rms_db
 
-# Bump when the same drawn recipe comes out as other bytes (what rendering measures and stores, or
-# how it renders), so a build started by an older renderer is not resumed with this one's shards.
-# 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
-RENDER_VERSION = 2
+__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
 from .events import SPLITS
 from .negatives import iter_negatives
+from .provenance import fingerprinted
 from .recipe import Recipe
 from .render import render
 from .sampler import sample_recipe
@@ -85,11 +86,13 @@ class RowMaker:
     def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
         memo: dict = {}  # the row's rendered events, reused by its counterfactual clips
         rendered = render(recipe, self.source, memo)
-        recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
+        recipe = fingerprinted(replace(recipe, events=rendered.events,
+                                       render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}), self.source)
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
         chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives, memo)
-        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json(), "direction": negative_direction(recipe, n)}
+        negatives = [{"caption": t, "kind": n.kind, "recipe": fingerprinted(n.recipe, self.source).to_json(),
+                      "direction": negative_direction(recipe, n)}
                      for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,

@@ -14,6 +14,7 @@ import soundfile as sf
 from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
+from audiosetmix_lib.recipe import RECIPE_VERSION
 
 COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration",
            "negative_audio", "negative_audio_index"]
@@ -58,7 +59,7 @@ def test_load_dataset_round_trip_with_decoded_audio(tiny_dataset_dir):
     assert [e["event"]["label"] for e in recipe["events"]] == row["labels"]
     for negative in row["negatives"]:
         assert negative["kind"] in {"order", "modifier", "relation", "event", "missing", "extra"}
-        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == 2
+        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == RECIPE_VERSION
 
 
 def test_every_row_has_three_negatives_when_the_recipe_allows(tiny_dataset_dir):
@@ -280,3 +281,13 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "y.wav"),
                  "--source_root", str(elsewhere)]) == 0
     assert f"warning: scipy 0.0-other here, {real['scipy']} at build time" in capsys.readouterr().err
+    # another renderer, and a changed source file: each said once, naming what differs
+    monkeypatch.setattr(recipe_module, "shaping_versions", lambda: {**real, "render": real["render"] + 1})
+    audio = json.loads(test[0]["recipe"])["events"][0]["event"]["audio"]
+    changed, sr = sf.read(elsewhere / audio, dtype="float32")
+    sf.write(elsewhere / audio, 0.5 * changed, sr)  # same size, other bytes
+    assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "z.wav"),
+                 "--source_root", str(elsewhere)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: render version (RENDER_VERSION) {real['render'] + 1} here, {real['render']} at build time" in err
+    assert f"its source audio {audio} is not what the row was built from" in err and err.count("warning:") >= 2

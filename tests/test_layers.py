@@ -19,7 +19,7 @@ PACKAGE = ROOT / "audiosetmix_lib"
 LAYERS = {
     # 0: types and plain helpers
     "audiosetmix_lib.events": 0,
-    "audiosetmix_lib.config": 0,
+    "audiosetmix_lib.typed_settings": 0,  # plain settings data brought to declared types, one rule for all
     "audiosetmix_lib.audio_io": 0,
     "audiosetmix_lib.retrieval": 0,
     "audiosetmix_lib.locations": 0,  # paths and file:// URLs a build may use
@@ -29,12 +29,14 @@ LAYERS = {
     # 1: transforms and sources
     "audiosetmix_lib.transforms": 1,
     "audiosetmix_lib.sources": 1,
+    "audiosetmix_lib.config": 1,  # MixConfig checks the transforms' settings with the registry
     "audiosetmix_lib.relations": 1,  # follow/overlap/background: their words and `layout` (onsets, ends)
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,
     "audiosetmix_lib.render": 2,
     "audiosetmix_lib.describe": 2,
     "audiosetmix_lib.negatives": 2,
+    "audiosetmix_lib.provenance": 2,  # a stored recipe's versions and source fingerprints against what is here
     # 3: captions
     "audiosetmix_lib.captions": 3,
     # 4: what is made of rows and captions

@@ -87,7 +87,7 @@ def test_config_ranges_are_respected_and_validated(synth):
                 assert 1.3 <= t["speed"]["tempo"] <= 1.6 or 0.6 <= t["speed"]["tempo"] <= 0.77
             if "filter" in t:
                 assert 0.2 <= t["filter"]["share"] <= 0.4
-    with pytest.raises(ValueError, match=r"within \[0.0, 6.0\]"):  # half an octave at most
+    with pytest.raises(ValueError, match=r"within \[2, 6\]"):  # half an octave at most
         resolve_settings({"pitch": {"up": [3.0, 9.0]}})
     with pytest.raises(ValueError, match="range"):
         resolve_settings({"volume": {"up": [12.0, 6.0]}})
@@ -111,12 +111,12 @@ def test_transform_overrides_change_sampling(synth):
                 assert e.transforms["filter"]["share"] == 0.3
 
 
-def test_recipe_v2_stores_describe_settings_versions_and_event_ends(synth):
+def test_recipe_v3_stores_describe_settings_versions_and_event_ends(synth):
     recipe = draw(synth, 3, config=MixConfig(background_db=9.0))
     data = recipe.to_dict()
-    assert data["version"] == RECIPE_VERSION == 2
+    assert data["version"] == RECIPE_VERSION == 3
     assert data["describe"] == {"background_db": 9.0}
-    assert set(data["versions"]) == {"audiosetmix", "python-stretch", "soxr", "numpy", "scipy"}
+    assert set(data["versions"]) == {"audiosetmix", "render", "python-stretch", "soxr", "numpy", "scipy"}
     assert data["versions"]["numpy"] == np.__version__
     for stored, spec in zip(data["events"], recipe.events):
         assert stored["end"] == pytest.approx(stored["onset"] + length_of(spec), abs=1e-6)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from ..describe import Description
 from ..events import label_tail
 from ..relations import BACKGROUND_WORD, FOLLOW_WORDS, OVERLAP_WORDS
-from ..transforms import MODIFIER_KEYS, other_direction, words
+from ..transforms import MODIFIER_KEYS, other_direction, registry_key, words
 from .lexicon import LEXICON, phrase_for
 from .template import MAX_WORDS, word_count
 
@@ -143,6 +143,7 @@ def _word_terms(words) -> list[tuple[str, ...]]:
 
 
 def _modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """Every modifier word of the registered transforms as terms, longest first, with its (transform, direction)."""
     vocabulary = []
     owner: dict[tuple[str, ...], tuple[str, str]] = {}
     for key in MODIFIER_KEYS:
@@ -160,17 +161,27 @@ def _first_word_index(vocabulary) -> dict[str, list[int]]:
     return index
 
 
-MODIFIER_VOCABULARY = _modifier_vocabulary()
-_VOCABULARY_BY_FIRST = _first_word_index(MODIFIER_VOCABULARY)
+@lru_cache(maxsize=4)
+def _vocabulary_and_index(registry: int) -> tuple[list, dict]:
+    """The vocabulary and its first-word index, built once per registry (`registry`: `registry_key()`)."""
+    vocabulary = _modifier_vocabulary()
+    return vocabulary, _first_word_index(vocabulary)
+
+
+def modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """The vocabulary of the transforms registered now (built once per registry)."""
+    return _vocabulary_and_index(registry_key())[0]
+
+
 _FOLLOW_TERMS = _word_terms(FOLLOW_WORDS)
 _OVERLAP_TERMS = _word_terms(OVERLAP_WORDS)
 
 
 def _vocabulary_at(starts: dict[str, list[int]]) -> list[tuple[tuple[str, ...], tuple[str, str]]]:
-    """The modifier terms whose first word occurs in a text (`_positions`), in MODIFIER_VOCABULARY order
+    """The modifier terms whose first word occurs in a text (`_positions`), in `modifier_vocabulary` order
     (longest first): no other term can match, and a caption holds a handful of the ~100."""
-    found = sorted(n for word in starts for n in _VOCABULARY_BY_FIRST.get(word, ()))
-    return [MODIFIER_VOCABULARY[n] for n in found]
+    vocabulary, by_first = _vocabulary_and_index(registry_key())
+    return [vocabulary[n] for n in sorted(n for word in starts for n in by_first.get(word, ()))]
 
 
 def allowed_words(key: tuple[str, str]) -> list[str]:
@@ -222,7 +233,7 @@ def tail_words(raw_labels) -> frozenset[str]:
     words: set[str] = set()
     for raw in raw_labels:
         words |= {part for token in tokens(label_tail(raw)) for part in (token, *token.split("-")) if part}
-    vocabulary = {word for term, _ in MODIFIER_VOCABULARY for word in term}
+    vocabulary = {word for term, _ in modifier_vocabulary() for word in term}
     vocabulary |= {word for term in (*_FOLLOW_TERMS, *_OVERLAP_TERMS) for word in term}
     return frozenset(words - _TAIL_COMMON - vocabulary - GENERIC_WORDS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,7 @@ class Source(ABC):
         self.skipped: list[Skip] = []
         self.label_changes: dict[str, str] = {}
         self._cache = EventCache()  # bounded by bytes: memory stays flat in dataset size
+        self._fingerprints: dict = {}  # file (or event and rate) -> fingerprint, computed once per process
 
     @abstractmethod
     def spec(self) -> dict:
@@ -133,8 +135,35 @@ class Source(ABC):
         self._cache.put(key, samples)
         return samples
 
+    def source_file(self, event: Event) -> Path | None:
+        """The local file an event's audio is read from (None: the source reads no local file for it)."""
+        return None
+
+    def fingerprint(self, event: Event, sample_rate: int) -> str:
+        """Size and content hash of the audio an event is read from: its file's bytes (read once per file and
+        process), or, for a source without files, the event's decoded samples at `sample_rate`."""
+        known = self.__dict__.setdefault("_fingerprints", {})
+        path = self.source_file(event)
+        key = str(path) if path is not None else (event.event_id, sample_rate)
+        if key not in known:
+            if path is None:
+                known[key] = fingerprint_bytes(memoryview(self.load(event, sample_rate)).cast("B"))
+            else:
+                with open(path, "rb") as file:
+                    digest = hashlib.file_digest(file, lambda: hashlib.blake2b(digest_size=FINGERPRINT_DIGEST_BYTES))
+                known[key] = f"{path.stat().st_size}:{digest.hexdigest()}"
+        return known[key]
+
     def license_note(self) -> str:
         return "See the licence of the source audio."
+
+
+FINGERPRINT_DIGEST_BYTES = 16
+
+
+def fingerprint_bytes(data) -> str:
+    """'<size>:<blake2b>' of some bytes: what `Source.fingerprint` stores in a recipe."""
+    return f"{len(data)}:{hashlib.blake2b(data, digest_size=FINGERPRINT_DIGEST_BYTES).hexdigest()}"
 
 
 @dataclass

@@ -375,8 +375,12 @@ class FolderSource(Source):
     def _assign_splits(self, events: list[Event]) -> list[Event]:
         return assign_splits(events, self.fractions, self.split_strategy)
 
-    def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+    def source_file(self, event: Event) -> Path:
+        """The event's file on this machine (fetched into the mirror first for a remote folder)."""
         if self.url is not None:
             fetch_one(self.url, self.root, event.audio)
-        samples, sr = audio_io.read_audio(self.root / event.audio)
+        return self.root / event.audio
+
+    def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+        samples, sr = audio_io.read_audio(self.source_file(event))
         return load_span(samples, sr, event.start, event.end, sample_rate)

@@ -27,6 +27,12 @@ TRANSFORM_NAMES = TRANSFORMS.keys()
 # (transform, direction) -> the modifier name stored in the `modifiers` column
 MODIFIER_NAMES: dict[tuple[str, str], str] = {}
 MODIFIER_KEYS = MODIFIER_NAMES.keys()  # every (transform, direction), registry order
+_changes = [0]  # registrations so far: what caches built from the registry are keyed on
+
+
+def registry_key() -> int:
+    """Changes whenever the registry does (caches of prompts and vocabularies are keyed on it)."""
+    return _changes[0]
 
 
 def register(module: ModuleType) -> None:
@@ -39,12 +45,14 @@ def register(module: ModuleType) -> None:
         raise TransformInterfaceError(f"transform module {module.__name__}: modifier names {sorted(taken)} are taken")
     TRANSFORMS[module.NAME] = module
     MODIFIER_NAMES.update({(module.NAME, d): module.MODIFIERS[d] for d in DIRECTIONS})
+    _changes[0] += 1
 
 
 def unregister(name: str) -> None:
     TRANSFORMS.pop(name)
     for direction in DIRECTIONS:
         MODIFIER_NAMES.pop((name, direction))
+    _changes[0] += 1
 
 
 @contextmanager
@@ -203,6 +211,19 @@ def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: f
     return out, resolved
 
 
+def without(transforms: dict, name: str) -> dict:
+    """An event's transforms minus `name`, as a check's `before` renders them: the other transforms as
+    defined, what they measured at render time dropped (MEASURED), so each measures again on the audio
+    it now gets. (A filter's stored cut-off was measured on the pitch-shifted sound: kept, it would
+    make the unshifted sound another filter's, and the pitch check would measure the filter.)"""
+    out = {}
+    for other, params in transforms.items():
+        if other != name:
+            measured = getattr(TRANSFORMS[other], "MEASURED", ())
+            out[other] = {k: v for k, v in params.items() if k not in measured}
+    return out
+
+
 def check(name: str, before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
     """One transform's claim measured from the sound (see each module's `check`)."""
     return TRANSFORMS[name].check(before, after, sr, params)
@@ -213,7 +234,8 @@ def apply_transforms(samples: np.ndarray, sr: int, transforms: dict, fade_second
 
 
 __all__ = ["TRANSFORMS", "TRANSFORM_NAMES", "BUILT_IN", "DIRECTIONS", "MODIFIER_NAMES", "MODIFIER_KEYS", "STAGES",
-           "Check", "Transform", "TransformInterfaceError", "Words", "register", "unregister", "registered", "words",
+           "Check", "Transform", "TransformInterfaceError", "Words", "register", "unregister", "registered", "registry_key",
+           "words",
            "quality", "is_adverbial", "resolve_settings", "default_settings", "sample_transforms", "flip", "detail",
            "length_factor_of", "level_db_of", "output_duration", "length_of", "render_chain", "apply_transforms",
-           "check", "db_to_gain", "fade", "other_direction"]
+           "check", "without", "db_to_gain", "fade", "other_direction"]

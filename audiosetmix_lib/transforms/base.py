@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..typed_settings import require_range, typed_value
+
 DIRECTIONS = ("up", "down")
 
 
@@ -72,10 +74,10 @@ def same_level(params: dict) -> float:
     return 0.0
 
 
-def span(bounds, unit: str = "") -> str:
-    """'+6..+12 dB' / '0.6..0.77': a settings range as the card prints it."""
-    low, high = bounds
-    return f"{low:g}..{high:g}{unit}"
+def span(bounds, unit: str = "", signed: bool = False) -> str:
+    """'+6..+12 dB' (signed) / '0.6..0.77': a settings range as the card prints it."""
+    form = "+g" if signed else "g"
+    return f"{bounds[0]:{form}}..{bounds[1]:{form}}{unit}"
 
 
 def other_direction(direction: str) -> str:
@@ -90,12 +92,9 @@ def draw_direction(rng: np.random.Generator) -> str:
     return DIRECTIONS[int(rng.integers(2))]
 
 
-def check_range(name: str, bounds, low: float | None = None, high: float | None = None) -> None:
-    """A (low, high) pair inside the transform's allowed interval."""
-    if len(bounds) != 2 or not bounds[0] <= bounds[1]:
-        raise ValueError(f"{name} must be a (low, high) range, got {tuple(bounds)}")
-    if (low is not None and bounds[0] < low) or (high is not None and bounds[1] > high):
-        raise ValueError(f"{name} must lie within [{low}, {high}], got {tuple(bounds)}")
+def check_range(name: str, bounds, low: float, high: float, why: str = "") -> None:
+    """A (low, high) pair inside the transform's allowed interval (`why`: what the interval keeps true)."""
+    require_range(name, tuple(bounds), low, high, why)
 
 
 def check_probability(name: str, value: float) -> None:
@@ -104,13 +103,13 @@ def check_probability(name: str, value: float) -> None:
 
 
 def settings_from(cls, name: str, overrides: dict | None):
-    """Build a settings dataclass from plain data; unknown keys are rejected by name."""
+    """Build a settings dataclass from plain data: unknown keys rejected by name, each value of its declared type."""
     overrides = dict(overrides or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(overrides) - known)
+    declared = {f.name: str(f.type) for f in fields(cls)}
+    unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise ValueError(f"unknown settings for transform {name!r}: {unknown} (known: {sorted(known)})")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+        raise ValueError(f"unknown settings for transform {name!r}: {unknown} (known: {sorted(declared)})")
+    return cls(**{k: typed_value(f"{name}.{k}", declared[k], v) for k, v in overrides.items()})
 
 
 def db_to_gain(db: float) -> float:

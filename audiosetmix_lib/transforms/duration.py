@@ -34,8 +34,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("duration.up", self.up, 1.0, 10.0)
-        check_range("duration.down", self.down, 0.01, 1.0)
+        check_range("duration.up", self.up, 1.5, 10.0, " (repeats: at least 1.5, so the event is heard longer)")
+        check_range("duration.down", self.down, 0.01, 0.65, " (share kept: at most 0.65, so the event is heard shorter)")
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:

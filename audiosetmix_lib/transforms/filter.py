@@ -47,7 +47,8 @@ WORDS = {
 ADVERBIAL = False
 # render chain stage (transforms/__init__.py): after stretching, on the audio as it will sound
 STAGE = "spectral"
-CHECK_SEMITONES = 1.0  # the least centroid move `check` accepts (a filter keeping <= 40 % of the power moves it far more)
+MEASURED = ("cutoff_hz",)  # what `resolve` adds to the params (measured on the audio entering the filter)
+CHECK_SEMITONES = 0.5  # the least centroid move `check` accepts (the smallest default filter moves a chirp ~1)
 MIN_CUTOFF_HZ = 20.0
 MAX_CUTOFF_SHARE = 0.45  # of the sample rate: safely below Nyquist
 MAX_MAKEUP_DB = 20.0  # the most gain that brings a filtered event back to its input's RMS
@@ -64,8 +65,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("filter.up", self.up, 0.05, 0.95)
-        check_range("filter.down", self.down, 0.05, 0.95)
+        why = " (share of the event's power kept: at most half, so the timbre is heard to change)"
+        check_range("filter.up", self.up, 0.05, 0.5, why)
+        check_range("filter.down", self.down, 0.05, 0.5, why)
         if not 1 <= int(self.order) <= 10:
             raise ValueError(f"filter.order must be in [1, 10], got {self.order}")
 

@@ -42,8 +42,9 @@ COMMON_HOOKS = ("NAME", "MODIFIERS", "WORDS", "ADVERBIAL", "STAGE", "STATS_WORDS
 # stage -> the further hooks `render_chain` calls for it, in the order the stages run:
 # "length": `cut` before the stretch, `finish` (fade or loop) after the spectral stage;
 # "stretch": `stretch_args`, merged into one Signalsmith pass; "spectral": `resolve` (what it
-# measures, stored so a re-render is exact), then `apply`; "gain": `apply`, last.
-STAGES = {"length": ("cut", "finish"), "stretch": ("stretch_args",), "spectral": ("resolve",), "gain": ()}
+# measures, stored so a re-render is exact; MEASURED names the params it adds), then `apply`;
+# "gain": `apply`, last.
+STAGES = {"length": ("cut", "finish"), "stretch": ("stretch_args",), "spectral": ("resolve", "MEASURED"), "gain": ()}
 
 
 class TransformInterfaceError(TypeError):

@@ -19,6 +19,7 @@ ADVERBIAL = False
 # render chain stage (transforms/__init__.py): one Signalsmith pass with speed
 STAGE = "stretch"
 CHECK_SEMITONES = 1.0  # the least centroid shift `check` accepts (the sampler draws >= 3 semitones by default)
+MIN_SEMITONES = 2 * CHECK_SEMITONES  # the smallest shift the settings allow (a fixed filter after it can halve it)
 STATS_WORDS = ("high-pitched", "high pitched", "high-pitch", "high pitch", "low-pitched", "low pitched", "low-pitch",
                "low pitch", "deep", "deeper")  # the AudioCaps reference rate was measured with these
 
@@ -31,8 +32,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("pitch.up", self.up, 0.0, 6.0)
-        check_range("pitch.down", self.down, -6.0, 0.0)
+        why = f" (semitones: from {MIN_SEMITONES:g}, twice what check needs, to half an octave)"
+        check_range("pitch.up", self.up, MIN_SEMITONES, 6.0, why)
+        check_range("pitch.down", self.down, -6.0, -MIN_SEMITONES, why)
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
@@ -85,4 +87,4 @@ level_db = same_level
 
 
 def definition(settings: Settings) -> str:
-    return f"a shift of {span(settings.up)} (higher) or {span(settings.down)} (lower) semitones, the duration kept"
+    return f"a shift of {span(settings.up, signed=True)} (higher) or {span(settings.down, signed=True)} (lower) semitones, the duration kept"

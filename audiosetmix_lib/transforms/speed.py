@@ -21,6 +21,7 @@ WORDS = {
 ADVERBIAL = True  # "a fast baby" names the wrong thing: say how it sounds
 # render chain stage (transforms/__init__.py): one Signalsmith pass with pitch
 STAGE = "stretch"
+MIN_CHANGE = 1.15  # the settings' tempo bound nearest 1: its length ratio (x0.87) passes `check`
 CHECK_RATIO = 0.9  # faster: active length x0.9 or less; slower: x1/0.9 or more (the sampler draws x0.77 / x1.3 at least)
 STATS_WORDS = ("fast", "faster", "rapid", "rapidly", "quickly", "slow", "slowly", "slower")  # as the AudioCaps reference
 
@@ -33,8 +34,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("speed.up", self.up, 1.0, 4.0)
-        check_range("speed.down", self.down, 0.25, 1.0)
+        why = f" (tempo factor: at least x{MIN_CHANGE:g} away from 1, so the change is heard)"
+        check_range("speed.up", self.up, MIN_CHANGE, 4.0, why)
+        check_range("speed.down", self.down, 0.25, round(1 / MIN_CHANGE, 3), why)
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:

@@ -33,8 +33,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("volume.up", self.up, 0.0, 40.0)
-        check_range("volume.down", self.down, -60.0, 0.0)
+        why = f" (dB: a change under {CHECK_DB:g} dB is not heard as louder or quieter)"
+        check_range("volume.up", self.up, CHECK_DB, 40.0, why)
+        check_range("volume.down", self.down, -60.0, -CHECK_DB, why)
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
@@ -63,7 +64,7 @@ length_factor = same_length
 
 
 def definition(settings: Settings) -> str:
-    return (f"a gain of {span(settings.up, ' dB')} (louder) or {span(settings.down, ' dB')} (quieter) on the event's "
+    return (f"a gain of {span(settings.up, ' dB', True)} (louder) or {span(settings.down, ' dB', True)} (quieter) on the event's "
             "reference level")
 
 
