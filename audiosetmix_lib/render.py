@@ -18,7 +18,7 @@ from .sources.base import Source
 from .transforms import db_to_gain, fade, render_chain
 from .transforms.measure import active_rms_db
 
-__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render"]
+__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render", "place_events"]
 
 
 @dataclass(frozen=True)

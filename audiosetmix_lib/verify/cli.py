@@ -16,6 +16,8 @@ from pathlib import Path
 
 from ..audio_io import AudioReadError
 from ..hub_layout import write_json
+from ..provenance import mismatches_here
+from ..recipe import Recipe
 from ..stats_cli import DatasetError
 from .claims import Claim
 from .dataset import chosen_positions, iter_rows, reachable_source, split_shards
@@ -78,12 +80,16 @@ def verify_dataset(args) -> tuple[list[RowResult], dict]:
     shards = split_shards(dataset_dir, args.split)
     n = None if args.all else args.n
     chosen = {split: chosen_positions(paths, n, args.seed) for split, paths in shards.items()}
-    source, why = reachable_source(_first_recipe(shards), args.source_root)
+    first = _first_recipe(shards)
+    source, why = reachable_source(first, args.source_root)
     note = ""
     if source is None:
         note = (f"the source audio cannot be reached ({why}): the re-render check and every claim measured from the "
                 f"sound are skipped, only the negatives' wording is checked; give --source_root")
         print(f"note: {note}", file=sys.stderr)
+    else:
+        for line in mismatches_here(Recipe.from_json(first), source):  # said once; each row's rerender claim repeats it
+            print(f"warning: {line}", file=sys.stderr)
     results = []
     for split, paths in shards.items():
         results += run_rows(iter_rows(paths, chosen[split]), source, args.num_proc, len(chosen[split]), f"verify {split}")

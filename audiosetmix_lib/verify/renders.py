@@ -15,7 +15,7 @@ from ..audio_io import quantize
 from ..recipe import Recipe
 from ..render import place_events, render
 from ..sources.base import Source
-from ..transforms import TRANSFORMS
+from ..transforms import TRANSFORMS, without
 
 
 @dataclass(frozen=True)
@@ -51,24 +51,16 @@ def clip_renders(recipe: Recipe, source: Source, memo: dict) -> ClipRenders:
     return ClipRenders(recipe, quantize(rendered.samples), alone)
 
 
-def as_drawn(name: str, params: dict) -> dict:
-    """A transform's params without what rendering measured on its input (a spectral transform's `resolve`, e.g.
-    the filter's cut-off), so that it is measured again on the audio it now gets, as its definition says ("keep
-    30 % of the event's power"). Flipping twice gives exactly that: `flip` returns the renderable, unmeasured
-    params of the other direction."""
-    module = TRANSFORMS[name]
-    if getattr(module, "STAGE", None) != "spectral":
-        return params
-    return module.flip(module.flip(params))
-
-
 def other_transforms(transforms: dict, name: str) -> dict:
-    """An event's transforms but `name`. Without a stretch-stage transform (pitch, speed), which moves the spectrum
-    a spectral transform measured, that one measures again (a filter defined as "keep 30 % of the power" follows
-    the pitch); without any other (a cut, a gain), it keeps its measured params: the same filter, so that only
-    the removed transform differs between the two renders."""
-    stretch = getattr(TRANSFORMS.get(name), "STAGE", None) == "stretch"
-    return {k: as_drawn(k, v) if stretch else v for k, v in transforms.items() if k != name}
+    """An event's transforms but `name`, as the check's `before` renders them. Without a stretch-stage transform
+    (pitch, speed), which moves the spectrum a spectral transform measured, that one measures again
+    (`transforms.without`: a filter defined as "keep 30 % of the power" follows the pitch); without any other (a
+    cut, a gain) it keeps what it measured: the same filter, so the two renders differ by the removed transform
+    only (re-measured on a whole siren sweep instead of its first 40 %, a low-pass keeps another part of the
+    sweep, and the cut measured as no change)."""
+    if getattr(TRANSFORMS.get(name), "STAGE", None) == "stretch":
+        return without(transforms, name)
+    return {k: v for k, v in transforms.items() if k != name}
 
 
 def without_transform(recipe: Recipe, index: int, name: str, source: Source, memo: dict) -> tuple[np.ndarray, np.ndarray]:

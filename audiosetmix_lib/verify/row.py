@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..provenance import mismatches_here
 from ..recipe import Recipe
 from ..sources.base import Source
 from .caption import caption_claims
@@ -43,8 +44,8 @@ def negative_clip_name(k: int, kind: str) -> str:
 def sound_claims(clip: str, recipe: Recipe, flac: bytes, source: Source, memo: dict) -> list[Claim]:
     """The clip against its re-render, then every claim measured on the re-render."""
     renders = clip_renders(recipe, source, memo)
-    differences = recipe.version_differences()
-    note = "; built with " + ", ".join(f"{k} {a}, here {b}" for k, (a, b) in differences.items()) if differences else ""
+    mismatches = mismatches_here(recipe, source)
+    note = "; " + "; ".join(mismatches) if mismatches else ""
     return [rerender_claim(clip, flac, renders.pcm, recipe.sample_rate, note), *clip_claims(clip, renders, source, memo)]
 
 
