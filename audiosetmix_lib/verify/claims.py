@@ -24,8 +24,9 @@ from .renders import ClipRenders, without_transform
 OVERLAP_MIN_S = 0.1  # "while": both events active together at least this long
 FOLLOW_TOLERANCE_S = 0.05  # "then": the later event may start this much before the earlier one's tail is down
 ORDER_MIN_S = 0.1  # "A, then B": B's onset at least this long after A's
-PRESENCE_BELOW_REFERENCE_DB = 24.0  # an event's heard level is at most this far under the recipe's reference
-# level: 6 dB under the quietest the default sampler draws (a volume change of -18 dB)
+PRESENCE_BELOW_REFERENCE_DB = 30.0  # an event's heard level is at most this far under the recipe's reference
+# level: 12 dB under the quietest the default sampler draws (a volume change of -18 dB), room for a bass-heavy
+# sound whose rumble under 50 Hz counted in its level (a quiet synth engine hears at -52 dBFS)
 AUDIBLE_MIN_SHARE = 0.1  # share of an event's energy in time-frequency cells where it is louder than the rest
 AUDIBLE_FRAME_S = 0.032  # frames of those cells
 AUDIBLE_LOW_HZ = 50.0  # energy below this does not count as heard
