@@ -289,8 +289,10 @@ def test_verify_usage_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["verify", "--dataset_dir", str(tmp_path), "--n", "3", "--all"])
     assert stop.value.code == 2
+    assert main(["build", "--output_dir", str(tmp_path / "out"), "--max_mismatch_rate", "0.1"]) == 2  # needs --verify
+    assert main(["build", "--output_dir", str(tmp_path / "out"), "--verify", "--max_mismatch_rate", "2"]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line]
-    assert len(lines) == 3 and all(line.startswith("error:") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("error:") for line in lines) and "--max_mismatch_rate" in lines[-1]
 
 
 def test_build_verify_stops_at_the_first_failing_shard_with_one_error_line(tmp_path, capsys, monkeypatch):
