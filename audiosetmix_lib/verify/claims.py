@@ -115,8 +115,8 @@ def event_claims(clip: str, renders: ClipRenders) -> list[Claim]:
 
 def overlap_needed(a, b) -> float:
     """OVERLAP_MIN_S, or the whole of the shorter event when it is shorter than that (one tick inside a knocking)."""
-    shortest = min(a.end - a.onset, b.end - b.onset)
-    return min(OVERLAP_MIN_S, shortest)
+    shortest = min(a.end - a.onset, b.end - b.onset)  # -inf for a silent event: it overlaps nothing
+    return min(OVERLAP_MIN_S, shortest) if np.isfinite(shortest) else OVERLAP_MIN_S
 
 
 def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
@@ -126,20 +126,20 @@ def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
     background_db = recipe.describe["background_db"]
     out = []
     for i in range(1, len(recipe.events)):
-        spec, prev, env, before = recipe.events[i], recipe.events[i - 1], envs[i], envs[i - 1]
+        spec, prev, env, earlier = recipe.events[i], recipe.events[i - 1], envs[i], envs[i - 1]
         who = f"{subject(recipe, i - 1)} -> {subject(recipe, i)}"
         if spec.relation == "overlap":
-            together, needed = together_seconds(before, env), overlap_needed(before, env)
+            together, needed = together_seconds(earlier, env), overlap_needed(earlier, env)
             out.append(Claim(clip, "overlap", who, "both active together", together, needed, "s", together >= needed - 1e-9))
             if level_db_of(spec.transforms) <= level_db_of(prev.transforms) - background_db:
                 lower = active_rms_db(renders.alone[i - 1], sr) - active_rms_db(renders.alone[i], sr)
                 out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,
                                  BACKGROUND_MIN_DB, "dB", lower >= BACKGROUND_MIN_DB))
             continue
-        lead = env.onset - before.onset
+        lead = env.onset - earlier.onset
         out.append(Claim(clip, "order", who, "the later event starts after the earlier one", lead, ORDER_MIN_S, "s",
                          lead >= ORDER_MIN_S))
-        gap = env.onset - before.end
+        gap = env.onset - earlier.end
         out.append(Claim(clip, "follow", who, "starts after the earlier one's tail fell 30 dB under its peak", gap,
                          -FOLLOW_TOLERANCE_S, "s", gap >= -FOLLOW_TOLERANCE_S))
     return out
