@@ -146,6 +146,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "citation": builder.info.citation,
         "statistics": "_Not computed for this build._",  # the build passes them in `extra`
         "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
+        "verification": "_Not verified while building (`build --verify`); `audiosetmix verify` checks a built dataset._",
     }
     values["audio_negatives_cost"] = audio_negatives_cost(sum(sizes.values()), audio_bytes or {})
     values.update(modifier_values(config.mix_config()))

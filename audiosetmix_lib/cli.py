@@ -38,6 +38,8 @@ from .sources.base import SourceError, uses_source_root
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 from .stop_signals import stop_signals_raise
+from .verify.cli import add_parser as add_verify_parser
+from .verify.in_build import ShardVerifier
 
 
 class UsageError(ValueError):
@@ -98,6 +100,10 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_config", help="dataset config name")
     g.add_argument("--hf_revision", help="Hub dataset revision to load (commit, tag or branch; default: the main "
                                          "branch); the recipes record the commit that was loaded")
+    g = p.add_argument_group("verification")
+    g.add_argument("--verify", action="store_true",
+                   help="check each shard as it is written (audiosetmix verify's checks) and stop past --max_mismatch_rate")
+    g.add_argument("--max_mismatch_rate", type=float, help="with --verify: the share of rows that may fail a claim (default 0)")
     add_caption_args(p)
 
 
@@ -224,9 +230,10 @@ def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
 
+    shard_check = ShardVerifier(maker.source, args.max_mismatch_rate or 0.0) if args.verify else None
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
-                       ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
+                       ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors, shard_check=shard_check)
     return maker, result
 
 
@@ -263,6 +270,9 @@ def _check_numbers(args) -> None:
     if args.sample_rate is not None and not SAMPLE_RATES[0] <= args.sample_rate <= SAMPLE_RATES[1]:
         raise UsageError(f"--sample_rate {args.sample_rate} is outside {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]} Hz: give a rate "
                          f"such as 16000, 32000 or 48000")
+    if args.max_mismatch_rate is not None and not (args.verify and 0.0 <= args.max_mismatch_rate <= 1.0):
+        raise UsageError(f"--max_mismatch_rate {args.max_mismatch_rate} needs --verify and a share in [0, 1], e.g. "
+                         f"--verify --max_mismatch_rate 0.01")
     if args.ray_address and args.engine != "ray":
         raise UsageError(f"--ray_address {args.ray_address} is for --engine ray: add --engine ray, or leave it out")
 
@@ -495,6 +505,7 @@ def parser() -> argparse.ArgumentParser:
     add_stats_parser(sub)
     add_audit_parser(sub)
     add_consistency_parser(sub)
+    add_verify_parser(sub)
     return p
 
 

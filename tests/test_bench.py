@@ -53,3 +53,8 @@ def test_captions_negatives_and_render_benches_run(tmp_path):
     assert out.count("\n  ") >= 3  # one line per N = 0, 1, 3
     out = bench(tmp_path, "render.py", "--n", "2", "--repeats", "1")
     assert "ratio (ours / baseline)" in out
+
+
+def test_verify_bench_prints_verify_beside_build(tmp_path):
+    out = bench(tmp_path, "verify.py", "--rows", "3")
+    assert "rows/s" in out and float(out.split("build time per row:")[1].split()[0]) > 0

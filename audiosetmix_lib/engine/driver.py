@@ -79,23 +79,26 @@ def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, e
 
 def run_build(builder, output_dir: Path | str, num_proc: int = 1, overwrite: bool = False, after_batch=None,
               on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
-              ray_caption_actors: int = 2) -> BuildResult:
+              ray_caption_actors: int = 2, shard_check=None) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ...
 
     From the output's opening to its card, SIGTERM and SIGINT raise `BuildInterrupted` (engines, Ray's
-    start and end, the card included); the finished shards are kept and the same command resumes."""
+    start and end, the card included); the finished shards are kept and the same command resumes.
+    `shard_check` (a `verify.in_build.ShardVerifier`) checks each shard before it is committed."""
     with stop_signals_raise():
         return _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
-                      ray_caption_actors)
+                      ray_caption_actors, shard_check)
 
 
 def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
-           ray_caption_actors) -> BuildResult:
+           ray_caption_actors, shard_check=None) -> BuildResult:
     started = time.time()
     config = builder.config
     maker = builder.row_maker()
     plan = plan_shards(config.num_examples(), config.rows_per_shard)
     output = make_output(output_dir, plan, build_determinants(config, maker.source.spec(), maker.pool.events), overwrite)
+    if shard_check is not None:
+        output = shard_check.wrap(output)
     try:
         todo = output.open()
         if on_open is not None:
@@ -125,6 +128,8 @@ def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, 
         captions, caption_markdown = caption_report_data(builder)
         extra = {"statistics": card_statistics(prepared),
                  "caption_report": caption_markdown}
+        if shard_check is not None:
+            extra["verification"] = shard_check.card_markdown()
         split_bytes = {split: sum(_size(p) for p in paths) for split, paths in files.items()}
         text = card_text(output_dir, builder, prepared, maker.source.skipped, time.time() - started, num_proc, extra,
                          split_bytes, audio_column_bytes([f for paths in files.values() for f in paths]))
