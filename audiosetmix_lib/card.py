@@ -52,8 +52,12 @@ def modifier_section(mix: MixConfig) -> str:
 
 
 def card_template() -> str:
-    """The template shipped inside the package (package data: found from a wheel or a checkout alike)."""
-    return resources.files("audiosetmix_lib").joinpath(CARD_TEMPLATE_NAME).read_text(encoding="utf-8")
+    """The top-level `dataset_card.md`: copied into the package by the wheel's build hook (setup.py), read
+    from the top of the checkout when the package runs from one."""
+    packaged = resources.files("audiosetmix_lib").joinpath(CARD_TEMPLATE_NAME)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[1] / CARD_TEMPLATE_NAME).read_text(encoding="utf-8")
 
 
 LICENSES = {"synth": "cc-by-4.0", "audioset": "cc-by-4.0", "folder": "other", "hf": "other"}
@@ -142,6 +146,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "citation": builder.info.citation,
         "statistics": "_Not computed for this build._",  # the build passes them in `extra`
         "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
+        "verification": "_Not verified while building (`build --verify`); `audiosetmix verify` checks a built dataset._",
     }
     values["audio_negatives_cost"] = audio_negatives_cost(sum(sizes.values()), audio_bytes or {})
     values.update(modifier_values(config.mix_config()))

@@ -25,9 +25,9 @@ from .engine.driver import run_build
 from .engine.local import usable_cores
 from .event_density import short_events_warning
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
-from .output.contract import check_output_dir
+from .output.contract import check_output
 from .output.manifest import META_DIR
-from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.object_store import driver_state_dir, output_url
 from .output.source_record import record_source_root, recorded_source_root
 from .output.unused_folders import removed_unless_opened
 from .provenance import mismatches_here
@@ -38,6 +38,8 @@ from .sources.base import SourceError, uses_source_root
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 from .stop_signals import stop_signals_raise
+from .verify.cli import add_parser as add_verify_parser
+from .verify.in_build import ShardVerifier
 
 
 class UsageError(ValueError):
@@ -45,11 +47,12 @@ class UsageError(ValueError):
 
 
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; an "
-                                                       "AudioSetMix output there is resumed (same settings) or replaced")
+    p.add_argument("--output_dir", required=True, help="where the Hub layout (data/ + README.md) is written; the same "
+                                                       "build there is resumed, a different finished one needs --overwrite")
     p.add_argument("--overwrite", action="store_true",
-                   help="build into a non-empty folder that is not an AudioSetMix output (its README.md, data/ and "
-                        "caption_report.json are moved to .audiosetmix/displaced/, nothing is deleted)")
+                   help="replace a different finished build there (staged, switched when complete), or build into a "
+                        "folder that is not an AudioSetMix output (its README.md, data/ and caption_report.json are "
+                        "moved to .audiosetmix/displaced/, nothing is deleted)")
     p.add_argument("--config", default="synth-small", help="builder config name (synth-small, synth-48k, folder, audioset, hf)")
     p.add_argument("--source", choices=SOURCE_NAMES, help="override the config's source")
     p.add_argument("--source_path", help="folder source: the audio folder; hf source: dataset id or local folder")
@@ -97,6 +100,10 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf_config", help="dataset config name")
     g.add_argument("--hf_revision", help="Hub dataset revision to load (commit, tag or branch; default: the main "
                                          "branch); the recipes record the commit that was loaded")
+    g = p.add_argument_group("verification")
+    g.add_argument("--verify", action="store_true",
+                   help="check each shard as it is written (audiosetmix verify's checks) and stop past --max_mismatch_rate")
+    g.add_argument("--max_mismatch_rate", type=float, help="with --verify: the share of rows that may fail a claim (default 0)")
     add_caption_args(p)
 
 
@@ -180,10 +187,7 @@ def _build(args) -> int:
     output_dir = output_location(args.output_dir, "--output_dir")
     check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
-    if isinstance(output_dir, Path):
-        check_output_dir(output_dir, args.overwrite)
-    else:
-        check_object_store_output(output_dir, args.overwrite)
+    check_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
     with removed_unless_opened(output_dir, meta) as opened:
         maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
@@ -226,9 +230,10 @@ def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
 
+    shard_check = ShardVerifier(maker.source, args.max_mismatch_rate or 0.0) if args.verify else None
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
-                       ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
+                       ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors, shard_check=shard_check)
     return maker, result
 
 
@@ -265,6 +270,9 @@ def _check_numbers(args) -> None:
     if args.sample_rate is not None and not SAMPLE_RATES[0] <= args.sample_rate <= SAMPLE_RATES[1]:
         raise UsageError(f"--sample_rate {args.sample_rate} is outside {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]} Hz: give a rate "
                          f"such as 16000, 32000 or 48000")
+    if args.max_mismatch_rate is not None and not (args.verify and 0.0 <= args.max_mismatch_rate <= 1.0):
+        raise UsageError(f"--max_mismatch_rate {args.max_mismatch_rate} needs --verify and a share in [0, 1], e.g. "
+                         f"--verify --max_mismatch_rate 0.01")
     if args.ray_address and args.engine != "ray":
         raise UsageError(f"--ray_address {args.ray_address} is for --engine ray: add --engine ray, or leave it out")
 
@@ -456,7 +464,12 @@ def show(args) -> int:
 
 class _OneLineErrors(argparse.ArgumentParser):
     """argparse's own refusals (a wrong type, an unknown flag) as one `error:` line, like every other failure,
-    instead of the whole usage text and a `prog: error:` line."""
+    instead of the whole usage text and a `prog: error:` line. Flags are taken by their exact names only: a
+    prefix (`--overw`, `--llm_max_fallback`) is refused rather than silently read as the flag it starts."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help` lists the flags)\n")
@@ -492,6 +505,7 @@ def parser() -> argparse.ArgumentParser:
     add_stats_parser(sub)
     add_audit_parser(sub)
     add_consistency_parser(sub)
+    add_verify_parser(sub)
     return p
 
 

@@ -16,6 +16,7 @@ from .output.contract import OutputError
 from .sources.base import SourceError
 from .stats_cli import DatasetError
 from .stop_signals import BuildInterrupted
+from .verify.in_build import VerifyMismatch
 
 
 def error_message(error: BaseException) -> str | None:
@@ -28,7 +29,7 @@ def error_message(error: BaseException) -> str | None:
         return (f"{error} (killed, or out of memory); the finished shards are kept: run the same command again "
                 f"to resume (fewer --num_proc if memory ran out)")
     if isinstance(error, (BackendError, FallbackRateExceeded, OutputError, SourceError, DatasetPathError, DatasetError,
-                          EvaluationError, LocationError, RayUnavailable)):
+                          EvaluationError, LocationError, RayUnavailable, VerifyMismatch)):
         return str(error)
     if type(error).__name__ in ("UsageError", "PushError"):
         return str(error)

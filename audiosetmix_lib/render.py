@@ -18,7 +18,7 @@ from .sources.base import Source
 from .transforms import db_to_gain, fade, render_chain
 from .transforms.measure import active_rms_db
 
-__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render"]
+__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render", "place_events"]
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,18 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
     which share all but the changed event with the row, render only what differs. `render_event`
     is pure, so a remembered event is the same samples it would render again.
     """
+    mix, spans, events = place_events(recipe, source, memo)
+    mix, reduction = limit(mix, recipe.sample_rate, recipe.render["limiter_threshold_dbfs"])
+    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)
+
+
+def place_events(recipe: Recipe, source: Source, memo: dict | None = None,
+                 cut_at_max: bool = True) -> tuple[np.ndarray, list, list[EventSpec]]:
+    """The events summed at their onsets, before the limiter: (mix, each event's sample span, the events with
+    what rendering measured). `verify` places one event alone with it, whole (`cut_at_max` False: not cut at
+    the clip's `max_duration`, so an event measured without its speed-up is all there)."""
     sr = recipe.sample_rate
-    max_len = int(round(recipe.render["max_duration"] * sr))
+    max_len = int(round(recipe.render["max_duration"] * sr)) if cut_at_max else np.iinfo(np.int64).max
     parts, spans, events = [], [], []
     for spec in recipe.events:
         key = _event_key(spec, recipe) if memo is not None else None
@@ -101,5 +111,4 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
         stop = min(length, onset + len(audio))
         if stop > onset:
             mix[onset:stop] += audio[: stop - onset]
-    mix, reduction = limit(mix, sr, recipe.render["limiter_threshold_dbfs"])
-    return Rendered(samples=mix, limiter_gain_reduction_db=round(reduction, 4), event_spans=spans, events=events)
+    return mix, spans, events

@@ -8,7 +8,7 @@ import numpy as np
 
 from .audibility import Audibility
 from .audio_io import encode_flac, quantize
-from .captions.sets import CaptionedSet, Captioner, CaptionSet
+from .captions.protocol import CaptionedSet, Captioner, CaptionSet
 from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
 from .events import SPLITS

@@ -2,7 +2,7 @@
 
 Builds N rows with `--engine local --num_proc 1` in this process (after a small warm-up build,
 so imports are not counted), once on the embedded synth source and once on a folder of real
-recordings (default /work/shared/data/esc10, skipped if absent). The stretch engine
+recordings (default `../shared/data/esc10` beside the checkout, or $AUDIOSETMIX_ESC10; skipped if absent). The stretch engine
 (`transforms.pitch.stretch`, Signalsmith: every pitch and speed change of a render) is timed
 inside the same builds, so the share printed is
 measured side by side: rows/s, the floor (rows/s if only the stretch engine cost anything)
@@ -13,12 +13,13 @@ planning a row and its negatives).
 At the default 300 rows most events are loaded for the first time (as in the profile the goal
 was set on); `--rows 2000` measures what a large build sees, every synth event in the cache.
 
-    python bench/build.py [--rows 300] [--folder /work/shared/data/esc10] [--audio_negatives 1]
+    python bench/build.py [--rows 300] [--folder ../shared/data/esc10] [--audio_negatives 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -33,6 +34,9 @@ from audiosetmix_lib.cli import main as cli_main
 from audiosetmix_lib.sources.base import Source
 from audiosetmix_lib.sources.folder import FolderSource
 from audiosetmix_lib.sources.synth import SynthSource
+
+# real recordings beside the checkout (../shared/data/esc10), as tests/test_sources.py finds them
+ESC10 = Path(os.environ.get("AUDIOSETMIX_ESC10") or Path(__file__).resolve().parents[2] / "shared" / "data" / "esc10")
 
 # part -> the functions whose time is that part's (owner, attribute): wrapped for the timed build only
 PARTS = {
@@ -97,7 +101,7 @@ def report(name: str, rows_built: int, wall: float, spent: dict) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=300)
-    p.add_argument("--folder", default="/work/shared/data/esc10", help="folder of real recordings (audiofolder layout)")
+    p.add_argument("--folder", default=str(ESC10), help="folder of real recordings (audiofolder layout)")
     p.add_argument("--audio_negatives", type=int, default=1,
                    help="counterfactual clips per row (the build's default 1; 0: the row alone, as before issue 12)")
     args = p.parse_args(argv)

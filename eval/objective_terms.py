@@ -5,14 +5,8 @@ The command line over `audiosetmix_lib.evaluation.objective_terms` (`--help` lis
 
 from __future__ import annotations
 
-import sys
-
-from audiosetmix_lib.evaluation.errors import EvaluationError
+from audiosetmix_lib.evaluation.errors import run_command
 from audiosetmix_lib.evaluation.objective_terms import main
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EvaluationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    raise SystemExit(run_command(main))

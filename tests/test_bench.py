@@ -28,8 +28,21 @@ def test_build_bench_times_the_stretch_engine_inside_the_build(tmp_path):
 
 
 def test_engine_bench_compares_process_counts(tmp_path):
-    out = bench(tmp_path, "engine.py", "--rows", "6", "--skip_ray")
-    assert "local, num_proc 1" in out and "num_proc 2 vs 1:" in out
+    """Each build really ran on the process count its line names (as the build itself reported it), and the
+    ratio printed is the ratio of the two rates printed, each rows / seconds."""
+    import re
+
+    out = bench(tmp_path, "engine.py", "--rows", "6", "--rows_per_shard", "3", "--skip_ray")
+    runs = {m["name"]: m for m in re.finditer(r"^(?P<name>local, num_proc \d)\s+(?P<rate>[\d.]+) rows/s  \((?P<rows>\d+) "
+                                              r"rows, (?P<seconds>[\d.]+) s; (?P<ran_on>.*)\)$", out, re.MULTILINE)}
+    assert sorted(runs) == ["local, num_proc 1", "local, num_proc 2"], out
+    assert runs["local, num_proc 1"]["ran_on"] == "2 shard(s) with 1 process(es)"
+    assert runs["local, num_proc 2"]["ran_on"] == "2 shard(s) with 2 process(es)"
+    seconds = {name: float(m["seconds"]) for name, m in runs.items()}
+    for name, m in runs.items():
+        assert float(m["rate"]) == pytest.approx(int(m["rows"]) / seconds[name], abs=0.06)
+    ratio = float(re.search(r"num_proc 2 vs 1: ([\d.]+)x", out)[1])  # same rows: the ratio of the times, inverted
+    assert ratio == pytest.approx(seconds["local, num_proc 1"] / seconds["local, num_proc 2"], rel=0.05, abs=0.01)
 
 
 def test_captions_negatives_and_render_benches_run(tmp_path):
@@ -40,3 +53,8 @@ def test_captions_negatives_and_render_benches_run(tmp_path):
     assert out.count("\n  ") >= 3  # one line per N = 0, 1, 3
     out = bench(tmp_path, "render.py", "--n", "2", "--repeats", "1")
     assert "ratio (ours / baseline)" in out
+
+
+def test_verify_bench_prints_verify_beside_build(tmp_path):
+    out = bench(tmp_path, "verify.py", "--rows", "3")
+    assert "rows/s" in out and float(out.split("build time per row:")[1].split()[0]) > 0

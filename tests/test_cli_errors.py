@@ -89,7 +89,7 @@ def test_401_is_one_line_naming_the_key(tmp_path):
 
 @pytest.mark.parametrize("engine,stop", [("local", signal.SIGINT), ("ray", signal.SIGTERM)])
 def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path, engine, stop):
-    """Also while the driver waits inside Ray (a signal raised there used to come out as a SystemError traceback)."""
+    """Also while the driver waits inside Ray (a signal raised there must not come out as a SystemError traceback)."""
     if engine == "ray":
         pytest.importorskip("ray")
     out = tmp_path / "o"
@@ -113,10 +113,21 @@ def test_ctrl_c_is_one_line_and_says_how_to_resume(tmp_path, engine, stop):
     assert "resume" in line and stop.name in line, line
 
 
-@pytest.mark.parametrize("flag", ["--llm_max_fallback_rate"])
-def test_flag_names_are_exact(flag):
-    done = run("audiosetmix.py", "build", "--help")
-    assert flag in done.stdout and "--overwrite" in done.stdout and "--llm_cache_namespace" in done.stdout
+@pytest.mark.parametrize("flag, value, dest, parsed", [("--llm_max_fallback_rate", "0.5", "llm_max_fallback_rate", 0.5),
+                                                      ("--overwrite", None, "overwrite", True),
+                                                      ("--llm_cache_namespace", "ns", "llm_cache_namespace", "ns")])
+def test_flag_names_are_exact(flag, value, dest, parsed):
+    """The flag, by its exact name, sets its setting; a prefix of it is refused (one line naming it), never
+    taken for the flag it starts."""
+    from audiosetmix_lib.cli import parser
+
+    given = [value] if value is not None else []
+    args = parser().parse_args(["build", "--output_dir", "out/x", flag, *given])
+    assert getattr(args, dest) == parsed
+    assert getattr(parser().parse_args(["build", "--output_dir", "out/x"]), dest) != parsed  # not the default
+    prefix = flag[:-3]
+    line = one_error(run("audiosetmix.py", "build", "--output_dir", "out/x", prefix, *given))
+    assert "unrecognized arguments" in line and prefix in line, line
 
 
 def test_outputs_the_workers_cannot_reach_are_refused_before_any_work(tmp_path):
@@ -135,7 +146,7 @@ def test_outputs_the_workers_cannot_reach_are_refused_before_any_work(tmp_path):
 
 def test_llm_settings_and_caches_are_checked_before_any_work(tmp_path):
     """A bad LLM setting is one line naming its flag; a --llm_cache that would silently reuse nothing (a mistyped
-    folder, which used to become a new empty SQLite file) is refused and nothing is created there."""
+    folder, which would otherwise become a new empty SQLite file) is refused and nothing is created there."""
     llm = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0",
            "--captioner", "openai", "--llm_model", "mock", "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1"]
     line = one_error(run(*llm, "--llm_concurrency", "0"))
@@ -181,7 +192,7 @@ def test_a_ray_address_that_does_not_answer_is_one_line_at_once(tmp_path):
 
 
 def test_values_a_build_cannot_use_are_one_line_each(tmp_path):
-    """Each used to crash after "building N shard(s)" (seed -1, sample rate 100) or to be taken silently (num_proc 0)."""
+    """Each is refused before any work, not a crash after "building N shard(s)" (seed -1, sample rate 100) nor taken silently (num_proc 0)."""
     build = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0", "--test", "0"]
     llm = ["--captioner", "openai", "--llm_model", "mock"]
     cases = [(["--seed", "-1"], "--seed -1"), (["--sample_rate", "100"], "--sample_rate 100"),

@@ -8,7 +8,7 @@ import pytest
 from audiosetmix_lib.builder import AudioSetMix, AudioSetMixConfig
 from audiosetmix_lib.captions.captioner import LLMCaptioner, make_captioner
 from audiosetmix_lib.captions.cli_args import add_caption_args, caption_overrides
-from audiosetmix_lib.captions.sets import Captioner
+from audiosetmix_lib.captions.protocol import Captioner
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import LLMConfig, MixConfig
 
@@ -46,12 +46,38 @@ def test_builder_config_is_typed_from_a_dict_and_from_setattr(tmp_path):
         AudioSetMix(config_name="synth-small", cache_dir=str(tmp_path / "b"), llm={"modle": "m"})
 
 
-def test_captioners_satisfy_the_protocol():
-    template = make_captioner("template", None)
-    llm = make_captioner("openai", LLMConfig(model="m", base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(template, TemplateCaptioner) and isinstance(llm, LLMCaptioner)
-    for captioner in (template, llm):
-        checked: Captioner = captioner  # the protocol's two members
-        assert isinstance(checked.prompt_version, str) and callable(checked.caption_sets)
+def test_captioners_satisfy_the_protocol(tmp_path):
+    """What RowMaker relies on, by behaviour: one captioned set per set, in order, one caption per recipe, the
+    captioner's own prompt version; the template writes the fallback texts, the LLM its server's answers."""
+    from audiosetmix_lib.captions.prompt import parse_data_block
+    from audiosetmix_lib.testing.mock_server import MockChatServer, good_caption
+
+    maker = AudioSetMix(config_name="synth-small", cache_dir=str(tmp_path / "b"), train=4).row_maker()
+    sets = [maker.plan("train", index)[2] for index in range(4)]
+    prompts = _prompts_by_set(sets)
+    with MockChatServer() as server:
+        template = make_captioner("template", None)
+        llm = make_captioner("openai", LLMConfig(model="m", base_url=server.url, max_retries=0))
+        assert isinstance(template, TemplateCaptioner) and isinstance(llm, LLMCaptioner)
+        outputs = []
+        for captioner in (template, llm):
+            checked: Captioner = captioner
+            out = checked.caption_sets(sets, unit="train-00000-of-00001")
+            assert len(out) == len(sets) and [len(o.captions) for o in out] == [len(s.recipes) for s in sets]
+            assert {o.prompt_version for o in out} == {checked.prompt_version}
+            outputs.append(out)
+        llm.close()
+    by_template, by_llm = outputs
+    assert [o.captions for o in by_template] == [s.fallback for s in sets]
+    assert {o.source for o in by_llm} == {"llm:m"}
+    assert [o.captions for o in by_llm] == [[good_caption(parse_data_block(text)) for text in texts] for texts in prompts]
+    assert sorted(entry["prompt"] for entry in server.log) == sorted(text for texts in prompts for text in texts)
     with pytest.raises(ValueError, match="unknown captioner"):
         make_captioner("gpt", None)
+
+
+def _prompts_by_set(sets) -> list[list[str]]:
+    from audiosetmix_lib.captions.prompt import build_messages
+    from audiosetmix_lib.describe import describe
+
+    return [[build_messages(describe(recipe))[-1]["content"] for recipe in s.recipes] for s in sets]

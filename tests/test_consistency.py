@@ -18,15 +18,16 @@ from scipy.stats import binomtest
 from audiosetmix_lib.captions.prompt import parse_data_block, user_message
 from audiosetmix_lib.captions.validate import Validator
 from audiosetmix_lib.cli import main
-from audiosetmix_lib.config import MixConfig
+from audiosetmix_lib.config import LLMConfig, MixConfig
 from audiosetmix_lib.consistency.dataset import read_items
 from audiosetmix_lib.consistency.facts import facts_of
 from audiosetmix_lib.consistency.metrics import distinct_n, fleiss_kappa, self_bleu, sentence_bleu
-from audiosetmix_lib.consistency.sample import allocate, stratified_sample, stratum
+from audiosetmix_lib.consistency.runs import llm_run, model_captioner
+from audiosetmix_lib.consistency.sample import Item, allocate, stratified_sample, stratum
 from audiosetmix_lib.describe import describe
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.testing.mock_server import MockChatServer, paraphrase_policy
+from audiosetmix_lib.testing.mock_server import MockChatServer, Reply, paraphrase_policy
 from audiosetmix_lib.testing.paraphrase import Slips, paraphrase, request_rng
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,6 +218,25 @@ def test_a_stopped_run_resumes_from_its_answers_with_no_request_repeated(dataset
     finally:
         stop_server(proc)
     assert requests_logged(tmp_path / "again.jsonl") == 0
+
+
+def test_a_rerun_never_asks_again_a_rejected_answer_of_its_run(described, tmp_path):
+    """A run's raw answers are its data: answers the validator rejects are read back, not asked again (a build's
+    retry of rejected cached answers must not reach a consistency run). One prompt x attempts 0 and 1 per row."""
+    validator, _ = described
+    source = make_source("synth")
+    pool = EventPool(source.events())
+    items = [Item(f"r{i}", (sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec()),)) for i in range(3)]
+    with MockChatServer(lambda body, data: Reply(text="Sure! Here is your caption:", tag="garbage")) as server:
+        llm = LLMConfig(model="m", base_url=server.url, max_retries=1, http_retries=0)
+        model = model_captioner("openai", llm, validator.known_classes)
+        try:
+            first = llm_run(model, items, 7, str(tmp_path / "run"))
+            again = llm_run(model, items, 7, str(tmp_path / "run"))
+        finally:
+            model.close()
+    assert first.kept == again.kept == [False] * 3 and first.answers == again.answers
+    assert (first.requests, again.requests, len(server.log)) == (6, 0, 6)
 
 
 def test_strata_cover_the_shapes_of_recipes(dataset):

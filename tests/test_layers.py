@@ -54,6 +54,7 @@ LAYERS = {
     "audiosetmix_lib.testing": 4,
     "audiosetmix_lib.output": 4,  # the output contract: shard plan, one-shard writer, manifest, commit
     "audiosetmix_lib.consistency": 4,  # K seeded captioning runs, their facts and figures
+    "audiosetmix_lib.verify": 4,  # each row's claims measured from its sound (docs/verify.md)
     # 5: command lines
     "audiosetmix_lib.cli": 5,
     "audiosetmix_lib.stats_cli": 5,
@@ -64,6 +65,8 @@ LAYERS = {
     "audiosetmix_lib.consistency.dataset": 5,  # reads a built dataset's rows
     "audiosetmix_lib.consistency.report": 5,  # writes the report files and the page (with the audit page's audio files)
     "audiosetmix_lib.consistency.cli": 5,
+    "audiosetmix_lib.verify.cli": 5,
+    "audiosetmix_lib.verify.dataset": 5,  # reads a built dataset's shards (stats_cli.dataset_splits)
 }
 
 

@@ -26,8 +26,10 @@ from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
 from audiosetmix_lib.testing.mock_server import MockChatServer, Reply
 
+# One process: the shards are captioned one after the other, so "the first shard" is the first 6 requests
+# (a build's default is one process per core, where both shards ask at once).
 ROWS = ["--train", "6", "--validation", "0", "--test", "0", "--num_negatives", "1", "--seed", "3",
-        "--mix", '{"max_events": 2}', "--rows_per_shard", "3"]
+        "--mix", '{"max_events": 2}', "--rows_per_shard", "3", "--num_proc", "1"]
 
 
 def llm_build(out: Path, url: str, *extra: str) -> int:
@@ -90,6 +92,16 @@ def test_a_dead_server_stops_the_build_within_one_timeout(tmp_path, capsys, serv
     assert ("timed out" if server == "hangs" else "connection refused") in line
     assert hung <= 6  # one wave (3 rows x 2 captions of the first batch), none of it retried (else 6 x 6)
     assert elapsed < 60, elapsed  # a hang does not cost retries x batches (no tighter bound on a busy machine)
+    assert not (tmp_path / "out" / "README.md").exists()
+
+
+def test_a_dead_server_costs_each_process_one_wave(tmp_path, capsys):
+    """Two processes caption both shards at once: each sends its first batch (3 rows x 2 captions) and stops."""
+    with MockChatServer(Hangs(good=0, hold=10.0)) as mock:
+        code = llm_build(tmp_path / "out", mock.url, "--llm_http_retries", "5", "--llm_timeout", "1", "--num_proc", "2")
+        hung = sum(e["tag"] == "hang" for e in mock.log)
+    assert code == 2 and "does not answer" in only_error_line(capsys.readouterr().err)
+    assert hung <= 12  # none retried (else 6 x 6 per process)
     assert not (tmp_path / "out" / "README.md").exists()
 
 

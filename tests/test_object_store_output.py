@@ -89,18 +89,45 @@ def test_a_build_into_an_object_store_has_the_local_bytes_and_resumes_only_what_
     assert remote_shards(url) == reference
 
 
-def test_a_different_build_replaces_the_old_one_and_leaves_only_its_shards(tmp_path, capsys):
+def test_a_different_build_is_refused_then_replaces_the_old_one_with_overwrite_and_leaves_only_its_shards(tmp_path, capsys):
     url = memory_url()
     assert main(["build", "--output_dir", url, *BUILD]) == 0
+    before = remote_shards(url)
     other = [*BUILD[:6], "--rows_per_shard", "10", *BUILD[8:]]  # the same rows, other shards: 1 train + 1 validation
     local = build_dataset(tmp_path / "other", *other)
     capsys.readouterr()
-    assert main(["build", "--output_dir", url, *other]) == 0
+    assert main(["build", "--output_dir", url, *other]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a finished, different AudioSetMix build: 13 rows (train 10, validation 3)" in err[0]
+    assert "captions by template" in err[0] and "another --output_dir" in err[0] and "--overwrite" in err[0]
+    assert remote_shards(url) == before
+    assert main(["build", "--output_dir", url, *other, "--overwrite"]) == 0
     assert "earlier, different build" in capsys.readouterr().out
     assert remote_shards(url) == {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                                   for p in sorted((local / "data").glob("*.parquet"))}
     assert [f for f in remote_files(url) if f.startswith(("data/", ".audiosetmix/staging"))] == [
         "data/train-00000-of-00001.parquet", "data/validation-00000-of-00001.parquet"]
+
+
+def test_a_damaged_manifest_on_an_object_store_is_written_again_or_refused_in_one_line(capsys):
+    url = memory_url()
+    fs = fsspec.filesystem("memory")
+    root = url[len("memory://"):]
+    assert main(["build", "--output_dir", url, *BUILD]) == 0
+    before = remote_shards(url)
+    fs.pipe_file(f"{root}/.audiosetmix/manifest.json", b'{"build_hash": "ab')  # truncated
+    capsys.readouterr()
+    assert main(["build", "--output_dir", url, *BUILD]) == 0  # the same command: shards match the card's sizes
+    assert "written again" in capsys.readouterr().out and remote_shards(url) == before
+    assert json.loads(fs.cat_file(f"{root}/.audiosetmix/manifest.json"))["complete"]
+
+    fs.pipe_file(f"{root}/.audiosetmix/manifest.json", b"")
+    fs.rm_file(f"{root}/data/{SHARDS[0]}")
+    assert main(["build", "--output_dir", url, *BUILD]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.json is damaged (empty)" in err[0] and "--overwrite" in err[0]
+    assert main(["build", "--output_dir", url, *BUILD, "--overwrite"]) == 0
+    assert remote_shards(url) == before
 
 
 def test_a_foreign_prefix_is_refused_and_overwrite_deletes_nothing(capsys):

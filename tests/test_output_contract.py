@@ -211,12 +211,19 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     shutil.copytree(reference, out)
     before = dataset_files(out)
     old_hash = json.loads((out / ".audiosetmix" / "manifest.json").read_text())["build_hash"]
+    refused = run_build(out, "--seed", "6")  # the last --seed wins: a different build, into a finished one
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1 and "Traceback" not in refused.stderr
+    line = error_lines(refused.stderr)[0]
+    assert "holds a finished, different AudioSetMix build: 10 rows (train 8, validation 2), finished 20" in line
+    assert "captions by template" in line and "another --output_dir" in line and "--overwrite" in line
+    assert dataset_files(out) == before
+    assert json.loads((out / ".audiosetmix" / "manifest.json").read_text())["build_hash"] == old_hash
     env = {"AUDIOSETMIX_TEST_CRASH_SHARD": "2"}
-    crashed = run_build(out, "--seed", "6", env=env)  # the last --seed wins: a different build
+    crashed = run_build(out, "--seed", "6", "--overwrite", env=env)
     assert crashed.returncode != 0
     assert dataset_files(out) == before  # the old dataset is untouched and still loads
     assert len(datasets.load_dataset(str(out), split="train")) == 8
-    done = run_build(out, "--seed", "6", env=env)
+    done = run_build(out, "--seed", "6", "--overwrite", env=env)
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / ".audiosetmix" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["build_hash"] != old_hash
@@ -227,15 +234,76 @@ def test_a_changed_build_replaces_data_only_when_complete(tmp_path, reference):
     assert not (out / ".audiosetmix" / "staging").exists()
 
 
-def test_a_dataset_built_before_manifests_is_replaced_without_overwrite(tmp_path, reference):
+def test_a_different_command_over_an_unfinished_build_needs_no_overwrite(tmp_path):
+    """Only a finished dataset is protected: a build that never finished is no one's dataset yet."""
+    import datasets
+
+    out = tmp_path / "ds"
+    crashed = run_build(out, env={"AUDIOSETMIX_TEST_CRASH_SHARD": "1"})
+    assert crashed.returncode != 0 and not (out / "README.md").exists()
+    other = run_build(out, "--seed", "6")
+    assert other.returncode == 0, other.stderr
+    assert [json.loads(r)["seed"] for r in datasets.load_dataset(str(out), split="validation")["recipe"]] == [6, 6]
+
+
+def test_a_dataset_built_before_manifests_needs_overwrite_and_is_replaced_not_displaced(tmp_path, reference):
     import shutil
 
     out = tmp_path / "ds"
     shutil.copytree(reference, out, ignore=shutil.ignore_patterns(".audiosetmix"))  # README.md + data/ only
-    done = run_build(out)
+    refused = run_build(out)
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1
+    assert "holds a finished, different AudioSetMix build: 10 rows (train 8, validation 2), date unknown." in refused.stderr
+    done = run_build(out, "--overwrite")
     assert done.returncode == 0, done.stderr
     assert not (out / ".audiosetmix" / "displaced").exists()
     same_dataset(reference, out)
+
+
+def test_a_damaged_manifest_is_written_again_by_the_same_command_when_the_shards_match_the_card(tmp_path, reference):
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    manifest = out / ".audiosetmix" / "manifest.json"
+    manifest.write_bytes(b"")  # empty, as a full disk or an editor can leave it
+    before = dataset_files(out)
+    again = run_build(out)
+    assert again.returncode == 0, again.stderr
+    assert "manifest.json was damaged: written again" in again.stdout and "nothing rewritten" in again.stdout
+    assert dataset_files(out) == before
+    written, original = json.loads(manifest.read_text()), json.loads((reference / ".audiosetmix" / "manifest.json").read_text())
+    assert written["complete"] and [written[k] for k in ("build_hash", "shards")] == [original[k] for k in ("build_hash", "shards")]
+    assert next((out / ".audiosetmix" / "displaced").iterdir()).joinpath("manifest.json").read_bytes() == b""
+    assert "nothing rewritten" in run_build(out).stdout
+
+
+def test_a_damaged_manifest_over_changed_shards_is_one_error_line_and_overwrite_rebuilds_moving_it_aside(tmp_path, reference):
+    import shutil
+
+    import datasets
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    manifest = out / ".audiosetmix" / "manifest.json"
+    damaged = manifest.read_bytes()[: manifest.stat().st_size // 2]  # truncated
+    manifest.write_bytes(damaged)
+    shard = out / "data" / "train-00001-of-00003.parquet"
+    shard.unlink()  # data/ no longer what the card recorded
+    before = dataset_files(out)
+    refused = run_build(out)
+    assert refused.returncode == 2 and len(error_lines(refused.stderr)) == 1 and "Traceback" not in refused.stderr
+    line = error_lines(refused.stderr)[0]
+    assert "manifest.json is damaged (JSONDecodeError" in line and "--overwrite" in line and "another --output_dir" in line
+    assert dataset_files(out) == before and manifest.read_bytes() == damaged
+    done = run_build(out, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    same_dataset(reference, out)
+    displaced = next((out / ".audiosetmix" / "displaced").iterdir())  # nothing deleted: the damaged manifest too
+    assert (displaced / "manifest.json").read_bytes() == damaged and (displaced / "README.md").is_file()
+    assert sorted(p.name for p in (displaced / "data").iterdir()) == sorted(p.name for p in (reference / "data").iterdir()
+                                                                           if p.name != shard.name)
+    assert len(datasets.load_dataset(str(out), split="train")) == 8
 
 
 def test_a_new_renderer_version_is_a_different_build(monkeypatch):

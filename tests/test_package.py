@@ -28,7 +28,7 @@ def _copy_sources(work: Path) -> Path:
     """What a wheel is built from, copied (the checkout stays clean)."""
     source = work / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "audiosetmix.py", "requirements.txt"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "dataset_card.md", "audiosetmix.py", "requirements.txt"):
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / "audiosetmix_lib", source / "audiosetmix_lib",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -44,6 +44,9 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((work / "dist").glob("audiosetmix-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "audiosetmix_lib/dataset_card.md" in names and "audiosetmix_lib/audit/static/audit.js" in names
+    # the one card template is the repository's top-level file; the wheel carries it inside the package
+    assert not (REPO / "audiosetmix_lib" / "dataset_card.md").exists()
+    assert zipfile.ZipFile(wheel).read("audiosetmix_lib/dataset_card.md") == (REPO / "dataset_card.md").read_bytes()
     assert "audiosetmix_lib/captions/class_phrases.tsv" in names  # phrase_for reads it at run time
     assert "audiosetmix.py" in names and not any(n.startswith(("tests/", "eval/", "bench/")) for n in names)
     target = work / "site"

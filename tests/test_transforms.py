@@ -1,5 +1,7 @@
 """Each transform moves the rendered signal in the stated direction by the stated amount (measured)."""
 
+import pathlib
+
 import numpy as np
 import pytest
 from helpers import SR, ArraySource, active_span, dominant_frequency, onsets, pulses, recipe_of, tone
@@ -256,12 +258,20 @@ def test_registry_invariants():
     assert not single & set(FOLLOW_WORDS) and not single & set(OVERLAP_WORDS)
 
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CARD_IS_GENERATED = "$modifier_section" in (ROOT / "dataset_card.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.xfail(not CARD_IS_GENERATED, strict=True,
+                   reason="the card template's modifier section is static text until it is generated from the registry "
+                          "(issue 26 item 1)")
 def test_each_modifier_word_is_written_in_one_python_module():
-    import pathlib
+    """Where a modifier's words are written by hand a second time, a new modifier goes missing there: the words live
+    in their transform's module only; Markdown counts (the card template, Markdown the package ships)."""
     import re
 
-    root = pathlib.Path(__file__).resolve().parent.parent
-    files = [p for d in ("audiosetmix_lib", "eval") for p in (root / d).rglob("*.py")]
+    files = [p for d in ("audiosetmix_lib", "eval") for p in (ROOT / d).rglob("*.py")]
+    files += [*(ROOT / "audiosetmix_lib").rglob("*.md"), ROOT / "dataset_card.md"]
     for word in ("high-pitched", "muffled", "tinny", "loudly", "briefly"):
         holders = [p for p in files if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", p.read_text(encoding="utf-8"))]
-        assert len(holders) == 1, (word, holders)
+        assert len(holders) == 1 and holders[0].suffix == ".py", (word, holders)

@@ -101,32 +101,32 @@ def _json_for_script(data) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _e(text) -> str:
+def _html(text) -> str:
     return html.escape(str(text), quote=True)
 
 
 def _judge_buttons(row_id: str, target: str, what: str) -> str:
     buttons = []
     for value, mark, title in (("right", "&#10003; right", f"the {what} is right"), ("wrong", "&#10007; wrong", f"the {what} is wrong")):
-        buttons.append(f'<button type="button" class="judge judge-{value}" data-row="{_e(row_id)}" data-target="{_e(target)}" '
-                       f'data-value="{value}" aria-pressed="false" title="{_e(title)}">{mark}</button>')
+        buttons.append(f'<button type="button" class="judge judge-{value}" data-row="{_html(row_id)}" data-target="{_html(target)}" '
+                       f'data-value="{value}" aria-pressed="false" title="{_html(title)}">{mark}</button>')
     return '<span class="judges">' + "".join(buttons) + "</span>"
 
 
 def media_html(row_id: str, audio_src: str, image_src: str) -> str:
     """The clip's audio player and its spectrogram with the event spans."""
     return f"""<div class="media">
-    <audio controls preload="metadata" src="{_e(audio_src)}"></audio>
-    <img class="spectrogram" src="{_e(image_src)}" alt="spectrogram of {_e(row_id)} with its event spans" loading="lazy">
+    <audio controls preload="metadata" src="{_html(audio_src)}"></audio>
+    <img class="spectrogram" src="{_html(image_src)}" alt="spectrogram of {_html(row_id)} with its event spans" loading="lazy">
   </div>"""
 
 
 def recipe_table_html(events: list[dict]) -> str:
     """The recipe's events (`recipe_events`) as a table, coloured as in the spectrogram."""
     rows = "".join(
-        f'<tr><td><span class="swatch" style="background:{e["color"]}"></span>{e["number"]}</td><td>{_e(e["label"])}</td>'
+        f'<tr><td><span class="swatch" style="background:{e["color"]}"></span>{e["number"]}</td><td>{_html(e["label"])}</td>'
         f'<td class="num">{e["onset"]:.2f}</td><td class="num">{e["duration"]:.2f}</td>'
-        f'<td>{_e(", ".join(e["modifiers"])) or "&ndash;"}</td><td>{_e(e["relation"])}</td><td class="src">{_e(e["source"])}</td></tr>'
+        f'<td>{_html(", ".join(e["modifiers"])) or "&ndash;"}</td><td>{_html(e["relation"])}</td><td class="src">{_html(e["source"])}</td></tr>'
         for e in events)
     return ('<table class="recipe"><thead><tr><th>event</th><th>label</th><th>onset (s)</th><th>duration (s)</th>'
             f'<th>modifiers</th><th>relation</th><th>source segment</th></tr></thead>\n    <tbody>{rows}</tbody></table>')
@@ -134,26 +134,26 @@ def recipe_table_html(events: list[dict]) -> str:
 
 def _row_html(position: int, view: dict) -> str:
     rid = view["id"]
-    meta_bits = [f"{view['duration']:.2f} s", f"caption by <code>{_e(view['caption_source'])}</code>"]
+    meta_bits = [f"{view['duration']:.2f} s", f"caption by <code>{_html(view['caption_source'])}</code>"]
     if view["prompt_version"]:
-        meta_bits.append(f"<code>{_e(view['prompt_version'])}</code>")
+        meta_bits.append(f"<code>{_html(view['prompt_version'])}</code>")
     if view["limiter_gain_reduction_db"]:
         meta_bits.append(f"limiter {-abs(view['limiter_gain_reduction_db']):.1f} dB")
     negatives = "".join(
-        f'<li class="negative" data-kind="{_e(n["kind"])}"><span class="kind kind-{_e(n["kind"])}">{_e(n["kind"])}</span> '
-        f'<span class="text">{_e(n["caption"])}</span>{_judge_buttons(rid, f"negative-{i}", "negative")}</li>'
+        f'<li class="negative" data-kind="{_html(n["kind"])}"><span class="kind kind-{_html(n["kind"])}">{_html(n["kind"])}</span> '
+        f'<span class="text">{_html(n["caption"])}</span>{_judge_buttons(rid, f"negative-{i}", "negative")}</li>'
         for i, n in enumerate(view["negatives"]))
     return f"""
-<section class="row" id="row-{_e(rid)}" data-row="{_e(rid)}">
-  <header><h2><span class="pos">#{position}</span> {_e(rid)}</h2><span class="meta">{' &middot; '.join(meta_bits)}</span>
-    <span class="status" data-status-for="{_e(rid)}"></span></header>
+<section class="row" id="row-{_html(rid)}" data-row="{_html(rid)}">
+  <header><h2><span class="pos">#{position}</span> {_html(rid)}</h2><span class="meta">{' &middot; '.join(meta_bits)}</span>
+    <span class="status" data-status-for="{_html(rid)}"></span></header>
   {media_html(rid, view['audio_src'], view['image_src'])}
-  <div class="caption"><span class="tag">caption</span> <span class="text">{_e(view['caption'])}</span>{_judge_buttons(rid, "caption", "caption")}</div>
+  <div class="caption"><span class="tag">caption</span> <span class="text">{_html(view['caption'])}</span>{_judge_buttons(rid, "caption", "caption")}</div>
   <div class="negatives"><span class="tag">hard negatives</span> <span class="hint">(right = false for this audio, in the way its kind says)</span>
     <ol>{negatives or '<li class="none">none</li>'}</ol></div>
   {recipe_table_html(view['events'])}
-  <details class="raw"><summary>recipe JSON</summary><pre>{_e(view['recipe_json'])}</pre></details>
-  <label class="note-label">note <textarea class="note" data-row="{_e(rid)}" rows="2" placeholder="anything a caption or negative gets wrong, audio problems, ..."></textarea></label>
+  <details class="raw"><summary>recipe JSON</summary><pre>{_html(view['recipe_json'])}</pre></details>
+  <label class="note-label">note <textarea class="note" data-row="{_html(rid)}" rows="2" placeholder="anything a caption or negative gets wrong, audio problems, ..."></textarea></label>
 </section>"""
 
 
@@ -169,7 +169,7 @@ def render_page(views: list[dict], meta: dict) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
+<title>{_html(title)}</title>
 <link rel="icon" href="data:,">
 <style>
 {static_text("audit.css")}
@@ -177,7 +177,7 @@ def render_page(views: list[dict], meta: dict) -> str:
 </head>
 <body>
 <div id="toolbar">
-  <h1>{_e(title)}</h1>
+  <h1>{_html(title)}</h1>
   <div class="controls">
     <span id="progress" aria-live="polite"></span>
     <label><input type="checkbox" id="only-open"> only rows not fully judged</label>

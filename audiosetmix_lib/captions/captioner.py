@@ -23,8 +23,8 @@ from .backend import Backend, Request, Sampling, TransportFailure
 from .cache import AnswerCache, cache_key
 from .openai_backend import OpenAIBackend
 from .prompt import PROMPT_VERSION, build_messages, prompt_text
+from .protocol import CaptionedSet, Captioner, CaptionSet
 from .report import ACCEPTED, ReportStore, summarise
-from .sets import CaptionedSet, Captioner, CaptionSet
 from .template import TEMPLATE_VERSION
 from .template_captioner import TemplateCaptioner
 from .transformers_backend import TransformersBackend

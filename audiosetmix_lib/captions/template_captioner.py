@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..describe import describe
 from ..recipe import Recipe
-from .sets import CaptionedSet, CaptionSet
+from .protocol import CaptionedSet, CaptionSet
 from .template import TEMPLATE_VERSION, fit_in_one_style, template_caption, template_captions
 
 

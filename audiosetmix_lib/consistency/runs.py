@@ -17,7 +17,7 @@ import numpy as np
 
 from ..captions.captioner import LLMCaptioner, clean_answer, make_captioner
 from ..captions.prompt import build_messages
-from ..captions.sets import CaptionSet
+from ..captions.protocol import CaptionSet
 from ..captions.template_captioner import TemplateCaptioner
 from ..config import LLMConfig
 from ..describe import describe
@@ -69,10 +69,13 @@ def model_captioner(captioner_name: str, llm: LLMConfig, known_classes=()) -> LL
 
 
 def llm_run(model: LLMCaptioner, items: list[Item], seed: int, answers_dir: str) -> Run:
-    """One run of a model over the items, sampled with `seed`; raises RunFailed when prompts went unanswered."""
+    """One run of a model over the items, sampled with `seed`; raises RunFailed when prompts went unanswered.
+
+    A run's raw answers are its data: a rejected one is measured, never asked again (a build's default,
+    `retry_rejected`, would make a resume or a rerun send its rejected prompts once more)."""
     captioner = LLMCaptioner(model.backend, model.model, replace(model.sampling, seed=seed), model.max_retries,
                              known_classes=model.validator.known_classes, endpoint_id=model.endpoint_id,
-                             answers_dir=answers_dir)
+                             retry_rejected=False, answers_dir=answers_dir)
     template = TemplateCaptioner()
     run = Run(model.model, seed, [], [])
     for start in range(0, len(items), CHUNK_ROWS):

@@ -19,10 +19,8 @@ from datasets.table import InMemoryTable
 
 from ..captions.cli_args import caption_report_data, report_json
 from ..card import audio_column_bytes, card_text
-from ..locations import is_remote
-from ..output.contract import BuildOutput
+from ..output.contract import BuildOutput, open_storage
 from ..output.determinants import build_determinants
-from ..output.object_store import ObjectStoreOutput
 from ..output.plan import plan_shards
 from ..stats_cli import card_statistics
 from ..stop_signals import stop_signals_raise
@@ -54,10 +52,8 @@ def _size(file) -> int:
 
 
 def make_output(output_dir, plan, determinants: dict, overwrite: bool = False):
-    """The output contract for a local folder, or its object-store form for an fsspec URL (s3://, gs://, ...)."""
-    if is_remote(output_dir):
-        return ObjectStoreOutput(str(output_dir), plan, determinants, overwrite)
-    return BuildOutput(output_dir, plan, determinants, overwrite)
+    """The output contract on a local folder, or on an object store for an fsspec URL (s3://, gs://, ...)."""
+    return BuildOutput(open_storage(output_dir), plan, determinants, overwrite)
 
 
 def read_rows_without_audio(files_by_split: dict[str, list[Path | str]]):
@@ -83,23 +79,26 @@ def run_engine(maker, todo, features, output, num_proc: int, after_batch, log, e
 
 def run_build(builder, output_dir: Path | str, num_proc: int = 1, overwrite: bool = False, after_batch=None,
               on_open=None, log=print, engine: str = "local", ray_address: str | None = None,
-              ray_caption_actors: int = 2) -> BuildResult:
+              ray_caption_actors: int = 2, shard_check=None) -> BuildResult:
     """Build (or resume, or confirm) `builder`'s dataset in `output_dir`. Raises OutputError, BuildInterrupted, ...
 
     From the output's opening to its card, SIGTERM and SIGINT raise `BuildInterrupted` (engines, Ray's
-    start and end, the card included); the finished shards are kept and the same command resumes."""
+    start and end, the card included); the finished shards are kept and the same command resumes.
+    `shard_check` (a `verify.in_build.ShardVerifier`) checks each shard before it is committed."""
     with stop_signals_raise():
         return _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
-                      ray_caption_actors)
+                      ray_caption_actors, shard_check)
 
 
 def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, engine, ray_address,
-           ray_caption_actors) -> BuildResult:
+           ray_caption_actors, shard_check=None) -> BuildResult:
     started = time.time()
     config = builder.config
     maker = builder.row_maker()
     plan = plan_shards(config.num_examples(), config.rows_per_shard)
     output = make_output(output_dir, plan, build_determinants(config, maker.source.spec(), maker.pool.events), overwrite)
+    if shard_check is not None:
+        output = shard_check.wrap(output)
     try:
         todo = output.open()
         if on_open is not None:
@@ -129,6 +128,8 @@ def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, 
         captions, caption_markdown = caption_report_data(builder)
         extra = {"statistics": card_statistics(prepared),
                  "caption_report": caption_markdown}
+        if shard_check is not None:
+            extra["verification"] = shard_check.card_markdown()
         split_bytes = {split: sum(_size(p) for p in paths) for split, paths in files.items()}
         text = card_text(output_dir, builder, prepared, maker.source.skipped, time.time() - started, num_proc, extra,
                          split_bytes, audio_column_bytes([f for paths in files.values() for f in paths]))

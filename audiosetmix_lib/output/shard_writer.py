@@ -45,12 +45,17 @@ class ShardResult:
     size: int = 0  # bytes
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def stream_sha256(f) -> str:
+    """sha256 of what a binary file object holds from where it stands, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    with open(path, "rb") as f:
+        return stream_sha256(f)
 
 
 def _writer(path: str, features: datasets.Features) -> pq.ParquetWriter:

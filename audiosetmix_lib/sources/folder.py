@@ -34,6 +34,7 @@ from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, no
 from ..locations import is_remote
 from .base import SOURCE_ROOT, Source, SourceError
 from .mirror import fetch_one, mirror_all, mirror_dir, remote_is_folder
+from .split_options import checked_fractions, checked_split_map
 
 METADATA_FILE = "metadata.csv"
 AUDIO_EXTENSIONS = frozenset(
@@ -151,17 +152,8 @@ class FolderSource(Source):
         self.min_event_seconds = float(min_event_seconds)
         self.split_column = split_column
         self.trim_db = float(trim_db)
-        self.fractions = tuple(float(f) for f in fractions)
-        if len(self.fractions) != 3 or min(self.fractions) < 0 or sum(self.fractions) <= 0:
-            raise SourceError(f"folder source: fractions must be three non-negative numbers, got {fractions!r}")
-        self.split_map = None
-        if split_map is not None:
-            if split_column is None:
-                raise SourceError("folder source: split_map needs split_column")
-            try:
-                self.split_map = {str(k).strip(): normalise_split_name(v) for k, v in sorted(split_map.items())}
-            except ValueError as error:
-                raise SourceError(f"folder source: split_map: {error}") from None
+        self.fractions = checked_fractions(fractions, "folder source")
+        self.split_map = checked_split_map(split_map, split_column, "folder source")
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

@@ -19,6 +19,7 @@ from .. import audio_io
 from ..events import SPLIT_STRATEGIES, Event, Skip, assign_splits, cut_label, normalise_split_name
 from .base import SOURCE_ROOT, Source, SourceError
 from .folder import BadRow, clean_label, load_span, trimmed_span, unique_labels
+from .split_options import checked_fractions, checked_split_map
 
 
 def _decode_cell(value) -> tuple[np.ndarray, int]:
@@ -93,17 +94,8 @@ class HFSource(Source):
         self.recording_column = recording_column
         self.min_event_seconds = float(min_event_seconds)
         self.trim_db = float(trim_db)
-        self.fractions = tuple(float(f) for f in fractions)
-        if len(self.fractions) != 3 or min(self.fractions) < 0 or sum(self.fractions) <= 0:
-            raise SourceError(f"hf source: fractions must be three non-negative numbers, got {fractions!r}")
-        self.split_map = None
-        if split_map is not None:
-            if split_column is None:
-                raise SourceError("hf source: split_map needs split_column")
-            try:
-                self.split_map = {str(k).strip(): normalise_split_name(v) for k, v in sorted(split_map.items())}
-            except ValueError as error:
-                raise SourceError(f"hf source: split_map: {error}") from None
+        self.fractions = checked_fractions(fractions, "hf source")
+        self.split_map = checked_split_map(split_map, split_column, "hf source")
         self._splits = None
         self._local_fingerprint: str | None = None
 

@@ -20,7 +20,7 @@ from .base import Source
 Generator = Callable[[np.random.Generator, int, float, float], np.ndarray]
 
 
-def _t(n: int, sr: int) -> np.ndarray:
+def _seconds(n: int, sr: int) -> np.ndarray:
     return np.arange(n, dtype=np.float64) / sr
 
 
@@ -70,7 +70,7 @@ def beep(rng, sr, length, pitch):
     f0 = 1000.0 * pitch
     on, period = rng.uniform(0.18, 0.25), rng.uniform(0.45, 0.55)
     burst_n = int(on * sr)
-    burst = np.sin(2 * np.pi * f0 * _t(burst_n, sr)) * _env(burst_n, sr, 0.005, 0.005)
+    burst = np.sin(2 * np.pi * f0 * _seconds(burst_n, sr)) * _env(burst_n, sr, 0.005, 0.005)
     at = 0.0
     while at < length - on:
         _place(out, burst, int(at * sr))
@@ -80,7 +80,7 @@ def beep(rng, sr, length, pitch):
 
 def siren(rng, sr, length, pitch):
     n = int(length * sr)
-    t = _t(n, sr)
+    t = _seconds(n, sr)
     rate = rng.uniform(0.45, 0.55)
     f = (650.0 + 350.0 * np.sin(2 * np.pi * rate * t + rng.uniform(0, np.pi))) * pitch
     phase = 2 * np.pi * np.cumsum(f) / sr
@@ -89,7 +89,7 @@ def siren(rng, sr, length, pitch):
 
 def whistle(rng, sr, length, pitch):
     n = int(length * sr)
-    t = _t(n, sr)
+    t = _seconds(n, sr)
     f = 1800.0 * pitch * (1 + 0.01 * np.sin(2 * np.pi * rng.uniform(4.5, 6.0) * t))
     tone = np.sin(2 * np.pi * np.cumsum(f) / sr)
     breath = 0.05 * _bandpass_noise(rng, n, sr, 1500, 2500)
@@ -101,10 +101,10 @@ def tick_tock(rng, sr, length, pitch):
     out = np.zeros(n)
     period = rng.uniform(0.48, 0.52)
     click_n = int(0.03 * sr)
-    decay = np.exp(-_t(click_n, sr) / 0.004)
+    decay = np.exp(-_seconds(click_n, sr) / 0.004)
     for k, at in enumerate(np.arange(0.02, length - 0.05, period)):
         f = (3000.0 if k % 2 == 0 else 2200.0) * pitch
-        _place(out, np.sin(2 * np.pi * f * _t(click_n, sr)) * decay, int(at * sr))
+        _place(out, np.sin(2 * np.pi * f * _seconds(click_n, sr)) * decay, int(at * sr))
     return out
 
 
@@ -117,7 +117,7 @@ def bell(rng, sr, length, pitch):
     strike_every = rng.uniform(1.1, 1.4)
     for at in np.arange(0.0, length - 0.3, strike_every):
         m = n - int(at * sr)
-        tt = _t(m, sr)
+        tt = _seconds(m, sr)
         strike = sum(w * np.sin(2 * np.pi * f0 * r * tt) * np.exp(-tt * (1.2 + r)) for r, w in zip(ratios, weights))
         _place(out, strike * _env(m, sr, 0.002, 0.05), int(at * sr))
     return out
@@ -128,7 +128,7 @@ def drum(rng, sr, length, pitch):
     out = np.zeros(n)
     period = rng.uniform(0.38, 0.45)
     hit_n = int(0.3 * sr)
-    tt = _t(hit_n, sr)
+    tt = _seconds(hit_n, sr)
     for at in np.arange(0.0, length - 0.3, period):
         f = 110.0 * pitch * (1 + 0.8 * np.exp(-tt / 0.03))
         body = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-tt / 0.12)
@@ -142,7 +142,7 @@ def rain(rng, sr, length, pitch):
     hiss = 0.4 * _bandpass_noise(rng, n, sr, 1500 * pitch, 6000)
     drops = np.zeros(n)
     drop_n = int(0.01 * sr)
-    drop = np.sin(2 * np.pi * 2500 * pitch * _t(drop_n, sr)) * np.exp(-_t(drop_n, sr) / 0.002)
+    drop = np.sin(2 * np.pi * 2500 * pitch * _seconds(drop_n, sr)) * np.exp(-_seconds(drop_n, sr) / 0.002)
     for at in np.sort(rng.uniform(0, length - 0.02, int(length * rng.uniform(35, 45)))):
         _place(drops, drop * rng.uniform(0.3, 1.0), int(at * sr))
     return (hiss + drops) * _env(n, sr, 0.3, 0.3)
@@ -150,14 +150,14 @@ def rain(rng, sr, length, pitch):
 
 def wind(rng, sr, length, pitch):
     n = int(length * sr)
-    t = _t(n, sr)
+    t = _seconds(n, sr)
     gust = 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.25, 0.4) * t + rng.uniform(0, 2 * np.pi))
     return _lowpass_noise(rng, n, sr, 500 * pitch) * gust * _env(n, sr, 0.5, 0.5)
 
 
 def engine(rng, sr, length, pitch):
     n = int(length * sr)
-    t = _t(n, sr)
+    t = _seconds(n, sr)
     f0 = 55.0 * pitch
     harmonics = sum((0.8**k) * rng.uniform(0.8, 1.2) * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 12))
     firing = 0.75 + 0.25 * np.sin(2 * np.pi * f0 / 2 * t)
@@ -171,7 +171,7 @@ def bird(rng, sr, length, pitch):
     while at < length - 0.2:
         chirp_len = rng.uniform(0.07, 0.1)
         m = int(chirp_len * sr)
-        tt = _t(m, sr)
+        tt = _seconds(m, sr)
         f = (3800.0 - 1400.0 * tt / chirp_len) * pitch
         chirp = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.sin(np.pi * tt / chirp_len) ** 2
         _place(out, chirp, int(at * sr))
@@ -185,7 +185,7 @@ def knock(rng, sr, length, pitch):
     n = int(length * sr)
     out = np.zeros(n)
     hit_n = int(0.08 * sr)
-    tt = _t(hit_n, sr)
+    tt = _seconds(hit_n, sr)
     hit = (np.sin(2 * np.pi * 180 * pitch * tt) + 0.5 * np.sin(2 * np.pi * 420 * pitch * tt)) * np.exp(-tt / 0.015)
     at = 0.05
     while at < length - 0.1:
@@ -198,7 +198,7 @@ def knock(rng, sr, length, pitch):
 
 def buzzer(rng, sr, length, pitch):
     n = int(length * sr)
-    t = _t(n, sr)
+    t = _seconds(n, sr)
     f0 = 210.0 * pitch
     square = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 30, 2) if f0 * k < 0.45 * sr)
     return square * _env(n, sr, 0.01, 0.02)

@@ -45,7 +45,7 @@ def _pick(rng: np.random.Generator, options):
 
 
 def _sound(sound: dict, keys: list, rng: np.random.Generator) -> str:
-    """'a faint, deep dog is heard briefly': each modifier as an adjective or (when it has one) an adverb."""
+    """Each modifier as one of its transform's adjectives or (when it has one) adverbs, around the sound's phrase."""
     before, after = [], []
     for key in keys:
         forms = words(key)

@@ -3,8 +3,8 @@
 The cut-off is relative to the event's own spectrum: it sits where the event's cumulative
 power reaches the sampled `share` (from the bottom for a low-pass, from the top for a
 high-pass), so the filter keeps about that share of the event's energy and removes the rest,
-whatever the class. (A cut-off at a fixed multiple of the spectral centroid, tried first,
-removes a narrowband sound entirely: a beep low-passed at 0.25x its centroid is silence.)
+whatever the class. (A cut-off at a fixed multiple of the spectral centroid would remove a
+narrowband sound entirely: a beep low-passed at 0.25x its centroid is silence.)
 The sampled `share` is stored at sampling time; the renderer measures the spectrum of the
 audio that enters the filter and stores `cutoff_hz` beside it (`resolve`), so a stored recipe
 re-renders with the exact cut-off. A zero-phase Butterworth (scipy `sosfiltfilt`) keeps
