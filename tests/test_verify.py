@@ -36,12 +36,9 @@ pytestmark = pytest.mark.slow
 
 # Faults of the data that verify finds and other work fixes (docs/verify.md "What it found"; remove an entry
 # when its fix lands):
-# - a filter on a near-pure tone changes nothing but the level, which its make-up gain restores ("a muffled
-#   beep" is not true of the sound; tests/test_transform_checks.py::UNMEASURABLE lists these synth classes);
 # - an `event` negative re-words modifiers it did not change ("quiet" -> "faint"), a give-away by wording;
 # - sparse sounds (a few knocks or ticks with silence between and around them): an overlap onset that falls in
 #   the silence after the last knock, a speed change of an event cut down to one tick.
-NEAR_PURE_TONES = {"Beep, bleep", "Whistle", "Bird vocalization, bird call, bird song"}
 SPARSE = {"Knock", "Tick-tock"}
 
 
@@ -51,8 +48,6 @@ def labels_of(subject: str) -> set[str]:
 
 def known_data_fault(claim: dict) -> bool:
     labels = labels_of(claim["subject"])
-    if claim["kind"] == "modifier" and claim["key"].startswith("filter:"):
-        return bool(labels & NEAR_PURE_TONES)
     if claim["kind"] == "overlap" or (claim["kind"] == "modifier" and claim["key"].startswith("speed:")):
         return bool(labels & SPARSE)
     return claim["kind"] == "wording" and claim["clip"].endswith("(event)")
@@ -251,16 +246,17 @@ def test_a_folder_of_real_like_recordings_passes(tmp_path):
 
 
 def test_the_audioset_fixture_build_passes(audioset_dir, tmp_path):  # noqa: F811 - the imported fixture
-    """The AudioSet fixture's clips are near-pure 440 Hz tones, where a filter changes nothing audible (a known
-    fault of the data, see NEAR_PURE_TONES): built without the filter."""
+    """The AudioSet fixture's clips are near-pure 440 Hz tones, where a filter changes nothing audible: the
+    sampler draws none for them (`audible_on`), even when every event draws one, so no filter claim is made."""
     out = build_dataset(tmp_path / "out", "--config", "audioset", "--audioset_labels", str(audioset_dir / "strong.tsv"),
                         "--audioset_ontology", str(audioset_dir / "ontology.json"),
                         "--audioset_mid_to_name", str(audioset_dir / "mid_to_display_name.tsv"),
                         "--audioset_audio_dir", str(audioset_dir / "clips"), "--train", "6", "--validation", "0",
-                        "--test", "0", "--mix", '{"transforms": {"filter": {"probability": 0}}}')
+                        "--test", "0", "--mix", '{"transforms": {"filter": {"probability": 1}}}')
     code, report = run_verify(out, tmp_path / "v", "--source_root", str(audioset_dir))
     assert_only_known_faults(report)
     assert report["summary"]["claims"]["rerender"]["checked"] >= 6
+    assert not any(c["key"].startswith("filter:") for row in report["rows"] for c in row["claims"] if c["kind"] == "modifier")
 
 
 def test_an_unreachable_source_is_said_once_and_its_sound_checks_skipped(tmp_path, capsys):
