@@ -2,7 +2,7 @@
 
 Which modifiers changed is read from the two recipes (each event's transforms, compared as data);
 which words say a modifier is read from the transform registry's word lists. A negative whose
-caption re-words an unchanged modifier ("as if through a wall" -> "muffled") gives itself away to a
+caption re-words an unchanged modifier (a filter's adverb phrase turned into its adjective) gives itself away to a
 model by wording alone, so it fails here.
 """
 
