@@ -18,7 +18,9 @@ READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render
 # and a stored recipe re-rendered by another renderer says so.
 # 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
 # 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
-RENDER_VERSION = 3
+# 4: the filter's cut-off counts only the power from 50 Hz (transforms/filter.py cutoff_for): it changes for
+#    events with much power below 50 Hz.
+RENDER_VERSION = 4
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 
