@@ -88,16 +88,19 @@ SHIFT_FRAME_S = 0.25  # Welch frames: 4 Hz resolution, a quarter semitone at 280
 
 
 def log_spectrum(samples: np.ndarray, sr: int) -> np.ndarray:
-    """The sound's average magnitude spectrum on a log-frequency axis (SHIFT_STEP_SEMITONES apart, from
-    SHIFT_LOW_HZ), in dB above a floor SHIFT_RANGE_DB under its peak (0 = at or under the floor)."""
-    from scipy.signal import welch
-
+    """The sound's average power spectrum (Hann frames, half overlapping, over the part between its first and
+    last non-zero sample: the silence it is placed in adds nothing) on a log-frequency axis
+    (SHIFT_STEP_SEMITONES apart, from SHIFT_LOW_HZ), in dB above a floor SHIFT_RANGE_DB under its peak (0 = at
+    or under the floor)."""
     x = np.asarray(samples, dtype=np.float64)
+    sounding = np.flatnonzero(x)
+    x = x[sounding[0] : sounding[-1] + 1]
     frame = max(16, min(len(x), int(round(SHIFT_FRAME_S * sr))))
-    freqs, power = welch(x, sr, window="hann", nperseg=frame, detrend=False)
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, max(0, frame - len(x)))), frame)[:: frame // 2]
+    power = np.mean(np.abs(scipy.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2, axis=0)
     steps = int(np.floor(12 * np.log2(SHIFT_HIGH_SHARE * sr / SHIFT_LOW_HZ) / SHIFT_STEP_SEMITONES)) + 1
     grid = SHIFT_LOW_HZ * 2 ** (np.arange(steps) * SHIFT_STEP_SEMITONES / 12)
-    level = 10 * np.log10(np.interp(grid, freqs, power) + 1e-30)
+    level = 10 * np.log10(np.interp(grid, scipy.fft.rfftfreq(frame, 1.0 / sr), power) + 1e-30)
     return np.maximum(0.0, level - (level.max() - SHIFT_RANGE_DB))
 
 
