@@ -62,21 +62,14 @@ def render_event(spec: EventSpec, source: Source, recipe: Recipe, memo: dict | N
     if cut:
         segment = fade(segment, sr, settings["fade_seconds"])
     segment = to_reference_level(segment, sr, settings["reference_dbfs"], settings["active_range_db"])
-    audio, transforms = render_chain(segment, sr, spec.transforms, settings["fade_seconds"], memo,
-                                     _segment_key(spec, recipe) if memo is not None else None)
+    audio, transforms = render_chain(segment, sr, spec.transforms, settings["fade_seconds"], memo)
     return audio, replace(spec, transforms=transforms)
 
 
-def _segment_key(spec: EventSpec, recipe: Recipe) -> tuple:
-    """What the segment entering an event's transforms depends on: the event, its segment, the rate and render
-    settings."""
-    return (spec.event, spec.segment_start, spec.segment_duration, recipe.sample_rate,
-            json.dumps(recipe.render, sort_keys=True))
-
-
 def _event_key(spec: EventSpec, recipe: Recipe) -> tuple:
-    """Everything `render_event` reads: the segment's key and the event's transforms."""
-    return (*_segment_key(spec, recipe), json.dumps(spec.transforms, sort_keys=True))
+    """Everything `render_event` reads: the event, its segment, its transforms, the rate and render settings."""
+    return (spec.event, spec.segment_start, spec.segment_duration, json.dumps(spec.transforms, sort_keys=True),
+            recipe.sample_rate, json.dumps(recipe.render, sort_keys=True))
 
 
 def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered:

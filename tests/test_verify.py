@@ -324,3 +324,28 @@ def test_an_esc10_build_passes(tmp_path):
     code, report = run_verify(out, tmp_path / "v", "--source_root", str(ESC10))
     assert_only_known_faults(report)
     assert report["summary"]["sound_measured_rows"] == 30
+
+
+def test_the_render_memo_changes_nothing_but_the_number_of_stretches(synth_dataset, monkeypatch):
+    """Oracle: verify with the stretch/spectral memo off (render_chain called without it, the renderer as it was)
+    gives the same claims, measured values included, with more passes of the stretch engine."""
+    from audiosetmix_lib import render as render_module
+    from audiosetmix_lib.transforms import pitch
+
+    rows = [row for path in sorted((synth_dataset / "data").glob("train-*.parquet")) for row in pq.read_table(path).to_pylist()]
+    source = from_spec(Recipe.from_json(rows[0]["recipe"]).source)
+    stretches = []
+    real_stretch, real_chain = pitch.stretch, render_module.render_chain
+    monkeypatch.setattr(pitch, "stretch", lambda *a, **k: stretches.append(1) or real_stretch(*a, **k))
+
+    def claims_and_stretches():
+        stretches.clear()
+        claims = [c.to_dict() for row in rows for c in verify_row(row, source).claims]
+        return claims, len(stretches)
+
+    remembered, with_memo = claims_and_stretches()
+    monkeypatch.setattr(render_module, "render_chain",
+                        lambda samples, sr, transforms, fade_seconds, *memo: real_chain(samples, sr, transforms, fade_seconds))
+    plain, without_memo = claims_and_stretches()
+    assert remembered == plain and len(plain) > 100
+    assert 0 < with_memo < without_memo
