@@ -66,7 +66,7 @@ def render_event(spec: EventSpec, source: Source, recipe: Recipe, memo: dict | N
     return audio, replace(spec, transforms=transforms)
 
 
-def _event_key(spec: EventSpec, recipe: Recipe) -> tuple:
+def event_key(spec: EventSpec, recipe: Recipe) -> tuple:
     """Everything `render_event` reads: the event, its segment, its transforms, the rate and render settings."""
     return (spec.event, spec.segment_start, spec.segment_duration, json.dumps(spec.transforms, sort_keys=True),
             recipe.sample_rate, json.dumps(recipe.render, sort_keys=True))
@@ -93,7 +93,7 @@ def place_events(recipe: Recipe, source: Source, memo: dict | None = None,
     max_len = int(round(recipe.render["max_duration"] * sr)) if cut_at_max else np.iinfo(np.int64).max
     parts, spans, events = [], [], []
     for spec in recipe.events:
-        key = _event_key(spec, recipe) if memo is not None else None
+        key = event_key(spec, recipe) if memo is not None else None
         if key is not None and key in memo:
             audio, transforms = memo[key]
             resolved = replace(spec, transforms=transforms)

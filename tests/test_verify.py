@@ -327,10 +327,12 @@ def test_an_esc10_build_passes(tmp_path):
 
 
 def test_the_render_memo_changes_nothing_but_the_number_of_stretches(synth_dataset, monkeypatch):
-    """Oracle: verify with the stretch/spectral memo off (render_chain called without it, the renderer as it was)
-    gives the same claims, measured values included, with more passes of the stretch engine."""
+    """Oracle: verify with its memos off (render_chain called without one, the renderer as it was; every check
+    measured again in each clip) gives the same claims, measured values included, with more passes of the
+    stretch engine."""
     from audiosetmix_lib import render as render_module
     from audiosetmix_lib.transforms import pitch
+    from audiosetmix_lib.verify import claims as claims_module
 
     rows = [row for path in sorted((synth_dataset / "data").glob("train-*.parquet")) for row in pq.read_table(path).to_pylist()]
     source = from_spec(Recipe.from_json(rows[0]["recipe"]).source)
@@ -346,6 +348,7 @@ def test_the_render_memo_changes_nothing_but_the_number_of_stretches(synth_datas
     remembered, with_memo = claims_and_stretches()
     monkeypatch.setattr(render_module, "render_chain",
                         lambda samples, sr, transforms, fade_seconds, *memo: real_chain(samples, sr, transforms, fade_seconds))
+    monkeypatch.setattr(claims_module, "remembered", lambda memo, key, compute: compute())  # each check measured again
     plain, without_memo = claims_and_stretches()
     assert remembered == plain and len(plain) > 100
     assert 0 < with_memo < without_memo
