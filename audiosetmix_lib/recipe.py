@@ -19,7 +19,9 @@ READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render
 # 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
 # 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
 # 4: a drawn transform its event's sound would not carry is dropped (`audible_on`: no filter on a near-pure tone).
-RENDER_VERSION = 4
+# 5: the filter's cut-off counts only the power from 50 Hz (transforms/filter.py cutoff_for): it changes for
+#    events with much power below 50 Hz.
+RENDER_VERSION = 5
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 

@@ -50,8 +50,9 @@ def limit(samples: np.ndarray, sr: int, threshold_dbfs: float, window_s: float =
     return out, float(-20 * np.log10(gain.min()))
 
 
-def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> tuple[np.ndarray, EventSpec]:
-    """One event's contribution, before placement, and the spec with its measured params."""
+def render_event(spec: EventSpec, source: Source, recipe: Recipe, memo: dict | None = None) -> tuple[np.ndarray, EventSpec]:
+    """One event's contribution, before placement, and the spec with its measured params. `memo` keeps the
+    stretched (and filtered) segment for other renders of the event (`transforms.render_chain`)."""
     sr = recipe.sample_rate
     settings = recipe.render
     raw = source.load(spec.event, sr)
@@ -61,11 +62,11 @@ def render_event(spec: EventSpec, source: Source, recipe: Recipe) -> tuple[np.nd
     if cut:
         segment = fade(segment, sr, settings["fade_seconds"])
     segment = to_reference_level(segment, sr, settings["reference_dbfs"], settings["active_range_db"])
-    audio, transforms = render_chain(segment, sr, spec.transforms, settings["fade_seconds"])
+    audio, transforms = render_chain(segment, sr, spec.transforms, settings["fade_seconds"], memo)
     return audio, replace(spec, transforms=transforms)
 
 
-def _event_key(spec: EventSpec, recipe: Recipe) -> tuple:
+def event_key(spec: EventSpec, recipe: Recipe) -> tuple:
     """Everything `render_event` reads: the event, its segment, its transforms, the rate and render settings."""
     return (spec.event, spec.segment_start, spec.segment_duration, json.dumps(spec.transforms, sort_keys=True),
             recipe.sample_rate, json.dumps(recipe.render, sort_keys=True))
@@ -92,12 +93,12 @@ def place_events(recipe: Recipe, source: Source, memo: dict | None = None,
     max_len = int(round(recipe.render["max_duration"] * sr)) if cut_at_max else np.iinfo(np.int64).max
     parts, spans, events = [], [], []
     for spec in recipe.events:
-        key = _event_key(spec, recipe) if memo is not None else None
+        key = event_key(spec, recipe) if memo is not None else None
         if key is not None and key in memo:
             audio, transforms = memo[key]
             resolved = replace(spec, transforms=transforms)
         else:
-            audio, resolved = render_event(spec, source, recipe)
+            audio, resolved = render_event(spec, source, recipe, memo)
             if key is not None:
                 memo[key] = (audio, resolved.transforms)
         events.append(resolved)

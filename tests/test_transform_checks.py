@@ -8,10 +8,10 @@ on the opposite change, and fail when `after` is `before` (a stage that silently
 import numpy as np
 import pytest
 from helpers import SR, pulses, tone
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, lfilter, sosfiltfilt
 
 from audiosetmix_lib.transforms import TRANSFORMS, Check
-from audiosetmix_lib.transforms.measure import active_span_s
+from audiosetmix_lib.transforms.measure import active_span_s, centroid_shift_semitones
 
 CLIP_S = 8.0
 
@@ -176,3 +176,49 @@ def test_before_renders_the_other_transforms_as_defined_so_a_pitch_check_measure
     pitch = TRANSFORMS["pitch"]
     assert pitch.check(before, placed(after), SR, resolved["pitch"]).passed
     assert not pitch.check(stale, placed(after), SR, resolved["pitch"]).passed  # why `without` drops it
+
+
+def shaped_noise(center_hz: float, seconds: float = 3.0, seed: int = 0, width_octaves: float = 0.5) -> np.ndarray:
+    """Noise whose spectral envelope is a bump on a log-frequency axis: shifted by k semitones (its center
+    times 2**(k/12)), its whole spectrum moves k semitones, by construction (an independent noise each time)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    freqs = np.fft.rfftfreq(n, 1.0 / SR)
+    envelope = np.exp(-0.5 * (np.log2(np.maximum(freqs, 1.0) / center_hz) / width_octaves) ** 2)
+    x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * envelope, n)
+    return (0.2 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("semitones", [3.0, -3.0, 6.0, -6.0])
+def test_pitch_measures_the_shift_of_a_noise_s_spectral_envelope(semitones):
+    before = placed(shaped_noise(800.0, seed=1))
+    after = placed(shaped_noise(800.0 * 2 ** (semitones / 12), seed=2))
+    direction = "up" if semitones > 0 else "down"
+    result = TRANSFORMS["pitch"].check(before, after, SR, {"direction": direction})
+    assert result.passed and result.measured == pytest.approx(semitones, abs=0.25), result
+    assert not TRANSFORMS["pitch"].check(before, after, SR, {"direction": "down" if semitones > 0 else "up"}).passed
+
+
+def helicopter_like(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
+    """An engine's harmonics at 90 Hz, blade slaps (coloured noise pulsed 17 times a second) and a broadband
+    hiss: the tail the stretch engine thins when it shifts the sound."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    engine = sum(np.sin(2 * np.pi * 90 * k * t) / k for k in range(1, 9))
+    slaps = (0.5 + 0.5 * np.cos(2 * np.pi * 17 * t)) ** 8 * lfilter([1.0], [1.0, -0.9], rng.standard_normal(len(t)))
+    x = engine / np.abs(engine).max() + slaps / np.abs(slaps).max() + 0.3 * rng.standard_normal(len(t))
+    return (0.2 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("semitones", [3.0, -3.0, 5.0, -6.0])
+def test_pitch_measures_a_broadband_recording_shifted_by_the_stretch_engine(semitones):
+    """The shift asked of the Signalsmith engine is the oracle. The spectral centroid, which the check used
+    before, moves down under every one of these shifts (the thinned hiss outweighs the shifted body)."""
+    from audiosetmix_lib.transforms import pitch
+
+    x = helicopter_like()
+    before, after = placed(x), placed(pitch.apply(x, SR, {"semitones": semitones}))
+    direction = "up" if semitones > 0 else "down"
+    result = TRANSFORMS["pitch"].check(before, after, SR, {"direction": direction, "semitones": semitones})
+    assert result.passed and result.measured == pytest.approx(semitones, abs=0.5), result
+    assert centroid_shift_semitones(before, after, SR) < 0  # why the centroid is not the pitch measure

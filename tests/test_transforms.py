@@ -115,11 +115,13 @@ def band_energy(x: np.ndarray, sr: int, low: float, high: float) -> float:
     return float(spectrum[(freqs >= low) & (freqs < high)].sum())
 
 
-def power_quantile(x: np.ndarray, sr: int, q: float) -> float:
-    """The frequency below which the share q of x's power lies (the test's own FFT)."""
+def power_quantile(x: np.ndarray, sr: int, q: float, low_hz: float = 50.0) -> float:
+    """The frequency below which the share q of x's audible power (from `low_hz`) lies (the test's own FFT)."""
     power = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / sr)
+    power, freqs = power[freqs >= low_hz], freqs[freqs >= low_hz]
     cumulative = np.cumsum(power) / power.sum()
-    return float(np.fft.rfftfreq(len(x), 1.0 / sr)[np.argmax(cumulative >= q)])
+    return float(freqs[np.argmax(cumulative >= q)])
 
 
 def centroid(x: np.ndarray, sr: int) -> float:

@@ -9,6 +9,8 @@ hook, so a modifier cannot be rendered without being described, checked and docu
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import contextmanager
 from types import ModuleType
 
@@ -198,28 +200,72 @@ def stretch_args(stretchers: list) -> dict:
     return merged
 
 
-def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: float) -> tuple[np.ndarray, dict]:
+def render_chain(samples: np.ndarray, sr: int, transforms: dict, fade_seconds: float,
+                 memo: dict | None = None) -> tuple[np.ndarray, dict]:
     """Apply an event's transforms by stage; returns the audio and the params with what was measured.
 
     Order (interface.STAGES): the "length" stage cuts first (stretching the discarded part is
     wasted work); the "stretch" transforms run in one Signalsmith pass; "spectral" transforms run
     in registry order, each first resolving what it measures (`resolve`, stored so a re-render is
     exact); the "length" stage then fades its cut or loops; "gain" comes last. Pure.
+
+    `memo` remembers the stretch and spectral stages' outputs by what enters them (the audio's bytes
+    and the params), so renders of one event that differ only in another stage (a gain, a loop, a
+    flipped filter: a counterfactual clip, or a check's "before" in verify) stretch it once.
     """
     stages = staged(transforms)
-    resolved = dict(transforms)
-    out = samples
-    for _, module, params in stages["length"]:
-        out = module.cut(out, params)
-    out = pitch.stretch(out, sr, **stretch_args(stages["stretch"]))
-    for name, module, params in stages["spectral"]:
-        resolved[name] = module.resolve(out, sr, params)
-        out = module.apply(out, sr, resolved[name])
+    out, resolved = stretched_and_spectral(samples, sr, stages, transforms, memo)
     for _, module, params in stages["length"]:
         out = module.finish(out, sr, params, fade_seconds)
     for _, module, params in stages["gain"]:
         out = module.apply(out, sr, params)
     return out, resolved
+
+
+def stretched_and_spectral(samples: np.ndarray, sr: int, stages: dict, transforms: dict,
+                           memo: dict | None) -> tuple[np.ndarray, dict]:
+    """The chain up to the length stage's finish (cut, stretch, spectral), each stage's output remembered in
+    `memo` under a digest of its input audio and the params that shaped it (read-only arrays: a later stage
+    makes new ones)."""
+    resolved = dict(transforms)
+    out = samples
+    for _, module, params in stages["length"]:
+        out = module.cut(out, params)
+    args = stretch_args(stages["stretch"])
+    key = None if memo is None else ("stretch", sr, _digest(out), _json(args))
+    out = _remembered(memo, key, lambda: pitch.stretch(out, sr, **args)) if args else out
+    for name, module, params in stages["spectral"]:
+        key = None if memo is None else (*key, name, _json(params))
+
+        def spectral(audio=out, module=module, params=params):
+            measured = module.resolve(audio, sr, params)
+            return module.apply(audio, sr, measured), measured
+        out, measured = _remembered(memo, key, spectral)
+        resolved[name] = dict(measured)
+    return out, resolved
+
+
+def _digest(samples: np.ndarray) -> tuple:
+    """What identifies an audio array in a memo: its type, length and a hash of its bytes."""
+    data = np.ascontiguousarray(samples)
+    return str(data.dtype), len(data), hashlib.blake2b(data.tobytes(), digest_size=16).digest()
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _remembered(memo: dict | None, key: tuple | None, compute):
+    """compute(), or what it gave for `key` before (the arrays made read-only: shared, never edited)."""
+    if key is None:
+        return compute()
+    if key not in memo:
+        value = compute()
+        for array in value if isinstance(value, tuple) else (value,):
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+        memo[key] = value
+    return memo[key]
 
 
 def without(transforms: dict, name: str) -> dict:

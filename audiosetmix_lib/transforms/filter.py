@@ -82,17 +82,23 @@ def sample(rng: np.random.Generator, settings: Settings) -> dict:
     return {"direction": direction, "share": uniform(rng, getattr(settings, direction)), "order": int(settings.order)}
 
 
-def cutoff_for(samples: np.ndarray, sr: int, direction: str, share: float) -> float:
+def cutoff_for(samples: np.ndarray, sr: int, direction: str, share: float, audible_from_hz: float = 50.0) -> float:
     """Where the cumulative power reaches `share` (from the bottom for "down", the top for "up").
 
-    The spectrum is taken at the next fast FFT length (zero-padded): the same power distribution,
-    sampled a little more finely, without the slow transform a prime length costs (a stretched
-    event's length often is one: 10 ms against 1 ms for a 3 s event)."""
+    The power counted is the audible band's (from `audible_from_hz`): a recording whose power is
+    mostly rumble below it would otherwise get its cut-off down there (a rain low-passed at 20 Hz
+    is ~33 dB under its level, not muffled but gone). The spectrum is taken at the next fast FFT
+    length (zero-padded): the same power distribution, sampled a little more finely, without the
+    slow transform a prime length costs (a stretched event's length often is one: 10 ms against
+    1 ms for a 3 s event)."""
     x = np.asarray(samples, dtype=np.float64)
     n_fft = scipy.fft.next_fast_len(max(1, len(x)), real=True)
     spectrum = scipy.fft.rfft(x, n_fft)
     power = spectrum.real**2 + spectrum.imag**2
     freqs = scipy.fft.rfftfreq(n_fft, 1.0 / sr)
+    audible = freqs >= audible_from_hz
+    if power[audible].sum() > 0:  # no audible power at all: the whole spectrum decides, as before
+        power, freqs = power[audible], freqs[audible]
     total = power.sum()
     if total <= 0:
         return round(float(MAX_CUTOFF_SHARE * sr / 2), 3)

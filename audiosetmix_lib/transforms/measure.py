@@ -130,3 +130,68 @@ def band_centroid_hz(power: np.ndarray, band_hz: np.ndarray) -> float:
     """The spectral centroid of a band spectrum (nan when it holds no power)."""
     total = float(power.sum())
     return float(np.sum(power * band_hz) / total) if total > 0 else float("nan")
+
+
+SHIFT_LOW_HZ = 50.0  # the log-frequency axis starts here (a recording's rumble below is not its pitch)
+SHIFT_HIGH_SHARE = 0.45  # ... and ends at this share of the sample rate (below Nyquist)
+SHIFT_STEP_SEMITONES = 1 / 8  # the axis' resolution (the peak is then refined between steps)
+SHIFT_MAX_SEMITONES = 12.0  # the largest shift searched, either way
+SHIFT_RANGE_DB = 40.0  # spectrum levels within this many dB of the peak count (the noise floor, and a noise
+# shape's far skirts that a shift pushes past the axis' ends, do not)
+SHIFT_FRAME_S = 0.25  # Welch frames: 4 Hz resolution, a quarter semitone at 280 Hz
+
+
+def log_spectrum(samples: np.ndarray, sr: int) -> np.ndarray:
+    """The sound's average power spectrum (Hann frames, half overlapping, over the part between its first and
+    last non-zero sample: the silence it is placed in adds nothing) on a log-frequency axis
+    (SHIFT_STEP_SEMITONES apart, from SHIFT_LOW_HZ), in dB above a floor SHIFT_RANGE_DB under its peak (0 = at
+    or under the floor)."""
+    x = np.asarray(samples, dtype=np.float64)
+    sounding = np.flatnonzero(x)
+    x = x[sounding[0] : sounding[-1] + 1]
+    frame = max(16, min(len(x), int(round(SHIFT_FRAME_S * sr))))
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, max(0, frame - len(x)))), frame)[:: frame // 2]
+    power = np.mean(np.abs(scipy.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2, axis=0)
+    steps = int(np.floor(12 * np.log2(SHIFT_HIGH_SHARE * sr / SHIFT_LOW_HZ) / SHIFT_STEP_SEMITONES)) + 1
+    grid = SHIFT_LOW_HZ * 2 ** (np.arange(steps) * SHIFT_STEP_SEMITONES / 12)
+    level = 10 * np.log10(np.interp(grid, scipy.fft.rfftfreq(frame, 1.0 / sr), power) + 1e-30)
+    return np.maximum(0.0, level - (level.max() - SHIFT_RANGE_DB))
+
+
+def spectral_shift_semitones(before: np.ndarray, after: np.ndarray, sr: int) -> float:
+    """The transposition, in semitones, that best lays `before`'s log-frequency spectrum on `after`'s (nan
+    for silence or a spectrum with nothing above its floor).
+
+    A transposition moves every component of the spectrum the same number of semitones, so on a log-
+    frequency axis it is a translation: the lag of the best cross-correlation (cosine similarity over the
+    part of the axis both cover) measures it for a tone, a harmonic sound or a noise with a spectral shape
+    alike, and a stretch engine that thins a broadband tail changes the match's quality, not its lag (a
+    spectral centroid, a power-weighted mean, moves with the tail)."""
+    if not (np.any(before) and np.any(after)):
+        return float("nan")
+    a, b = log_spectrum(before, sr), log_spectrum(after, sr)
+    if not (a.any() and b.any()):
+        return float("nan")
+    lags, score = overlap_cosines(a, b, int(round(SHIFT_MAX_SEMITONES / SHIFT_STEP_SEMITONES)))
+    best = int(np.argmax(score))
+    offset = 0.0
+    if 0 < best < len(lags) - 1:  # a parabola through the peak and its neighbours: between the steps
+        left, mid, right = score[best - 1 : best + 2]
+        curve = left - 2 * mid + right
+        offset = 0.5 * (left - right) / curve if curve < 0 else 0.0
+    return float((lags[best] + offset) * SHIFT_STEP_SEMITONES)
+
+
+def overlap_cosines(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lags, cosine similarity of a[i] and b[i + lag] over the i where both exist) for |lag| <= max_lag
+    (0 where either side is all zeros there)."""
+    n = len(a)
+    lags = np.arange(-max_lag, max_lag + 1)
+    dots = np.correlate(b, a, mode="full")[n - 1 + lags]  # sum over i of a[i] b[i + lag]
+    a_head = np.concatenate(([0.0], np.cumsum(a * a)))  # a_head[k]: sum of a[:k]**2
+    b_head = np.concatenate(([0.0], np.cumsum(b * b)))
+    shift = np.abs(lags)
+    a_part = np.where(lags >= 0, a_head[n - shift], a_head[n] - a_head[shift])
+    b_part = np.where(lags >= 0, b_head[n] - b_head[shift], b_head[n - shift])
+    norm = np.sqrt(a_part * b_part)
+    return lags, np.divide(dots, norm, out=np.zeros(len(lags)), where=norm > 0)

@@ -19,7 +19,7 @@ from .base import (
     span,
     uniform,
 )
-from .measure import centroid_shift_semitones
+from .measure import spectral_shift_semitones
 
 NAME = "pitch"
 MODIFIERS = {"up": "higher-pitched", "down": "lower-pitched"}
@@ -30,7 +30,7 @@ WORDS = {
 ADVERBIAL = False
 # render chain stage (transforms/__init__.py): one Signalsmith pass with speed
 STAGE = "stretch"
-CHECK_SEMITONES = 1.0  # the least centroid shift `check` accepts (the sampler draws >= 3 semitones by default)
+CHECK_SEMITONES = 1.0  # the least spectral shift `check` accepts (the sampler draws >= 3 semitones by default)
 MIN_SEMITONES = 2 * CHECK_SEMITONES  # the smallest shift the settings allow (a fixed filter after it can halve it)
 STATS_WORDS = ("high-pitched", "high pitched", "high-pitch", "high pitch", "low-pitched", "low pitched", "low-pitch",
                "low pitch", "deep", "deeper")  # the AudioCaps reference rate was measured with these
@@ -82,11 +82,14 @@ def detail(params: dict) -> str:
 
 
 def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
-    """Higher / lower, from the sound: the spectral centroid moved >= CHECK_SEMITONES in the claimed direction.
+    """Higher / lower, from the sound: the spectrum moved >= CHECK_SEMITONES in the claimed direction.
 
-    A transposition scales every frequency, so the power-weighted mean frequency moves with it
-    (7 semitones for a 440 Hz tone shifted to 660 Hz), for tones and noises alike."""
-    return signed_check(NAME, params, centroid_shift_semitones(before, after, sr), CHECK_SEMITONES, "semitones")
+    A transposition moves every frequency by the same number of semitones: a translation of the
+    spectrum on a log-frequency axis, measured as the lag that best aligns before and after (7
+    semitones for a 440 Hz tone shifted to 660 Hz), for tones, harmonic sounds and noises alike.
+    (The spectral centroid, a power-weighted mean, does not: the stretch engine thins a broadband
+    tail, a helicopter's or a fire's, and that pulls the centroid down under an upward shift.)"""
+    return signed_check(NAME, params, spectral_shift_semitones(before, after, sr), CHECK_SEMITONES, "semitones")
 
 
 def stretch_args(params: dict) -> dict:

@@ -19,7 +19,7 @@ from ..sources.base import Source
 from ..transforms import TRANSFORMS, level_db_of
 from ..transforms.measure import active_rms_db
 from .envelope import envelope, together_seconds
-from .renders import ClipRenders, without_transform
+from .renders import ClipRenders, placement_key, remembered, without_transform
 
 OVERLAP_MIN_S = 0.1  # "while": both events active together at least this long
 FOLLOW_TOLERANCE_S = 0.05  # "then": the later event may start this much before the earlier one's tail is down
@@ -158,8 +158,9 @@ def modifier_claims(clip: str, renders: ClipRenders, source: Source, memo: dict)
                 out.append(Claim(clip, "modifier", subject(recipe, i), f"{key}: the transform brings no measurement",
                                  np.nan, np.nan, "", False, key))
                 continue
-            before, after = without_transform(recipe, i, name, source, memo)
-            result = measure(before, after, sr, params)
+            result = remembered(memo, ("check", placement_key(recipe, i), name),
+                                lambda i=i, name=name, measure=measure, params=params:
+                                measure(*without_transform(recipe, i, name, source, memo), sr, params))
             out.append(Claim(clip, "modifier", subject(recipe, i), f"{key}: {result.claim}", float(result.measured),
                              float(result.threshold), result.unit, bool(result.passed), key))
     return out

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..audio_io import quantize
 from ..recipe import Recipe
-from ..render import place_events, render
+from ..render import event_key, place_events, render
 from ..sources.base import Source
 from ..transforms import TRANSFORMS, without
 
@@ -71,3 +71,19 @@ def without_transform(recipe: Recipe, index: int, name: str, source: Source, mem
     after = event_alone(recipe, index, source, memo)
     length = max(len(before), len(after), int(round(recipe.duration * recipe.sample_rate)))
     return pad(before, length), pad(after, length)
+
+
+def placement_key(recipe: Recipe, index: int) -> tuple:
+    """What event `index` alone, with or without a transform, depends on (`without_transform`): the event as
+    rendered, its onset, and the clip's length and render settings. A counterfactual clip that keeps the event
+    where it was measures it as the row's clip did."""
+    spec = recipe.events[index]
+    return event_key(spec, recipe), spec.onset, recipe.duration
+
+
+def remembered(memo: dict, key: tuple, compute):
+    """compute(), or its result for `key` earlier in this row (what is remembered is pure: same inputs, same
+    value)."""
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
