@@ -90,7 +90,12 @@ def test_tiny_model_build_falls_back_for_every_row_and_rebuild_uses_the_cache(mo
     card = (tmp_path / "one" / "README.md").read_text()
     assert "template-fallback" in card and "100.0 %" in card
 
+    # a rejected cached answer is not trusted: asked again once per run (issue 25 item 1) ...
     build_dataset(tmp_path / "two", *args)
     again = json.loads((tmp_path / "two" / "caption_report.json").read_text())
-    assert again["requests_sent"] == 0 and again["cache_hits"] == 2 * items
-    assert again["rejections_by_reason"] == report["rejections_by_reason"]
+    assert again["requests_sent"] == 2 * items and again["asked_again"] == 2 * items and again["cache_hits"] == 0
+    # ... unless --llm_reuse_rejected: then the cache answers every prompt and nothing is sent
+    build_dataset(tmp_path / "three", *args, "--llm_reuse_rejected")
+    kept = json.loads((tmp_path / "three" / "caption_report.json").read_text())
+    assert kept["requests_sent"] == 0 and kept["cache_hits"] == 2 * items
+    assert kept["rejections_by_reason"] == report["rejections_by_reason"]
