@@ -18,7 +18,9 @@ READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render
 # and a stored recipe re-rendered by another renderer says so.
 # 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
 # 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
-RENDER_VERSION = 3
+# 4: segments start and end on sound (activity.snap_segment), no cut/loop beside a filter, "background" only
+#    where both levels are the stated ones (relations.in_background): a sparse event's row plans other segments.
+RENDER_VERSION = 4
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .recipe import EventSpec, Recipe
-from .transforms import output_duration
+from .transforms import level_db_of, output_duration
 
 RELATIONS = ("follow", "overlap", "background")
 
@@ -28,6 +28,20 @@ STATS_WORD_GROUPS = {
     "order": ("followed by", "then", "after", "before"),
     "overlap": ("while", "as", "along with", "in the background"),
 }
+
+
+# Transforms that move the level heard by an amount the recipe does not state: a filter's make-up gain is set
+# on the whole signal, not on its active frames; a speed change of a sparse sound moves its active RMS.
+LEVEL_MOVING_TRANSFORMS = ("filter", "speed")
+
+
+def in_background(spec: EventSpec, previous: EventSpec, background_db: float) -> bool:
+    """Whether an overlapping event is "in the background" of the one it overlaps: `background_db` quieter by the
+    levels the recipe states (`level_db_of`), and only where those are the levels heard (neither event carries a
+    LEVEL_MOVING_TRANSFORMS one: a "background" siren after a filter measured 2 dB, not 6, under the wind)."""
+    if any(name in LEVEL_MOVING_TRANSFORMS for name in (*spec.transforms, *previous.transforms)):
+        return False
+    return level_db_of(spec.transforms) <= level_db_of(previous.transforms) - background_db
 
 
 def onsets_for(events: list[EventSpec], lengths: list[float]) -> list[float]:

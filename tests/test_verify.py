@@ -35,14 +35,10 @@ from audiosetmix_lib.verify.row import verify_row
 pytestmark = pytest.mark.slow
 
 # Faults of the data that verify finds and other work fixes (docs/verify.md "What it found"; remove an entry
-# when its fix lands):
-# - a filter on a near-pure tone changes nothing but the level, which its make-up gain restores ("a muffled
-#   beep" is not true of the sound; tests/test_transform_checks.py::UNMEASURABLE lists these synth classes);
-# - an `event` negative re-words modifiers it did not change ("quiet" -> "faint"), a give-away by wording;
-# - sparse sounds (a few knocks or ticks with silence between and around them): an overlap onset that falls in
-#   the silence after the last knock, a speed change of an event cut down to one tick.
+# when its fix lands): a filter on a near-pure tone changes nothing but the level, which its make-up gain
+# restores ("a muffled beep" is not true of the sound; tests/test_transform_checks.py::UNMEASURABLE lists these
+# synth classes).
 NEAR_PURE_TONES = {"Beep, bleep", "Whistle", "Bird vocalization, bird call, bird song"}
-SPARSE = {"Knock", "Tick-tock"}
 
 
 def labels_of(subject: str) -> set[str]:
@@ -50,12 +46,7 @@ def labels_of(subject: str) -> set[str]:
 
 
 def known_data_fault(claim: dict) -> bool:
-    labels = labels_of(claim["subject"])
-    if claim["kind"] == "modifier" and claim["key"].startswith("filter:"):
-        return bool(labels & NEAR_PURE_TONES)
-    if claim["kind"] == "overlap" or (claim["kind"] == "modifier" and claim["key"].startswith("speed:")):
-        return bool(labels & SPARSE)
-    return claim["kind"] == "wording" and claim["clip"].endswith("(event)")
+    return claim["kind"] == "modifier" and claim["key"].startswith("filter:") and bool(labels_of(claim["subject"]) & NEAR_PURE_TONES)
 
 
 def run_verify(dataset: Path, out: Path, *extra: str) -> tuple[int, dict]:
