@@ -174,8 +174,8 @@ def choose_segment(spec: EventSpec, rng: np.random.Generator, mask: np.ndarray |
     start = drawn
     if mask is not None:
         spec, start, length = _on_sound(spec, mask, frame_s, drawn, length)
-    start = round(start, 3)
-    length = min(round(length, 4), round(duration - start, 4))
+    start = round(float(start), 3)  # a float, not numpy's, however the placement computed it
+    length = min(round(float(length), 4), round(duration - start, 4))
     return replace(spec, segment_start=start, segment_duration=length)
 
 
