@@ -19,6 +19,7 @@ from .transforms.measure import ENVELOPE_FRAME_S, active_frames, frame_power
 # Silence kept beside a moved segment bound: the renderer fades a cut in and out (20 ms by default) and the
 # stretch engine smears an edge; a transient right at the bound would be faded under the active range.
 EDGE_S = 0.04
+SUSTAINED_FRAMES = 4  # a bound with this many active frames beside it (inward) lies in sound that goes on
 
 
 def active_mask(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -33,59 +34,51 @@ def frame_seconds(sample_rate: int) -> float:
     return max(1, int(round(ENVELOPE_FRAME_S * sample_rate))) / sample_rate
 
 
-def active_bounds(mask: np.ndarray, frame_s: float, duration: float) -> tuple[float, float]:
-    """(start, end) seconds of the event's sounding part: its first to its last active frame (the whole event
-    when nothing is active). A last full frame that sounds keeps the partial frame after it."""
-    frames = np.flatnonzero(mask)
-    if not len(frames):
-        return 0.0, duration
-    end = duration if frames[-1] == len(mask) - 1 else (frames[-1] + 1) * frame_s
-    return frames[0] * frame_s, min(duration, end)
+def _frame_at(t: float, frame_s: float, n: int) -> int:
+    return min(n - 1, max(0, int(math.floor(t / frame_s + 1e-9))))
 
 
 def snap_segment(mask: np.ndarray, frame_s: float, duration: float, start: float, length: float) -> tuple[float, float]:
-    """(start, length) of the segment [start, start + length) moved onto sound. Its start stays where it is inside
-    sound (its frame and the next active), else moves forward to the next active frame: a start on the tail of a
-    knock, faded in by the renderer, is silence. Its end likewise stays inside sound or moves back to the end of
-    the last active frame. A segment that holds no active frame (a gap longer than it) starts where the last sound
-    before it starts instead. A moved bound keeps EDGE_S of the silence beside the sound. Never longer than asked."""
+    """(start, length) of the segment [start, start + length) moved onto sound. A bound inside sustained sound
+    (SUSTAINED_FRAMES active frames from it, inward) stays; another start moves forward to where the next sound
+    in the segment starts (a start on the tail of a tick, faded in by the renderer, is silence), another end back
+    to where the last sound in it ends. A segment with no sound starting in it starts where the last sound
+    before it starts. A moved bound keeps EDGE_S of the silence beside the sound. Never longer than asked."""
     if not mask.any():
         return start, length
     n = len(mask)
+    runs = np.flatnonzero(mask & ~np.r_[False, mask[:-1]])  # the first frame of each sound
     end = min(duration, start + length)
-    first = min(n - 1, int(math.floor(start / frame_s + 1e-9)))
-    last = min(n - 1, max(first, int(math.ceil(end / frame_s - 1e-9)) - 1))
-    sounding = np.flatnonzero(mask[first: last + 1]) + first
-    if not len(sounding):
-        before = np.flatnonzero(mask[: first + 1])
-        first = int(before[-1]) if len(before) else int(np.flatnonzero(mask)[0])
-        while first > 0 and mask[first - 1]:  # from where that sound starts
-            first -= 1
-        start, end = first * frame_s, min(duration, first * frame_s + length)
-        last = min(n - 1, max(first, int(math.ceil(end / frame_s - 1e-9)) - 1))
-        sounding = np.flatnonzero(mask[first: last + 1]) + first
-    inside = first + 1 < n and mask[first] and mask[first + 1] and first + 1 <= last
-    new_start = start if inside else (sounding[sounding > first][0] if (sounding > first).any() else sounding[0]) * frame_s
-    inside_end = last >= 1 and mask[last] and mask[last - 1] and last - 1 >= first
-    new_end = end if inside_end else min(end, duration if sounding[-1] == n - 1 else (sounding[-1] + 1) * frame_s)
-    if new_end <= new_start:  # one active frame: keep it whole
-        new_start, new_end = sounding[0] * frame_s, min(duration, (sounding[0] + 1) * frame_s)
-    new_start, new_end = max(start, new_start - EDGE_S), min(end, new_end + EDGE_S)
-    return new_start, new_end - new_start
+    first = _frame_at(start, frame_s, n)
+    last = _frame_at(end - 1e-9, frame_s, n)
+    if mask[first: first + SUSTAINED_FRAMES].all() and first + SUSTAINED_FRAMES <= n:
+        sound_start = start
+    else:
+        later = runs[(runs > first) & (runs <= last)]
+        if len(later):
+            sound_start = later[0] * frame_s
+        else:
+            before = runs[runs <= first]
+            sound_start = start = (before[-1] if len(before) else runs[0]) * frame_s
+            end = min(duration, start + length)
+            last = _frame_at(end - 1e-9, frame_s, n)
+    if last + 1 >= SUSTAINED_FRAMES and mask[last - SUSTAINED_FRAMES + 1: last + 1].all():
+        sound_end = end
+    else:
+        sounding = np.flatnonzero(mask[_frame_at(sound_start, frame_s, n): last + 1])
+        final = _frame_at(sound_start, frame_s, n) + int(sounding[-1])
+        sound_end = duration if final == n - 1 else (final + 1) * frame_s
+    start, end = max(start, sound_start - EDGE_S), min(end, sound_end + EDGE_S)
+    return start, end - start
 
 
-def place_segment(mask: np.ndarray, frame_s: float, duration: float, drawn: float, length: float,
+def place_segment(mask: np.ndarray, frame_s: float, duration: float, start: float, length: float,
                   heard: float = 1.0) -> tuple[float, float, float]:
-    """(start, length, heard share) of a segment of at most `length` s that starts and ends on sound, and whose
-    heard part (its first `heard` share: a cut keeps only that) ends on sound too: the share shrinks to where
-    its last sound ends (a cut that kept a knock's trailing silence would make the event end earlier than
-    the plan says). `drawn` (in [0, duration - length]) is the start drawn over the whole event, mapped onto
-    the room its sounding part leaves: an event that sounds from its first to its last frame keeps the segment
-    drawn."""
-    low, high = active_bounds(mask, frame_s, duration)
-    slack, room = duration - length, (high - low) - length
-    start = low + (drawn if room == slack else drawn / slack * room) if room > 0 else low
-    start, length = snap_segment(mask, frame_s, duration, start, min(length, high - low))
+    """(start, length, heard share) of the segment [start, start + length) moved onto sound (`snap_segment`), and
+    the share of it that is heard (its first `heard` share: a cut keeps only that) shrunk to where its last sound
+    ends (a cut that kept a knock's trailing silence would make the event end earlier than the plan says). A
+    segment whose bounds and cut point lie in sound is kept as it is."""
+    start, length = snap_segment(mask, frame_s, duration, start, length)
     if heard < 1.0:
         kept_start, kept = snap_segment(mask, frame_s, duration, start, heard * length)
         if kept_start == start and kept < heard * length:
