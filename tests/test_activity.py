@@ -132,3 +132,13 @@ def test_the_activity_is_measured_once_per_event():
     first = source.activity(event, SR)
     assert source.activity(event, SR) is first and not first.flags.writeable
     assert 0 < first.mean() < 1  # a knocking: sound and silence
+
+
+def test_an_overlap_onto_a_short_event_starts_while_it_still_sounds():
+    """At 0.45 of a 0.13 s bark a cry would sound with it for 0.07 s ("while" heard as "then"): it starts with the
+    bark instead; onto a 2 s event the drawn fraction stands (0.9 s in)."""
+    source = ArraySource({"bark": tone(600.0, 0.13), "cry": tone(400.0, 1.0), "rain": tone(900.0, 2.0)})
+    short = recipe_of(source, [("bark", {}, None), ("cry", {}, "overlap")], overlap_at=0.45).events
+    assert short[1].onset == pytest.approx(0.0)
+    long = recipe_of(source, [("rain", {}, None), ("cry", {}, "overlap")], overlap_at=0.45).events
+    assert long[1].onset == pytest.approx(0.9)
