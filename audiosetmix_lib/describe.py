@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .recipe import Recipe
-from .transforms import length_of, level_db_of
+from .relations import in_background
+from .transforms import length_of
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class DescribedEvent:
     label: str
     modifiers: tuple[tuple[str, str], ...]  # (transform, direction), sorted
     relation: str | None  # None (first), "follow", "overlap"
-    background: bool  # overlapping and >= background_db below the event it overlaps
+    background: bool  # overlapping and >= background_db below the event it overlaps (`relations.in_background`)
     onset: float
     duration: float
 
@@ -51,8 +52,6 @@ def describe(recipe: Recipe) -> Description:
     described = []
     for i, spec in enumerate(recipe.events):
         modifiers = tuple(sorted((name, params["direction"]) for name, params in spec.transforms.items()))
-        background = False
-        if spec.relation == "overlap":
-            background = level_db_of(spec.transforms) <= level_db_of(recipe.events[i - 1].transforms) - background_db
+        background = spec.relation == "overlap" and in_background(spec, recipe.events[i - 1], background_db)
         described.append(DescribedEvent(spec.label, modifiers, spec.relation, background, spec.onset, length_of(spec)))
     return Description(tuple(described))

@@ -21,7 +21,10 @@ READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render
 # 4: a drawn transform its event's sound would not carry is dropped (`audible_on`: no filter on a near-pure tone).
 # 5: the filter's cut-off counts only the power from 50 Hz (transforms/filter.py cutoff_for): it changes for
 #    events with much power below 50 Hz.
-RENDER_VERSION = 5
+
+# 6: segments start and end on sound (activity.snap_segment), no cut/loop beside a filter, "background" only
+#    where both levels are the stated ones (relations.in_background): a sparse event's row plans other segments.
+RENDER_VERSION = 6
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 

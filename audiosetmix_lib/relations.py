@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .recipe import EventSpec, Recipe
-from .transforms import output_duration
+from .transforms import level_db_of, output_duration
 
 RELATIONS = ("follow", "overlap", "background")
 
@@ -30,6 +30,25 @@ STATS_WORD_GROUPS = {
 }
 
 
+# Transforms that move the level heard by an amount the recipe does not state: a filter's make-up gain is set
+# on the whole signal, not on its active frames; a speed change of a sparse sound moves its active RMS.
+LEVEL_MOVING_TRANSFORMS = ("filter", "speed")
+
+
+def in_background(spec: EventSpec, previous: EventSpec, background_db: float) -> bool:
+    """Whether an overlapping event is "in the background" of the one it overlaps: `background_db` quieter by the
+    levels the recipe states (`level_db_of`), and only where those are the levels heard (neither event carries a
+    LEVEL_MOVING_TRANSFORMS one: a "background" siren after a filter measured 2 dB, not 6, under the wind)."""
+    if any(name in LEVEL_MOVING_TRANSFORMS for name in (*spec.transforms, *previous.transforms)):
+        return False
+    return level_db_of(spec.transforms) <= level_db_of(previous.transforms) - background_db
+
+
+# An overlapping event starts at least this long before the previous one ends (or with it, when that one is
+# shorter): at `overlap_at` of a 0.13 s bark, a cry would sound with it for 0.07 s, heard as "then".
+OVERLAP_HEARD_S = 0.15
+
+
 def onsets_for(events: list[EventSpec], lengths: list[float]) -> list[float]:
     """Each event's onset (rounded to the microsecond) from the relations and the events' lengths in the mix."""
     onsets: list[float] = []
@@ -37,8 +56,8 @@ def onsets_for(events: list[EventSpec], lengths: list[float]) -> list[float]:
     for i, (spec, length) in enumerate(zip(events, lengths)):
         if i == 0:
             onset = 0.0
-        elif spec.relation == "overlap":
-            onset = onsets[-1] + spec.overlap_at * lengths[i - 1]
+        elif spec.relation == "overlap":  # inside the previous one, and long enough before its end to be heard with it
+            onset = onsets[-1] + min(spec.overlap_at * lengths[i - 1], max(0.0, lengths[i - 1] - OVERLAP_HEARD_S))
         else:
             onset = end_so_far + spec.gap
         onset = round(onset, 6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -49,7 +50,8 @@ class RowMaker:
         A caption is never cut (a cut one would leave events unsaid): an event the words cannot
         carry is not in the clip either. Deterministic: a pure function of the drawn recipe."""
         recipe = sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
-                               self.transform_settings, self.audibility.audible)
+                               self.transform_settings, audible=self.audibility.audible,
+                               activity=partial(self.source.activity, sample_rate=self.sample_rate))
         while len(recipe.events) > 1 and not self._template.fits([recipe]):
             recipe = with_events(recipe, list(recipe.events[:-1]))
         return recipe

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from .activity import frame_seconds, looped_repeats, place_segment
 from .config import MixConfig
 from .event_density import events_that_fit, padding
 from .events import SPLITS, Event
@@ -44,8 +45,13 @@ def describe_settings(config: MixConfig) -> dict:
     return {"background_db": config.background_db}
 
 
+MIN_TEMPO_SPAN_S = 0.25  # the least sound a speed change is heard on (one tick has no tempo to slow down)
+Activity = Callable[[Event], np.ndarray]  # an event's active frames (`Source.activity` at the recipe's rate)
+
+
 def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, index: int, sample_rate: int, source_spec: dict,
-                  transform_settings: dict | None = None, audible: Audible | None = None) -> Recipe:
+                  transform_settings: dict | None = None, audible: Audible | None = None,
+                  activity: Activity | None = None) -> Recipe:
     """Draw one complete recipe for example `index` of `split`.
 
     `transform_settings`: name -> settings from `resolve_settings(config.transforms)` (resolved
@@ -53,7 +59,9 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
     the drawn transforms less those the event's sound would not carry (`audibility.Audibility.audible`;
     a build always passes it). They are drawn first and dropped after, so the random draws stay in
     their order and only an event that drew such a transform changes. None keeps every drawn
-    transform (a plan made without the audio).
+    transform (a plan made without the audio). `activity`: where each event sounds
+    (`Source.activity`), so every segment starts and ends on sound; None (a pool without audio)
+    takes the segments' bounds as they are.
     """
     settings = transform_settings if transform_settings is not None else resolve_settings(config.transforms)
     rng = example_rng(seed, split, index)
@@ -70,6 +78,7 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
         transforms = sample_transforms(rng, settings)
         if audible is not None:
             transforms = audible(event, transforms)
+        transforms = heard_transforms(transforms)
         relation, gap, overlap_at = None, 0.0, 0.0
         if i > 0:
             relation = "overlap" if rng.random() < config.overlap_probability else "follow"
@@ -77,10 +86,20 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
             overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
         specs.append(EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms,
                                relation=relation, gap=gap, overlap_at=overlap_at))
-    specs = fit_plan(events_that_fit(specs, config), config, rng)  # fewer events when they are short
+    specs = fit_plan(events_that_fit(specs, config), config, rng, activity, frame_seconds(sample_rate))
     return Recipe(split=split, index=int(index), seed=int(seed), sample_rate=int(sample_rate), source=source_spec,
                   events=specs, render={**render_settings(config), **padding(specs, config)}, describe=describe_settings(config),
                   caption_seed=int(rng.integers(2**31)))
+
+
+def heard_transforms(transforms: dict) -> dict:
+    """The drawn transforms less a cut or loop ("duration") drawn with a filter: a filter keeps its share of the
+    power in another part of a sweep (a siren) in the whole event than in the cut one, so the uncut event can
+    sound as short as the cut one and "shorter" is not heard. The draws are the same (rows stay a function of
+    the seed); only the duration modifier is left out."""
+    if "filter" in transforms and "duration" in transforms:
+        return {name: params for name, params in transforms.items() if name != "duration"}
+    return transforms
 
 
 def material_factor(spec: EventSpec) -> float:
@@ -134,8 +153,10 @@ def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
     return low
 
 
-def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator) -> list[EventSpec]:
-    """Fit the events into max_duration: the largest common cap that fits, converting follows to overlaps if needed."""
+def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator, activity: Activity | None = None,
+             frame_s: float = 0.02) -> list[EventSpec]:
+    """Fit the events into max_duration: the largest common cap that fits, converting follows to overlaps if needed;
+    each cut segment placed on the event's sound (`choose_segment`)."""
     budget = config.max_duration
     while True:
         cap = _largest_cap(specs, budget, _event_cap)
@@ -145,16 +166,45 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
         i = follows[int(rng.integers(len(follows)))]
         specs = [replace(s, relation="overlap") if j == i else s for j, s in enumerate(specs)]
     fitted = _with_cap(specs, cap)
-    # choose where each cut segment starts inside its event
-    placed = []
-    for spec in fitted:
-        slack = spec.event.duration - spec.segment_duration
-        start = round(float(rng.uniform(0.0, slack)), 3) if slack > 1e-6 else 0.0
-        length = min(round(spec.segment_duration, 4), round(spec.event.duration - start, 4))
-        placed.append(replace(spec, segment_start=start, segment_duration=length))
-    placed = layout(placed)
+    placed = layout([choose_segment(spec, rng, None if activity is None else activity(spec.event), frame_s)
+                     for spec in fitted])
     assert _end(placed) <= budget + 1e-3, "plan fitting failed"
     return placed
+
+
+def choose_segment(spec: EventSpec, rng: np.random.Generator, mask: np.ndarray | None, frame_s: float) -> EventSpec:
+    """Where the (cut) segment lies in its event: a seeded start, then the segment and the part a cut keeps
+    snapped onto sound (`activity.place_segment`), so neither starts, ends or consists in silence. Never longer
+    than planned (the fitted plan only ends earlier); one draw, as before. A speed change whose heard part has
+    no tempo (one tick: less than MIN_TEMPO_SPAN_S of sound) is left out, the segment rescaled so the event
+    lasts as long."""
+    duration, length = spec.event.duration, spec.segment_duration
+    slack = duration - length
+    drawn = float(rng.uniform(0.0, slack)) if slack > 1e-6 else 0.0
+    start = drawn
+    if mask is not None:
+        spec, start, length = _on_sound(spec, mask, frame_s, drawn, length)
+    start = round(float(start), 3)  # a float, not numpy's, however the placement computed it
+    length = min(round(float(length), 4), round(duration - start, 4))
+    return replace(spec, segment_start=start, segment_duration=length)
+
+
+def _on_sound(spec: EventSpec, mask: np.ndarray, frame_s: float, drawn: float, length: float) -> tuple[EventSpec, float, float]:
+    """`choose_segment`'s placement on sound: (the spec with a cut's share, a loop's repeats and speed as heard,
+    start, length)."""
+    duration, transforms = spec.event.duration, dict(spec.transforms)
+    cut = transforms.get("duration", {})
+    share = cut["keep"] if cut.get("direction") == "down" else 1.0
+    start, length, heard = place_segment(mask, frame_s, duration, drawn, length, share)
+    if "speed" in transforms and length * heard < MIN_TEMPO_SPAN_S:
+        rescaled = min(duration, length * length_factor_of({"speed": transforms.pop("speed")}))
+        start, length, heard = place_segment(mask, frame_s, duration, min(start, duration - rescaled), rescaled, share)
+    if heard != share:
+        transforms["duration"] = {**cut, "keep": heard}
+    if cut.get("direction") == "up":
+        repeats = looped_repeats(mask, frame_s, duration, start, length, cut["repeats"])
+        transforms["duration"] = {**cut, "repeats": repeats} if repeats != cut["repeats"] else cut
+    return replace(spec, transforms=transforms), start, length
 
 
 def _segment_cap(spec: EventSpec, cap: float, factor: float) -> float:

@@ -2,6 +2,7 @@
 
 import re
 from collections import Counter
+from functools import partial
 
 import numpy as np
 import pytest
@@ -24,8 +25,10 @@ from audiosetmix_lib.transforms import words as modifier_words
 def recipes():
     source = make_source("synth")
     pool = EventPool(source.events())
-    audible = Audibility(source, 16000).audible  # as a build draws them
-    return pool, [sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec(), audible=audible) for i in range(300)]
+    audible = Audibility(source, 16000).audible  # as a build draws them: transforms that are heard,
+    where = partial(source.activity, sample_rate=16000)  # segments on sound
+    return pool, [sample_recipe(pool, MixConfig(), 3, "train", i, 16000, source.spec(), audible=audible, activity=where)
+                  for i in range(300)]
 
 
 def words_of(text):
@@ -153,13 +156,13 @@ def test_a_caption_too_long_for_30_words_is_never_cut_an_event_is_dropped_instea
 
     source = make_source("synth")
     pool = EventPool(source.events())
-    mix = MixConfig(min_events=5, max_events=5, transforms={n: {"probability": 1.0}
+    mix = MixConfig(min_events=6, max_events=6, transforms={n: {"probability": 1.0}
                                                              for n in ("volume", "pitch", "speed", "duration", "filter")})
     maker = RowMaker(source, pool, mix, 0, 16000, 2)
     validator = Validator(pool.all_classes())
     dropped = 0
     for i in range(12):
-        drawn = sample_recipe(pool, mix, 0, "train", i, 16000, source.spec())
+        drawn = sample_recipe(pool, mix, 0, "train", i, 16000, source.spec(), activity=partial(source.activity, sample_rate=16000))
         recipe, chosen, caption_set = maker.plan("train", i)
         assert [e.event for e in recipe.events] == [e.event for e in drawn.events[:len(recipe.events)]]  # a prefix
         dropped += len(drawn.events) - len(recipe.events)

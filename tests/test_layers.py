@@ -30,6 +30,7 @@ LAYERS = {
     "audiosetmix_lib.transforms": 1,
     "audiosetmix_lib.sources": 1,
     "audiosetmix_lib.config": 1,  # MixConfig checks the transforms' settings with the registry
+    "audiosetmix_lib.activity": 1,  # where an event sounds (its active frames) and segments snapped onto it
     "audiosetmix_lib.relations": 1,  # follow/overlap/background: their words and `layout` (onsets, ends)
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..activity import active_mask
 from ..audio_io import AudioReadError
 from ..events import SPLITS, Event, Skip, cut_label, label_problem
 from .event_cache import EventCache
@@ -75,6 +76,7 @@ class Source(ABC):
         self.skipped: list[Skip] = []
         self.label_changes: dict[str, str] = {}
         self._cache = EventCache()  # bounded by bytes: memory stays flat in dataset size
+        self._activity = EventCache(ACTIVITY_CACHE_BYTES)  # each event's active frames (`activity`)
         self._fingerprints: dict = {}  # file (or event and rate) -> fingerprint, computed once per process
 
     @abstractmethod
@@ -150,6 +152,17 @@ class Source(ABC):
         self._cache.put(key, samples)
         return samples
 
+    def activity(self, event: Event, sample_rate: int) -> np.ndarray:
+        """Where the event sounds: its active frames (`activity.active_mask`), measured once per event and process
+        (a pure function of its samples, so every process plans the same segments)."""
+        cache = self.__dict__.setdefault("_activity", EventCache(ACTIVITY_CACHE_BYTES))
+        key = (event.event_id, sample_rate)
+        mask = cache.get(key)
+        if mask is None:
+            mask = active_mask(self.load(event, sample_rate), sample_rate)
+            cache.put(key, mask)
+        return mask
+
     def source_file(self, event: Event) -> Path | None:
         """The local file an event's audio is read from (None: the source reads no local file for it)."""
         return None
@@ -174,6 +187,7 @@ class Source(ABC):
 
 
 FINGERPRINT_DIGEST_BYTES = 16
+ACTIVITY_CACHE_BYTES = 16 * 2**20  # 50 frames a second, one byte each: about 90 hours of events
 
 
 def fingerprint_bytes(data) -> str:

@@ -15,8 +15,9 @@ import scipy.fft
 from scipy.signal import butter, sosfilt
 
 from ..recipe import Recipe
+from ..relations import in_background
 from ..sources.base import Source
-from ..transforms import TRANSFORMS, level_db_of
+from ..transforms import TRANSFORMS
 from ..transforms.measure import active_rms_db
 from .envelope import envelope, together_seconds
 from .renders import ClipRenders, placement_key, remembered, without_transform
@@ -131,7 +132,7 @@ def relation_claims(clip: str, renders: ClipRenders) -> list[Claim]:
         if spec.relation == "overlap":
             together, needed = together_seconds(earlier, env), overlap_needed(earlier, env)
             out.append(Claim(clip, "overlap", who, "both active together", together, needed, "s", together >= needed - 1e-9))
-            if level_db_of(spec.transforms) <= level_db_of(prev.transforms) - background_db:
+            if in_background(spec, prev, background_db):
                 lower = active_rms_db(renders.alone[i - 1], sr) - active_rms_db(renders.alone[i], sr)
                 out.append(Claim(clip, "background", who, "the later event is quieter than the one it overlaps", lower,
                                  BACKGROUND_MIN_DB, "dB", lower >= BACKGROUND_MIN_DB))
