@@ -207,6 +207,7 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
     assert len(pairs) == len(kinds)
     wins = np.mean([p["score_true"] > p["score_negative"] for p in pairs])
     assert modifier["accuracy"] == pytest.approx(wins)
+    check_group_scores(metrics["group_scores"], pairs, test)
 
     zero = metrics["zero_shot"]
     assert zero["num_clips"] == 6 and zero["num_classes"] == 2 and zero["chance"] == 0.5
@@ -219,6 +220,26 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
     for png in ("recall_at_k.png", "modifier_accuracy.png"):
         data = (out / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def check_group_scores(group: dict, pairs: list[dict], test) -> None:
+    """Every counterfactual clip of the split makes one quadruple, and the reported scores are the
+    DESIGN's formulas applied to the pairs file (ties miss; corrected: each caption's prior subtracted)."""
+    assert group["quadruples"] == sum(len(r) for r in test["negative_audio_index"]) > 0
+    quads = [p for p in pairs if p["cf_true"] is not None]
+    assert len(quads) == group["quadruples"]
+
+    def won(p, prior_c, prior_n):
+        xc, xn = p["score_true"] - prior_c, p["score_negative"] - prior_n
+        cc, cn = p["cf_true"] - prior_c, p["cf_negative"] - prior_n
+        return {"text": xc > xn and cn > cc, "audio": xc > cc and cn > xn, "group": xc > xn and cn > cc and xc > cc and cn > xn}
+
+    for variant, prior in (("raw", lambda p: (0.0, 0.0)), ("corrected", lambda p: (p["prior_true"], p["prior_negative"]))):
+        for score in ("text", "audio", "group"):
+            expected = np.mean([won(p, *prior(p))[score] for p in quads])
+            assert group["per_group"]["all"][variant][score]["value"] == pytest.approx(expected)
+    corrected = np.mean([p["score_true"] - p["prior_true"] > p["score_negative"] - p["prior_negative"] for p in pairs])
+    assert group["per_group"]["all"]["corrected"]["pairwise"]["value"] == pytest.approx(corrected)
 
 
 def test_zero_shot_where_filters(evaluate_clap, tiny_audiofolder):

@@ -61,6 +61,7 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     markdown = (work / "results.md").read_text()
     assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown
     assert "both@overlap0.5 − captions" in markdown and "Wording bias" in markdown and "| modifier:" in markdown
+    assert "## Text / audio / group score per run, bias-corrected" in markdown
 
     # a rerun with the same settings reuses every stage: tokenizer, ablation build, 2 trainings, 2 evaluations
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
