@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiosetmix_lib.evaluation import clap_model, clip_audio, metric_modules, negative_pairs, zero_shot
+from audiosetmix_lib.evaluation import clap_cli, clap_model, clip_audio, metric_modules, negative_pairs, zero_shot
 
 pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
 
@@ -256,7 +256,7 @@ def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_m
                     remove_columns=[c for c in test.column_names if c != "audio"])
     test.save_to_disk(str(tmp_path / "multi"))
     out = tmp_path / "out"
-    assert evaluate_clap.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "multi"), "--split", "test",
+    assert clap_cli.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "multi"), "--split", "test",
                                "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["meta"]["num_audio"] == 5 and metrics["meta"]["num_captions"] == 15
@@ -286,7 +286,7 @@ def test_a_time_channel_model_gets_its_time_channel(tmp_path, evaluate_clap, tin
         with torch.no_grad():
             model.get_audio_features(input_features=features[:, :1])
     out = tmp_path / "out"
-    assert evaluate_clap.main(["--model", str(tiny_time_model_dir), "--dataset", str(tiny_dataset_dir), "--split", "test",
+    assert clap_cli.main(["--model", str(tiny_time_model_dir), "--dataset", str(tiny_dataset_dir), "--split", "test",
                                "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["meta"]["num_audio"] == 8 and "modifier_accuracy" in metrics
@@ -469,7 +469,7 @@ def test_without_the_metric_modules_one_error_line_says_to_reinstall(evaluate_cl
                                                                      monkeypatch, capsys):
     """A package installed without its data files: say so before any model is loaded."""
     monkeypatch.setattr(metric_modules, "metrics_dir", lambda: tmp_path / "site-packages" / "metrics")
-    code = evaluate_clap.main(["--model", str(tmp_path / "no-model"), "--dataset", str(tiny_dataset_dir),
+    code = clap_cli.main(["--model", str(tmp_path / "no-model"), "--dataset", str(tiny_dataset_dir),
                                "--output_dir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "reinstall" in err[0]

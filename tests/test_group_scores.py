@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from audiosetmix_lib.evaluation import evaluate_clap
+from audiosetmix_lib.evaluation import clap_cli
 from audiosetmix_lib.evaluation.compare import compare_runs
 from audiosetmix_lib.evaluation.group_scores import QuadSimilarities, all_outcomes, caption_priors
 from audiosetmix_lib.evaluation.pair_records import read_pairs, write_pairs
@@ -104,7 +104,7 @@ def test_compare_writes_the_paired_differences_of_two_evaluations(tmp_path, caps
     sim_b, _ = loudness_world(bias=1.0, hearing=0.1)
     details = [f"modifier:{w}er" for w in words]
     records_file(tmp_path / "a", sim_a, details), records_file(tmp_path / "b", sim_b, details)
-    assert evaluate_clap.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output_dir", str(tmp_path / "cmp"),
+    assert clap_cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output_dir", str(tmp_path / "cmp"),
                                "--bootstrap", "100"]) == 0
     result = json.loads((tmp_path / "cmp" / "compare.json").read_text())["difference"]
     raw, corrected = result["modifier"]["raw"], result["modifier"]["corrected"]
@@ -120,10 +120,10 @@ def test_compare_of_runs_without_a_shared_pair_is_one_error_line(tmp_path, capsy
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     records_file(tmp_path / "a", sim, ["order"] * 4)
     records_file(tmp_path / "b", sim, ["relation"] * 4)
-    assert evaluate_clap.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert clap_cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output_dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "share no test pair" in err[0]
-    assert evaluate_clap.main(["--compare", str(tmp_path / "a"), str(tmp_path / "none"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert clap_cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "none"), "--output_dir", str(tmp_path / "o")]) == 2
     assert "no modifier_pairs.jsonl" in capsys.readouterr().err
 
 

@@ -56,6 +56,7 @@ LAYERS = {
     "audiosetmix_lib.captions.cli_args": 5,
     "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
     "audiosetmix_lib.cli_errors": 5,
+    "audiosetmix_lib.training.cli": 5,  # the train_clap.py command (its errors as one line)
 }
 
 

@@ -107,7 +107,7 @@ def test_the_pins_are_a_constraints_file_that_satisfies_every_extra(tmp_path):
 def test_the_installed_experiment_runs_every_stage_from_another_folder(installed, tmp_path):
     """`eval/run_experiment.py`'s program from the wheel alone: build, tokenizer, one training step, the
     evaluation with the shipped metric modules, the report; then --compare on two of its evaluations."""
-    module = "audiosetmix_lib.evaluation.run_experiment"
+    module = "audiosetmix_lib.evaluation.experiment_cli"
     run = _run(installed, tmp_path, "-m", module, "--work_dir", "exp", "--arms", "captions", "--train", "6", "--validation", "0",
                "--test", "4", "--steps", "1", "--batch_size", "2", "--num_workers", "0", "--bootstrap", "10",
                "--eval_batch_size", "4", "--model", "tiny-fast")
@@ -119,7 +119,7 @@ def test_the_installed_experiment_runs_every_stage_from_another_folder(installed
     group = results["arms"]["captions"]["metrics"]["group_scores"]
     assert group["quadruples"] > 0 and {"pairwise", "text", "audio", "group"} == set(group["per_group"]["all"]["corrected"])
     evaluation = tmp_path / "exp" / "arms" / "captions" / "eval"
-    compare = _run(installed, tmp_path, "-m", "audiosetmix_lib.evaluation.evaluate_clap", "--compare", str(evaluation),
+    compare = _run(installed, tmp_path, "-m", "audiosetmix_lib.evaluation.clap_cli", "--compare", str(evaluation),
                    str(evaluation), "--output_dir", "cmp", "--bootstrap", "10")
     assert compare.returncode == 0, compare.stderr[-2000:]
     same = json.loads((tmp_path / "cmp" / "compare.json").read_text())["difference"]["all"]["raw"]["group"]

@@ -49,9 +49,12 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     diffs = results["paired_differences"]
     assert set(diffs) == {"both@overlap0.5 - captions"}
     for diff in diffs.values():
-        assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both runs
-        for entry in diff.values():
+        kinds = [k for k in diff if ":" not in k and k != "all"]
+        assert sum(diff[k]["raw"]["pairwise"]["count"] for k in kinds) == diff["all"]["raw"]["pairwise"]["count"] == pairs
+        for cells in diff.values():  # every test pair, scored by both runs
+            entry = cells["raw"]["pairwise"]
             assert entry["ci95"][0] <= entry["difference"] <= entry["ci95"][1]
+        assert set(diff["all"]["corrected"]) == {"pairwise", "text", "audio", "group"}
     # per-direction accuracy, read from the negatives' `direction` field
     detail = results["arms"]["captions"]["metrics"]["modifier_accuracy_detail"]["per_kind"]
     assert any(k.startswith("modifier:") for k in detail) and any(k.startswith("relation:") for k in detail)

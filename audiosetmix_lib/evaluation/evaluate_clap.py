@@ -37,13 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..dataset_path import DatasetPathError, check_dataset_arg
+from ..dataset_path import check_dataset_arg
 from ..retrieval import first_relevant_ranks, multi_caption_positives
 from ..training.features import uses_time_channel
 from .clap_model import Featurizer, embed_audio, embed_texts, load_model
@@ -232,17 +231,3 @@ def run(args: argparse.Namespace) -> str:
     metrics = evaluate_clap(args)
     return (summary_line(metrics) + f"\n[eval] wrote {Path(args.output_dir) / 'metrics.json'}, metrics.md and plots "
             f"({metrics['meta']['seconds']} s)")
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        print(run(args))
-    except (EvaluationError, DatasetPathError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

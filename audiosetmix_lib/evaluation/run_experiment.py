@@ -57,7 +57,6 @@ runs on fold 5 of the same folder.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -71,8 +70,8 @@ def parse_args(argv=None):
     return experiment_args.parse_args(argv, __doc__)
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def run_experiment(argv: list[str]) -> Path:
+    """Every stage, then the report; returns results.md."""
     args = parse_args(argv)
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -91,9 +90,4 @@ def main(argv=None) -> int:
         metrics[spec.name] = evaluate_arm(args, dataset, dirs[spec.name], spec.name, run)
     write_results(Experiment(args, argv, work, dataset, runs, dirs, metrics, run.times, run.commands))
     print(f"[experiment] done in {time.time() - started:.0f} s: {work / 'results.md'} and results.json", flush=True)
-    print((work / "results.md").read_text())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return work / "results.md"

@@ -2,7 +2,7 @@
 entry modules, each reused when its stamp says the same settings produced its output.
 
 The stages start `python -m audiosetmix_lib.cli`, `-m audiosetmix_lib.training.cli` and
-`-m audiosetmix_lib.evaluation.evaluate_clap` with this process's copy of the library first on
+`-m audiosetmix_lib.evaluation.clap_cli` with this process's copy of the library first on
 PYTHONPATH, so they run the same code from a checkout or an installed wheel. A stamp records a
 stage's arguments (not the interpreter or entry module); an evaluation's also records the
 fingerprint of the scoring code, so a change of the scores re-evaluates every run without
@@ -29,7 +29,7 @@ from .mix_ablation import MixPoint
 
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # the folder holding this copy of audiosetmix_lib
 ENTRY_MODULES = {"build": "audiosetmix_lib.cli", "train": "audiosetmix_lib.training.cli",
-                 "evaluate": "audiosetmix_lib.evaluation.evaluate_clap"}
+                 "evaluate": "audiosetmix_lib.evaluation.clap_cli"}
 
 
 def entry(stage: str) -> list[str]:
