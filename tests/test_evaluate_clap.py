@@ -224,19 +224,21 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
 
 def check_group_scores(group: dict, pairs: list[dict], test) -> None:
     """Every counterfactual clip of the split makes one quadruple, and the reported scores are the
-    DESIGN's formulas applied to the pairs file (ties miss; corrected: each caption's prior subtracted)."""
+    DESIGN's formulas applied to the pairs file (ties miss; corrected: each caption's and clip's prior subtracted)."""
     assert group["quadruples"] == sum(len(r) for r in test["negative_audio_index"]) > 0
     quads = [p for p in pairs if p["cf_true"] is not None]
     assert len(quads) == group["quadruples"]
 
-    def won(p, prior_c, prior_n):
-        xc, xn = p["score_true"] - prior_c, p["score_negative"] - prior_n
-        cc, cn = p["cf_true"] - prior_c, p["cf_negative"] - prior_n
+    def won(p, priors):
+        caption, negative, clip, cf = priors
+        xc, xn = p["score_true"] - caption - clip, p["score_negative"] - negative - clip
+        cc, cn = p["cf_true"] - caption - cf, p["cf_negative"] - negative - cf
         return {"text": xc > xn and cn > cc, "audio": xc > cc and cn > xn, "group": xc > xn and cn > cc and xc > cc and cn > xn}
 
-    for variant, prior in (("raw", lambda p: (0.0, 0.0)), ("corrected", lambda p: (p["prior_true"], p["prior_negative"]))):
+    for variant, priors in (("raw", lambda p: (0.0, 0.0, 0.0, 0.0)),
+                            ("corrected", lambda p: (p["prior_true"], p["prior_negative"], p["prior_clip"], p["prior_cf"]))):
         for score in ("text", "audio", "group"):
-            expected = np.mean([won(p, *prior(p))[score] for p in quads])
+            expected = np.mean([won(p, priors(p))[score] for p in quads])
             assert group["per_group"]["all"][variant][score]["value"] == pytest.approx(expected)
     corrected = np.mean([p["score_true"] - p["prior_true"] > p["score_negative"] - p["prior_negative"] for p in pairs])
     assert group["per_group"]["all"]["corrected"]["pairwise"]["value"] == pytest.approx(corrected)

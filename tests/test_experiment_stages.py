@@ -111,8 +111,8 @@ def evaluated_run(folder: Path, wins: list[bool], quad_wins: list[bool]) -> dict
             x_c, x_n = (1.0, 0.0) if win else (0.0, 1.0)
             cf_c, cf_n = (0.0, 1.0) if quad else (1.0, 0.0)
             f.write(json.dumps({"id": f"test-{i}", "kind": "order", "detail": "order", "negative": f"n{i}", "score_true": x_c,
-                                "score_negative": x_n, "prior_true": 0.0, "prior_negative": 0.0, "cf_true": cf_c,
-                                "cf_negative": cf_n}) + "\n")
+                                "score_negative": x_n, "prior_true": 0.0, "prior_negative": 0.0, "prior_clip": 0.0,
+                                "cf_true": cf_c, "cf_negative": cf_n, "prior_cf": 0.0}) + "\n")
     retrieval = {"R@1": 0.1, "R@5": 0.5, "R@10": 0.9, "mAP@10": 0.3, "median_rank": 5.0}
     return {"meta": {"num_audio": len(wins)}, "retrieval": {"text_to_audio": retrieval, "audio_to_text": retrieval}}
 

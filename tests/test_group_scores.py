@@ -10,25 +10,31 @@ import pytest
 
 from audiosetmix_lib.evaluation import clap_cli
 from audiosetmix_lib.evaluation.compare import compare_runs
-from audiosetmix_lib.evaluation.group_scores import QuadSimilarities, all_outcomes, caption_priors
+from audiosetmix_lib.evaluation.group_scores import QuadSimilarities, all_outcomes, mean_similarity
 from audiosetmix_lib.evaluation.pair_records import read_pairs, write_pairs
 from audiosetmix_lib.evaluation.score_report import group_score_report
 from audiosetmix_lib.evaluation.seed_level import DETECTABLE_Z, hierarchical_bootstrap, seed_level_differences
 
 
-def loudness_world(bias: float, hearing: float, n: int = 40) -> tuple[QuadSimilarities, list[str]]:
+def loudness_world(bias: float, hearing: float, loud_clip: float = 0.0, n: int = 40) -> tuple[QuadSimilarities, list[str]]:
     """n quadruples, half with a quiet clip x (caption 'quiet', counterfactual x' loud, caption 'loud'), half
-    the other way. Similarity s(y, c) = bias if c says 'quiet' (a text prior) + hearing if the clip y is what c says.
-    The split holds each quadruple's x and x', so half the clips are quiet: the prior of a caption is
-    its bias + hearing / 2."""
+    the other way. Similarity s(y, c) = bias if c says 'quiet' (a caption prior) + loud_clip if y is loud (a
+    clip prior) + hearing if the clip y is what c says. The split holds each quadruple's x and x' and its two
+    captions, half of each quiet, so by hand: p(c) = bias [c quiet] + loud_clip / 2 + hearing / 2 and
+    q(y) = bias / 2 + loud_clip [y loud] + hearing / 2."""
     quiet_true = np.arange(n) % 2 == 0
 
     def s(clip_quiet, caption_quiet):
-        return bias * caption_quiet + hearing * (clip_quiet == caption_quiet)
+        return bias * caption_quiet + loud_clip * ~clip_quiet + hearing * (clip_quiet == caption_quiet)
+
+    def p(caption_quiet):
+        return bias * caption_quiet + loud_clip / 2 + hearing / 2
+
+    def q(clip_quiet):
+        return bias / 2 + loud_clip * ~clip_quiet + hearing / 2
 
     x_q, c_q = quiet_true, quiet_true  # x and c say the same; x' and c' the opposite
-    sim = QuadSimilarities.of(s(x_q, c_q), s(x_q, ~c_q), s(~x_q, c_q), s(~x_q, ~c_q),
-                              bias * c_q + hearing / 2, bias * ~c_q + hearing / 2)
+    sim = QuadSimilarities.of(s(x_q, c_q), s(x_q, ~c_q), s(~x_q, c_q), s(~x_q, ~c_q), p(c_q), p(~c_q), q(x_q), q(~x_q))
     return sim, ["quiet" if q else "loud" for q in quiet_true]
 
 
@@ -49,10 +55,19 @@ def test_a_text_encoder_that_prefers_one_word_scores_half_pairwise_and_zero_on_t
 
 
 def test_the_correction_recovers_a_model_that_hears_under_a_strong_word_prior():
-    """Hearing 0.1 under a prior of 1.0: raw text 0 (the prior wins every text comparison) but audio 1
+    """Hearing 0.1 under a caption prior of 1.0: raw text 0 (the prior wins every text comparison) but audio 1
     (a caption compared across clips carries its prior on both sides); corrected, everything is 1."""
     sim, _ = loudness_world(bias=1.0, hearing=0.1)
     assert means(sim)["raw"] == {"pairwise": 0.5, "text": 0.0, "audio": 1.0, "group": 0.0}
+    assert means(sim)["corrected"] == {"pairwise": 1.0, "text": 1.0, "audio": 1.0, "group": 1.0}
+
+
+def test_the_correction_recovers_a_model_that_hears_under_a_loud_clip_prior():
+    """Loud clips closer to every caption (0.5) than the hearing (0.1): every text comparison holds the clip
+    fixed (raw pairwise and text 1), every audio comparison is won by the loud clip (raw audio 0); the
+    clip priors removed, everything is 1."""
+    sim, _ = loudness_world(bias=0.0, hearing=0.1, loud_clip=0.5)
+    assert means(sim)["raw"] == {"pairwise": 1.0, "text": 1.0, "audio": 0.0, "group": 0.0}
     assert means(sim)["corrected"] == {"pairwise": 1.0, "text": 1.0, "audio": 1.0, "group": 1.0}
 
 
@@ -82,11 +97,11 @@ def test_a_mix_of_pairs_with_and_without_a_clip_counts_each_score_over_its_own_p
     assert report["per_group"]["modifier:quieter"]["raw"]["text"]["count"] == 0
 
 
-def test_caption_priors_are_the_mean_similarity_to_every_clip():
+def test_priors_are_the_mean_similarity_to_every_item_of_the_other_side():
     rng = np.random.default_rng(1)
     text, audio = rng.standard_normal((5, 8)), rng.standard_normal((7, 8))
-    naive = [sum(float(np.dot(t, a)) for a in audio) / len(audio) for t in text]
-    assert caption_priors(text, audio) == pytest.approx(naive)
+    assert mean_similarity(text, audio) == pytest.approx([sum(float(np.dot(t, a)) for a in audio) / 7 for t in text])
+    assert mean_similarity(audio, text) == pytest.approx([sum(float(np.dot(a, t)) for t in text) / 5 for a in audio])
 
 
 def records_file(path, sim: QuadSimilarities, details: list[str]):
@@ -162,7 +177,8 @@ def test_seed_level_differences_average_the_same_seed_pairs():
         for i in range(10):
             records[(f"r{i}", "order", "n")] = {"id": f"r{i}", "kind": "order", "detail": "order", "negative": "n",
                                                 "score_true": sim.x_c[i], "score_negative": 0.5, "prior_true": 0.0,
-                                                "prior_negative": 0.0, "cf_true": None, "cf_negative": None}
+                                                "prior_negative": 0.0, "prior_clip": 0.0, "cf_true": None,
+                                                "cf_negative": None, "prior_cf": None}
         return records
 
     result = seed_level_differences([run(2), run(2), run(2)], [run(3), run(5), run(7)], n_resamples=200, seed=0)

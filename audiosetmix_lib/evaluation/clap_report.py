@@ -58,8 +58,9 @@ def group_section(group: dict) -> list[str]:
     lines = ["## Text, audio and group scores (Winoground / CompA), raw | bias-corrected", "",
              f"{group['pairs']} (clip, negative) pairs, {group['quadruples']} with the negative's counterfactual clip x'. "
              "pairwise: s(x,c) > s(x,c'); text: and s(x',c') > s(x',c); audio: s(x,c) > s(x',c) and s(x',c') > s(x,c'); "
-             "group: text and audio. Bias-corrected: each caption's mean similarity to all clips of the split subtracted "
-             "(the audio score cannot change). Chance: pairwise 0.5, text and audio 0.25, group 1/6 for a random scorer.", ""]
+             "group: text and audio. Bias-corrected: each caption's mean similarity to all clips of the split and each "
+             "clip's mean similarity to all captions of the split subtracted (caption priors act on the text side, clip "
+             "priors on the audio side). Chance: pairwise 0.5, text and audio 0.25, group 1/6 for a random scorer.", ""]
     if scores == ["pairwise"]:
         lines += ["No counterfactual clips in this split: the text-side pairwise score only.", ""]
     heads = [f"{s} raw | {s} corr." for s in scores]

@@ -74,7 +74,7 @@ def comparison_markdown(result: dict, title: str) -> list[str]:
     for variant in ("raw", "corrected"):
         if not any(variant in cells for cells in result.values()):
             continue
-        lines += [f"### {variant} similarities" if variant == "raw" else "### bias-corrected (each caption's prior removed)", "",
+        lines += [f"### {variant} similarities" if variant == "raw" else "### bias-corrected (each caption's and clip's prior removed)", "",
                   "| kind | pairs | " + " | ".join(SCORES) + " |", "|---|---:|" + "---:|" * len(SCORES)]
         for group, cells in result.items():
             row = cells.get(variant, {})

@@ -22,7 +22,8 @@ query; audio-to-text, an audio is found if any of its captions is). Rows that ca
   CompA scores of the quadruple (x, c, x', c'): text (each clip picks its caption), audio (each
   caption picks its clip) and group (both);
 - all of them again after removing each caption's prior, its mean similarity to all clips of
-  the split (CSLS / QB-Norm), so a caption the model prefers everywhere cannot score.
+  the split, and each clip's prior, its mean similarity to all captions of the split (CSLS /
+  QB-Norm), so a caption (or a clip) the model prefers everywhere cannot score.
 
 `--compare RUN_A RUN_B` reads two evaluations' modifier_pairs.jsonl (output folders, or model
 folders with an `eval/` inside) and writes compare.json and compare.md to DIR: B - A per kind,
@@ -51,7 +52,7 @@ from .clap_report import write_markdown
 from .clip_audio import rate_note
 from .compare import write_comparison
 from .errors import EvaluationError
-from .group_scores import QuadSimilarities, caption_priors
+from .group_scores import QuadSimilarities, mean_similarity
 from .metric_modules import METRICS, load_metric, metric_path
 from .negative_pairs import NegativePairs, negative_pairs
 from .pair_records import PAIRS_FILE, write_pairs
@@ -114,16 +115,19 @@ def retrieval_scores(text_emb: np.ndarray, audio_emb: np.ndarray, owner: list[in
     return retrieval, curves
 
 
-def pair_similarities(pairs: NegativePairs, audio_emb, true_emb, neg_emb, clip_emb) -> QuadSimilarities:
-    """The four similarities of every pair (x' NaN without a clip) and both captions' priors."""
+def pair_similarities(pairs: NegativePairs, audio_emb, text_emb, true_emb, neg_emb, clip_emb) -> QuadSimilarities:
+    """The four similarities of every pair (x' NaN without a clip), the priors of both captions (over the
+    split's clips) and of both clips (over the split's captions)."""
     x = audio_emb[pairs.rows]
-    cf_c, cf_n = np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
+    cf_c, cf_n, prior_cf = (np.full(len(pairs), np.nan) for _ in range(3))
     with_clip = pairs.with_clip
     if with_clip:
         cf_c[with_clip] = np.sum(clip_emb * true_emb[with_clip], axis=1)
         cf_n[with_clip] = np.sum(clip_emb * neg_emb[with_clip], axis=1)
+        prior_cf[with_clip] = mean_similarity(clip_emb, text_emb)
     return QuadSimilarities.of(np.sum(x * true_emb, axis=1), np.sum(x * neg_emb, axis=1), cf_c, cf_n,
-                               caption_priors(true_emb, audio_emb), caption_priors(neg_emb, audio_emb))
+                               mean_similarity(true_emb, audio_emb), mean_similarity(neg_emb, audio_emb),
+                               mean_similarity(x, text_emb), prior_cf)
 
 
 def negative_scores(ds, encoders, audio_emb, text_emb, owner: list[int], args, output_dir: Path) -> dict:
@@ -138,7 +142,7 @@ def negative_scores(ds, encoders, audio_emb, text_emb, owner: list[int], args, o
     true_emb = text_emb[[first_caption[r] for r in pairs.rows]]
     neg_emb = embed_texts(model, tokenizer, pairs.texts, args.batch_size)
     clip_emb = embed_audio(model, featurizer, [pairs.clips[j] for j in pairs.with_clip], args.batch_size)
-    sim = pair_similarities(pairs, audio_emb, true_emb, neg_emb, clip_emb)
+    sim = pair_similarities(pairs, audio_emb, text_emb, true_emb, neg_emb, clip_emb)
     metric = load_metric("modifier_accuracy")
     scored = np.stack([sim.x_c, sim.x_n], axis=1)
     ids = ds["id"] if "id" in ds.column_names else [str(i) for i in range(len(ds))]

@@ -207,7 +207,7 @@ def group_score_lines(exp: Experiment) -> list[str]:
     if not kinds or not any("text" in t.get("all", {}).get("raw", {}) for t in tables.values()):
         return []
     lines = []
-    for variant, title in (("raw", "raw"), ("corrected", "bias-corrected (each caption's prior removed)")):
+    for variant, title in (("raw", "raw"), ("corrected", "bias-corrected (each caption's and clip's prior removed)")):
         lines += ["", f"## Text / audio / group score per run, {title} (chance 0.25 / 0.25 / 0.17)", "",
                   "| kind | " + " | ".join(exp.names) + " |", "|---|" + "---:|" * len(exp.names)]
         for kind in kinds:

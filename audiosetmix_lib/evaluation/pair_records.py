@@ -2,8 +2,10 @@
 so two evaluated runs can be compared pair by pair without their models.
 
 Fields: id, kind, detail, negative (its caption), score_true s(x,c), score_negative s(x,c'),
-prior_true p(c), prior_negative p(c'), and, where the row holds the negative's counterfactual
-clip x', cf_true s(x',c) and cf_negative s(x',c') (null otherwise).
+prior_true p(c), prior_negative p(c') (each caption's mean similarity to the split's clips),
+prior_clip q(x) (the clip's mean similarity to the split's captions), and, where the row holds
+the negative's counterfactual clip x', cf_true s(x',c), cf_negative s(x',c') and prior_cf q(x')
+(null otherwise).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def write_pairs(path: Path, ids: list[str], rows: list[int], kinds: list[str], d
             f.write(json.dumps({"id": ids[r], "kind": kinds[j], "detail": details[j], "negative": texts[j],
                                 "score_true": float(sim.x_c[j]), "score_negative": float(sim.x_n[j]),
                                 "prior_true": float(sim.prior_c[j]), "prior_negative": float(sim.prior_n[j]),
-                                "cf_true": _number(sim.cf_c[j]), "cf_negative": _number(sim.cf_n[j])}) + "\n")
+                                "prior_clip": float(sim.prior_x[j]), "cf_true": _number(sim.cf_c[j]),
+                                "cf_negative": _number(sim.cf_n[j]), "prior_cf": _number(sim.prior_cf[j])}) + "\n")
 
 
 def pair_key(record: dict) -> tuple[str, str, str]:
@@ -50,8 +53,8 @@ def read_pairs(run_dir: Path) -> dict[tuple[str, str, str], dict]:
 
 
 def has_priors(records) -> bool:
-    """Whether the records carry caption priors (evaluations before the bias correction do not)."""
-    return all("prior_true" in r for r in records)
+    """Whether the records carry the priors (evaluations before the bias correction do not)."""
+    return all("prior_true" in r and "prior_clip" in r for r in records)
 
 
 def similarities(records: list[dict]) -> QuadSimilarities:
@@ -60,4 +63,5 @@ def similarities(records: list[dict]) -> QuadSimilarities:
         return [default if r.get(name) is None else r[name] for r in records]
 
     return QuadSimilarities.of(column("score_true", np.nan), column("score_negative", np.nan), column("cf_true", np.nan),
-                               column("cf_negative", np.nan), column("prior_true", 0.0), column("prior_negative", 0.0))
+                               column("cf_negative", np.nan), column("prior_true", 0.0), column("prior_negative", 0.0),
+                               column("prior_clip", 0.0), column("prior_cf", 0.0))
