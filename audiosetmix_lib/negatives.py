@@ -182,7 +182,7 @@ def flipped_direction(kind: str, recipe: Recipe, perturbed: Recipe) -> str:
     so accuracy splits by direction the same way on both paths."""
     if len(recipe.events) != len(perturbed.events):
         return ""
-    for before, after in zip(recipe.events, perturbed.events):
+    for before, after in zip(recipe.events, perturbed.events, strict=True):
         if kind == "modifier":
             for name, params in sorted(before.transforms.items()):
                 flipped_to = after.transforms.get(name, {}).get("direction")

@@ -44,7 +44,7 @@ def accuracy_plot(path: Path, panels: list[tuple[str, dict]]) -> None:
     """One bar chart per (title, {kind: {accuracy, ci95, count}}) panel, chance at 0.5."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
-    for ax, (title, table) in zip(axes[0], panels):
+    for ax, (title, table) in zip(axes[0], panels, strict=True):
         names = list(table)
         acc = np.array([table[n]["accuracy"] for n in names])
         lo = np.array([table[n]["ci95"][0] for n in names])

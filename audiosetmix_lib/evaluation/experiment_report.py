@@ -196,7 +196,7 @@ def wording_lines(exp: Experiment) -> list[str]:
     lines += [f"| {t} | " + " | ".join(up_down_cell(per_direction[n].get(t)) for n in exp.names) + " |" for t in transforms]
     overall = [exp.metrics[a].get("modifier_accuracy") for a in exp.names]
     if all(overall):
-        lines += ["", "All pairs: " + ", ".join(f"{a} {accuracy_cell(e)}" for a, e in zip(exp.names, overall))]
+        lines += ["", "All pairs: " + ", ".join(f"{a} {accuracy_cell(e)}" for a, e in zip(exp.names, overall, strict=True))]
     return lines
 
 

@@ -57,7 +57,7 @@ def counterfactual_clips(ds) -> list[dict[int, object]]:
 
     table = ds.select_columns(["negative_audio", "negative_audio_index"])
     table = table.cast_column("negative_audio", datasets.List(datasets.Audio(decode=False)))  # bytes, decoded later
-    return [dict(zip(row["negative_audio_index"] or [], row["negative_audio"] or [])) for row in table]
+    return [dict(zip(row["negative_audio_index"] or [], row["negative_audio"] or [], strict=False)) for row in table]
 
 
 def negative_pairs(ds) -> NegativePairs:
@@ -65,7 +65,7 @@ def negative_pairs(ds) -> NegativePairs:
     pairs = NegativePairs()
     recipes = ds["recipe"] if "recipe" in ds.column_names else [None] * len(ds)
     clips = counterfactual_clips(ds)
-    for i, (negatives, recipe) in enumerate(zip(ds["negatives"], recipes)):
+    for i, (negatives, recipe) in enumerate(zip(ds["negatives"], recipes, strict=True)):
         for k, negative in enumerate(negatives or []):
             if not negative or not negative.get("caption"):
                 continue

@@ -58,7 +58,7 @@ def seed_level_differences(base_runs: list[dict], other_runs: list[dict], n_resa
         for variant in variants:
             cells[variant] = {}
             for score in SCORES:
-                d = np.stack([o[variant][score][mask] - b[variant][score][mask] for b, o in zip(base, other)])
+                d = np.stack([o[variant][score][mask] - b[variant][score][mask] for b, o in zip(base, other, strict=True)])
                 d = d[:, ~np.isnan(d).any(axis=0)]
                 if d.shape[1]:
                     cells[variant][score] = hierarchical_bootstrap(d, n_resamples, seed)

@@ -75,6 +75,6 @@ def zero_shot_report(audio_emb: np.ndarray, labels: list[str], text_emb_of, head
         others[np.arange(len(truth)), truth] = -np.inf
         correct = true_scores > others.max(axis=1) if len(classes) > 1 else np.ones(len(truth), dtype=bool)
         per_class = {c: float(np.mean(correct[truth == i])) for i, c in enumerate(classes)}
-        results[name] = {"accuracy": float(np.mean(correct)), "per_class": per_class, "prompts": dict(zip(classes, texts))}
+        results[name] = {"accuracy": float(np.mean(correct)), "per_class": per_class, "prompts": dict(zip(classes, texts, strict=True))}
     return {"accuracy": results[headline]["accuracy"], "prompt": headline, "num_clips": len(labels),
             "num_classes": len(classes), "chance": 1.0 / len(classes), "by_prompt": results}
