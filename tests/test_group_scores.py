@@ -187,3 +187,20 @@ def test_seed_level_differences_average_the_same_seed_pairs():
     assert entry["seeds"] == 3 and entry["count"] == 10 and "text" not in result["order"]["raw"]
     with pytest.raises(ValueError):
         seed_level_differences([run(2)], [], 10, 0)
+
+
+def test_a_row_whose_clips_and_indices_disagree_is_refused_by_name():
+    import datasets
+
+    from audiosetmix_lib.evaluation.errors import EvaluationError
+    from audiosetmix_lib.evaluation.negative_pairs import counterfactual_clips
+
+    features = datasets.Features({"negative_audio": datasets.List(datasets.Audio(decode=False)),
+                                  "negative_audio_index": datasets.List(datasets.Value("int32"))})
+    clip = {"bytes": b"not decoded here", "path": "x.flac"}
+    good = datasets.Dataset.from_dict({"negative_audio": [[clip], []], "negative_audio_index": [[2], []]}, features=features)
+    assert counterfactual_clips(good) == [{2: clip}, {}]
+    bad = datasets.Dataset.from_dict({"negative_audio": [[clip], [clip, clip]], "negative_audio_index": [[0], [1]]},
+                                     features=features)
+    with pytest.raises(EvaluationError, match="row 1: negative_audio holds 2 clip"):
+        counterfactual_clips(bad)

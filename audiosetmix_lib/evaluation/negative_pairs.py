@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..negatives import flipped_direction
 from ..recipe import Recipe
+from .errors import EvaluationError
 
 
 def negative_detail(row_recipe: str | None, negative: dict) -> str:
@@ -57,7 +58,14 @@ def counterfactual_clips(ds) -> list[dict[int, object]]:
 
     table = ds.select_columns(["negative_audio", "negative_audio_index"])
     table = table.cast_column("negative_audio", datasets.List(datasets.Audio(decode=False)))  # bytes, decoded later
-    return [dict(zip(row["negative_audio_index"] or [], row["negative_audio"] or [], strict=False)) for row in table]
+    clips = []
+    for i, row in enumerate(table):
+        index, audio = row["negative_audio_index"] or [], row["negative_audio"] or []
+        if len(index) != len(audio) or not all(0 <= k for k in index):
+            raise EvaluationError(f"row {i}: negative_audio holds {len(audio)} clip(s) but negative_audio_index names "
+                                  f"{index}; the two columns must pair one index with each clip")
+        clips.append(dict(zip(index, audio, strict=True)))
+    return clips
 
 
 def negative_pairs(ds) -> NegativePairs:
