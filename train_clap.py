@@ -1,6 +1,6 @@
 """Train a CLAP model on AudioSetMix: captions with modifiers plus hard negatives.
 
-    accelerate launch train_clap.py --dataset output/audiosetmix-synth-small --model tiny --output_dir out/clap-tiny
+    accelerate launch train_clap.py --dataset_dir output/audiosetmix-synth-small --model tiny --output_dir out/clap-tiny
     python train_clap.py config.yaml            # the same fields from a .json / .yaml file
 
 Arguments: `audiosetmix_lib/training/args.py` (or `--help`); the loop: `audiosetmix_lib/training/loop.py`;

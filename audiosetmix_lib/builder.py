@@ -24,8 +24,14 @@ from .events import SPLITS
 from .rows import RowMaker
 from .sources import EventPool, make_source
 from .sources.base import SourceError
+from .transforms import TRANSFORMS
 
-_DESCRIPTION = "Audio-caption pairs with modifiers (volume, pitch, speed, duration, order, overlap) and hard negatives."
+
+def description() -> str:
+    """The dataset's one-line description, with the transforms registered now."""
+    return f"Audio-caption pairs with modifiers ({', '.join(TRANSFORMS)}, order, overlap) and hard negatives."
+
+
 _CITATION = """@article{xu2024audiosetmix,
   title   = {AudioSetMix: Enhancing Audio-Language Datasets with LLM-Assisted Augmentations},
   author  = {Xu, David and others},
@@ -124,7 +130,7 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
-            description=_DESCRIPTION,
+            description=description(),
             features=features(self.config.sample_rate),
             citation=_CITATION,
             homepage="https://arxiv.org/abs/2405.11093",

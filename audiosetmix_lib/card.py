@@ -8,12 +8,47 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+import fsspec
+import pyarrow.parquet as pq
+
 from . import __version__
+from .config import MixConfig
 from .hub_layout import configs_yaml, dataset_info_yaml
 from .recipe import RECIPE_VERSION
 from .sources.report import card_markdown
+from .transforms import MODIFIER_NAMES, TRANSFORMS, resolve_settings, words
 
 CARD_TEMPLATE_NAME = "dataset_card.md"
+
+
+def modifier_values(mix: MixConfig) -> dict:
+    """The card's lists of modifiers, written from the transform registry and this build's settings."""
+    return {
+        "modifier_pairs": ", ".join(f"{MODIFIER_NAMES[(n, 'up')]} or {MODIFIER_NAMES[(n, 'down')]}" for n in TRANSFORMS),
+        "modifier_names": ", ".join(f"`{name}`" for name in MODIFIER_NAMES.values()),
+        "transform_names": ", ".join(TRANSFORMS),
+        "modifier_section": modifier_section(mix),
+    }
+
+
+def modifier_section(mix: MixConfig) -> str:
+    """How each modifier is made in this build (its ranges and probability) and the words captions use for it."""
+    settings = resolve_settings(mix.transforms)
+
+    def said(name: str, direction: str) -> str:
+        forms = words((name, direction))
+        return f"**{MODIFIER_NAMES[(name, direction)]}**: " + ", ".join(f"_{w}_" for w in (*forms.adj, *forms.adv))
+
+    lines = ["| transform | up | down | how it is made | probability per event |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {said(name, 'up')} | {said(name, 'down')} | {module.definition(settings[name])} | "
+              f"{settings[name].probability:g} |" for name, module in TRANSFORMS.items()]
+    return "\n".join([
+        f"Every event is first set to one absolute level (RMS of its active frames at {mix.reference_dbfs:g} dBFS), "
+        "then transformed; the table gives this build's settings (`transforms` in the mix settings above) and the "
+        "words the template writes for each direction (an LLM caption may also use the validator's other words).", "",
+        *lines, "",
+        f"{mix.min_events}-{mix.max_events} events per clip, at most {mix.max_duration:g} s. The mix is never "
+        f"normalised; a peak limiter at {mix.limiter_threshold_dbfs:g} dBFS only catches peaks."])
 
 
 def card_template() -> str:
@@ -48,25 +83,27 @@ def yaml_header(builder, split_sizes: dict[str, int], split_bytes: dict[str, int
     return "\n".join(lines)
 
 
-def _audio_bytes(ds, column: str) -> int:
-    """Encoded bytes in an Audio or List(Audio) column, read from Arrow (nothing decoded)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def audio_column_bytes(files) -> dict[str, int]:
+    """Bytes on disk of the `audio` and `negative_audio` columns, summed from the shards' Parquet footers.
 
-    if column not in ds.column_names:
-        return 0
-    array = ds.data.column(column).combine_chunks()
-    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):  # List(Audio): one level down
-        array = array.flatten()
-    lengths = pc.binary_length(array.field("bytes"))
-    return int(pc.sum(lengths).as_py() or 0)
+    The card is written after the shards, from their text columns only; the footers say what the
+    audio takes without reading it (a footer is a few KiB, also from an object store)."""
+    totals = {"audio": 0, "negative_audio": 0}
+    for file in files:
+        with fsspec.open(str(file), "rb") as f:
+            metadata = pq.ParquetFile(f).metadata
+        for group in range(metadata.num_row_groups):
+            for column in range(metadata.num_columns):
+                chunk = metadata.row_group(group).column(column)
+                top = chunk.path_in_schema.split(".")[0]
+                if top in totals and chunk.path_in_schema.endswith(".bytes"):
+                    totals[top] += chunk.total_compressed_size
+    return totals
 
 
-def audio_negatives_cost(prepared) -> str:
+def audio_negatives_cost(rows: int, audio_bytes: dict[str, int]) -> str:
     """Storage of the counterfactual clips relative to the rows' own audio (the card's N-cost line)."""
-    rows = sum(len(prepared[split]) for split in prepared)
-    own = sum(_audio_bytes(prepared[split], "audio") for split in prepared)
-    extra = sum(_audio_bytes(prepared[split], "negative_audio") for split in prepared)
+    own, extra = audio_bytes.get("audio", 0), audio_bytes.get("negative_audio", 0)
     if not rows or not own:
         return "no audio"
     return (f"{extra / rows / 1024:.1f} KiB of FLAC per row beside {own / rows / 1024:.1f} KiB for `audio`: "
@@ -74,8 +111,10 @@ def audio_negatives_cost(prepared) -> str:
 
 
 def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float, num_proc: int, extra: dict | None = None,
-              split_bytes: dict[str, int] | None = None) -> str:
-    """The filled card (the build writes it last, atomically: `output.contract.BuildOutput.finish`)."""
+              split_bytes: dict[str, int] | None = None, audio_bytes: dict[str, int] | None = None) -> str:
+    """The filled card (the build writes it last, atomically: `output.contract.BuildOutput.finish`).
+
+    `prepared`: the rows without audio; `audio_bytes`: what the audio columns take (`audio_column_bytes`)."""
     config = builder.config
     sizes = {split: len(prepared[split]) for split in prepared}
     sources = Counter()
@@ -104,6 +143,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
         "statistics": "_Not computed for this build._",  # the build passes them in `extra`
         "caption_report": "_No caption report for this build._",  # the build passes it in `extra`
     }
-    values["audio_negatives_cost"] = audio_negatives_cost(prepared)
+    values["audio_negatives_cost"] = audio_negatives_cost(sum(sizes.values()), audio_bytes or {})
+    values.update(modifier_values(config.mix_config()))
     values.update(extra or {})
     return Template(card_template()).safe_substitute(values)

@@ -19,16 +19,22 @@ from .captions.fallback_guard import FallbackGuard
 from .captions.report import summary_lines
 from .cli_errors import error_message
 from .config import MixConfig
+from .consistency.cli import add_parser as add_consistency_parser
 from .dataset_path import DatasetPathError, check_dataset_arg, describe_load_failure
 from .engine.driver import run_build
+from .engine.local import usable_cores
+from .event_density import short_events_warning
 from .locations import check_workers_reach, is_process_local, local_path, location, output_location
 from .output.contract import check_output_dir
 from .output.manifest import META_DIR
 from .output.object_store import check_object_store_output, driver_state_dir, output_url
+from .output.source_record import record_source_root, recorded_source_root
+from .output.unused_folders import removed_unless_opened
+from .provenance import mismatches_here
 from .recipe import Recipe
 from .rows import rerender_pcm
-from .sources import SOURCE_NAMES
-from .sources.base import SourceError
+from .sources import SOURCE_NAMES, from_spec
+from .sources.base import SourceError, uses_source_root
 from .sources.report import lost_class_warnings, terminal_lines
 from .stats_cli import add_parser as add_stats_parser
 from .stop_signals import stop_signals_raise
@@ -52,8 +58,9 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", type=int)
     p.add_argument("--sample_rate", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--num_proc", type=int, default=1, help="processes for rendering (the output does not depend on it); "
-                                                           "with --engine ray and no cluster: the local Ray's CPUs")
+    p.add_argument("--num_proc", type=int, help="processes for rendering (the output does not depend on it; default: the "
+                   "CPU cores this process may use; 1 with --captioner transformers, whose model each process would "
+                   "load, and for memory://); with --engine ray and no cluster: the local Ray's CPUs")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: one process pool on this machine; ray: one task per shard on a Ray cluster (same bytes)")
     p.add_argument("--ray_address", help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray started "
@@ -76,6 +83,7 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("folder source")
     g.add_argument("--split_column", help="metadata column that names each clip's split (e.g. fold)")
     g.add_argument("--split_map", help="JSON map from split-column values to train/validation/test")
+    g.add_argument("--metadata_encoding", help="metadata.csv's text encoding when it is not UTF-8 (e.g. cp1252, latin-1)")
     g = p.add_argument_group("audioset source")
     g.add_argument("--audioset_labels", help="strong-label TSV (segment_id, start_time_seconds, end_time_seconds, label)")
     g.add_argument("--audioset_ontology", help="ontology.json")
@@ -95,6 +103,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
 def _source_options(args, config_source: str, base: dict) -> dict:
     source = args.source or config_source
     options = dict(base)
+    if args.metadata_encoding and source != "folder":
+        raise UsageError(f"--metadata_encoding is for the folder source's metadata.csv, not the {source} source: leave it out")
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
     if source in ("folder", "hf"):
@@ -110,6 +120,8 @@ def _source_options(args, config_source: str, base: dict) -> dict:
             options["split_column"] = args.split_column
         if args.split_map:
             options["split_map"] = _json_arg("--split_map", args.split_map, dict)
+        if args.metadata_encoding:
+            options["metadata_encoding"] = args.metadata_encoding
     elif source == "audioset":
         if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
             raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
@@ -162,6 +174,9 @@ def _build(args) -> int:
         overrides["mix"] = _json_arg("--mix", args.mix, dict)
         _check_mix(overrides["mix"])
     _check_numbers(args)
+    if args.num_proc is None:  # the cores, as `datasets` users set num_proc (one model per process would not fit;
+        # memory:// lives in this process)
+        args.num_proc = 1 if args.captioner == "transformers" or is_process_local(args.output_dir) else usable_cores()
     output_dir = output_location(args.output_dir, "--output_dir")
     check_workers_reach(output_dir, "--output_dir", args.engine, args.num_proc)
     # before the source scan: a wrong folder is refused at once
@@ -170,6 +185,23 @@ def _build(args) -> int:
     else:
         check_object_store_output(output_dir, args.overwrite)
     meta = driver_state_dir(output_dir)
+    with removed_unless_opened(output_dir, meta) as opened:
+        maker, result = _scan_and_run(args, base, overrides, output_dir, meta, opened)
+    if isinstance(output_dir, Path):
+        record_source_root(output_dir, maker.source)  # for render on this machine (.audiosetmix/ is never pushed)
+    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
+    if result.captions is not None:
+        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
+    if is_process_local(output_dir):
+        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
+              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
+              file=sys.stderr, flush=True)
+    return 0
+
+
+def _scan_and_run(args, base, overrides: dict, output_dir, meta: Path, opened):
+    """The source scan and the build: (row maker, BuildResult); `opened(output)` runs once the output holds the
+    build's manifest (from then on its folder is kept for the resume)."""
     overrides.update(caption_overrides(args, meta / "caption-report.sqlite", output_url(output_dir, META_DIR, "answers")))
     # the builder's own cache (a lock file: rows never go through it) lives with the build, reused on a rerun
     _check_sizes({k: overrides.get(k, getattr(base, k)) for k in ("train", "validation", "test")},
@@ -183,9 +215,13 @@ def _build(args) -> int:
           f"{len(skipped)} inputs skipped; events per split {maker.pool.counts()}", flush=True)
     for warning in lost_class_warnings(maker.source):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+    short = short_events_warning([e.duration for e in maker.pool.events], builder.config.mix_config(), builder.config.source)
+    if short:
+        print(f"warning: {short}", file=sys.stderr, flush=True)
     _check_split_events(builder.config, maker)
 
     def fresh_report(output) -> None:
+        opened(output)
         if output.state in ("fresh", "replace"):  # records of an earlier build are not this build's
             for suffix in ("", "-wal", "-shm"):
                 (meta / f"caption-report.sqlite{suffix}").unlink(missing_ok=True)
@@ -193,14 +229,7 @@ def _build(args) -> int:
     result = run_build(builder, output_dir, num_proc=args.num_proc, overwrite=args.overwrite,
                        after_batch=_fallback_guard(args, builder), on_open=fresh_report, engine=args.engine,
                        ray_address=args.ray_address, ray_caption_actors=args.ray_caption_actors)
-    _print_summary(output_dir, result.sizes, maker.source, time.time() - started)
-    if result.captions is not None:
-        print("\n" + "\n".join(summary_lines(result.captions)) + f"\n  report: {output_url(output_dir, 'caption_report.json')}")
-    if is_process_local(output_dir):
-        print(f"warning: --output_dir {output_dir} lives in this process's memory and is gone when the command ends "
-              f"(meant for tests that build and read in one process); build into a folder or an object store to keep it",
-              file=sys.stderr, flush=True)
-    return 0
+    return maker, result
 
 
 def _json_arg(flag: str, text: str, kind: type):
@@ -219,7 +248,8 @@ def _check_mix(mix: dict) -> None:
         MixConfig.from_dict(mix)
     except (ValueError, TypeError) as error:
         known = ", ".join(f.name for f in fields(MixConfig))
-        raise UsageError(f"--mix: {error}; the keys are: {known}") from None
+        keys = f"; the keys are: {known}" if "unknown MixConfig fields" in str(error) else ""
+        raise UsageError(f"--mix: {error}{keys}") from None
 
 
 SAMPLE_RATES = (8000, 192000)  # below, the synth classes' bands do not fit under Nyquist; above, no audio dataset
@@ -263,7 +293,7 @@ def _fallback_guard(args, builder):
         return None
 
     return FallbackGuard(args.llm_max_fallback_rate, sum(builder.config.num_examples().values()),
-                         builder.row_maker().captioner.report)
+                         builder.row_maker().captioner.report, reuses_rejected=args.llm_reuse_rejected)
 
 
 def _print_summary(output_dir: Path | str, sizes: dict, source, elapsed: float) -> None:
@@ -300,15 +330,36 @@ def render_cmd(args) -> int:
         if not 0 <= args.negative < len(negatives):
             raise UsageError(f"{args.id} has {len(negatives)} negatives; --negative must be in 0..{len(negatives) - 1}")
         recipe, what = negatives[args.negative]["recipe"], f"negative {args.negative} ({negatives[args.negative]['kind']}) of {args.id}"
-    for name, (built, here) in Recipe.from_json(recipe).version_differences().items():
-        print(f"warning: {name} {here} here, {built} at build time: the samples may differ", file=sys.stderr)
-    pcm, sr = rerender_pcm(recipe, source_root=args.source_root)  # a SourceError is one error line (main)
+        what += stored_clip_note(args.negative, row[0].get("negative_audio_index") or [])
+    stored = Recipe.from_json(recipe)
+    source = from_spec(stored.source, _source_root(args, recipe))  # a SourceError is one error line (main)
+    for line in mismatches_here(stored, source):
+        print(f"warning: {line}", file=sys.stderr)
+    pcm, sr = rerender_pcm(recipe, source)
     write_wav(args.out, pcm, sr)
     print(f"wrote {args.out}: {len(pcm) / sr:.3f} s at {sr} Hz from the recipe of {what}")
     return 0
 
 
 _ROW_ID = re.compile(r"(train|validation|test)-\d+")
+
+
+def _source_root(args, recipe: str) -> str | None:
+    """--source_root, else the folder this machine built from (recorded in the output's .audiosetmix/) if it still exists."""
+    if args.source_root or not uses_source_root(json.loads(recipe)["source"]):
+        return args.source_root
+    root = recorded_source_root(args.dataset_dir)
+    if root is not None:
+        print(f"source folder: {root} (where this machine built the dataset; --source_root DIR overrides)", file=sys.stderr)
+    return root
+
+
+def stored_clip_note(negative: int, audio_index: list[int]) -> str:
+    """Which stored clip a rendered negative is: `negative_audio[j]` holds negative `negative_audio_index[j]`."""
+    if negative in audio_index:
+        j = audio_index.index(negative)
+        return f"; stored as negative_audio[{j}] (negative_audio_index[{j}] = {negative}): the same samples"
+    return f"; not stored as audio (this row's negative_audio holds negatives {list(audio_index)}, in that order)"
 
 
 def _load_dataset_arg(dataset_dir: str, flag: str = "--dataset_dir", split: str | None = None):
@@ -357,6 +408,8 @@ def push(args) -> int:
         print(f"would upload {len(files)} files to datasets/{args.repo_id}:")
         for f in files:
             print(f"  {f}  ({(folder / f).stat().st_size} bytes)")
+        total = sum((folder / f).stat().st_size for f in files)
+        print(f"total: {total / 2**20:.1f} MiB ({total} bytes) in {len(files)} files")
         return 0
     api = HfApi()
     try:
@@ -416,19 +469,21 @@ def parser() -> argparse.ArgumentParser:
     _add_build_args(b)
     b.set_defaults(func=build)
     r = sub.add_parser("render", help="re-render one row from its recipe")
-    r.add_argument("--dataset_dir", required=True)
+    r.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     r.add_argument("--id", required=True, help="row id, e.g. test-3")
     r.add_argument("--out", required=True, help="output .wav (16-bit PCM)")
-    r.add_argument("--negative", type=int, help="render the row's negative K (an index into `negatives`) instead")
-    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>)")
+    r.add_argument("--negative", type=int, help="render the row's negative K instead: K indexes `negatives`; the stored "
+                   "clip negative_audio[j] is negative K = negative_audio_index[j] (the output line says which j)")
+    r.add_argument("--source_root", help="the folder the source's files are in on this machine (recipes name it <source_root>; "
+                                         "default: the folder the build read, when it was built here and the folder still exists)")
     r.set_defaults(func=render_cmd)
     s = sub.add_parser("show", help="print a few rows and how to load the dataset")
-    s.add_argument("--dataset_dir", required=True)
+    s.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     s.add_argument("--split", default="train")
     s.add_argument("--n", type=int, default=3)
     s.set_defaults(func=show)
     u = sub.add_parser("push", help="upload a built dataset to the Hugging Face Hub")
-    u.add_argument("--dataset_dir", required=True)
+    u.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (also --dataset)")
     u.add_argument("--repo_id", required=True)
     u.add_argument("--private", action="store_true")
     u.add_argument("--commit_message", default="Upload AudioSetMix")
@@ -436,6 +491,7 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(func=push)
     add_stats_parser(sub)
     add_audit_parser(sub)
+    add_consistency_parser(sub)
     return p
 
 
@@ -468,9 +524,21 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+QUIET_COMMANDS = ("render", "show", "stats", "audit", "push")
+
+
+def _quiet_datasets() -> None:
+    """No `datasets` progress bars ("Generating train split", "Filter") around a short command's few lines."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every expected failure ends as ONE `error: <cause and fix>` line on stderr and exit code 2."""
     args = parser().parse_args(argv)
+    if args.command in QUIET_COMMANDS:
+        _quiet_datasets()
     stdout, sys.stdout = sys.stdout, _ReaderMayLeave(sys.stdout)
     try:
         return args.func(args)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .transforms import resolve_settings, volume
+from .typed_settings import require_between, require_range, typed_fields
+
 # Flat keys of recipe version 1 and where their values live now (the error names the new form).
 MOVED_FIELDS = {
     "transform_probability": '"transforms": {"<name>": {"probability": p}} (each transform has its own)',
@@ -16,6 +19,10 @@ MOVED_FIELDS = {
     "longer_repeats": '"transforms": {"duration": {"up": [low, high]}}',
     "shorter_keep": '"transforms": {"duration": {"down": [low, high]}}',
 }
+
+
+MAX_EVENTS = 20
+MAX_OVERLAP_ONSET = 0.9
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,10 @@ class MixConfig:
     background_db: float = 6.0  # an overlapping event this far below the other is "in the background"
     max_duration: float = 10.0
     min_event_share: float = 1.0  # seconds: below this, a "follow" is turned into an overlap
+    # short events (event_density): the first events drawn that bring this many seconds of sound each on
+    # average are kept; a clip shorter than min_clip_seconds is padded with trailing silence
+    min_seconds_per_event: float = 1.0
+    min_clip_seconds: float = 0.5
     fade_seconds: float = 0.02
     # levels
     reference_dbfs: float = -26.0
@@ -42,18 +53,36 @@ class MixConfig:
     limiter_threshold_dbfs: float = -1.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_events <= self.max_events:
-            raise ValueError(f"need 1 <= min_events <= max_events, got {self.min_events}, {self.max_events}")
-        if not 0.0 <= self.overlap_probability <= 1.0:
-            raise ValueError(f"overlap_probability must be in [0, 1], got {self.overlap_probability}")
+        """Every field checked here, in one place: a setting that would make a caption untrue of its
+        sound (an "overlapping" event that starts after the other ended, a "background" event as loud
+        as the other, a 0 dB "louder") is refused with its field's name."""
+        typed_fields(self)
         if not isinstance(self.transforms, dict):
             raise ValueError(f"transforms must be an object of per-transform settings, got {self.transforms!r}")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, tuple) and not value[0] <= value[1]:
-                raise ValueError(f"{f.name} must be a (low, high) range, got {value}")
-        if self.max_duration <= 0:
-            raise ValueError("max_duration must be positive")
+        if not 1 <= self.min_events <= self.max_events <= MAX_EVENTS:
+            raise ValueError(f"need 1 <= min_events <= max_events <= {MAX_EVENTS}, got {self.min_events}, {self.max_events}")
+        require_between("max_duration", self.max_duration, 0.1, 3600.0, " (seconds)")
+        require_between("overlap_probability", self.overlap_probability, 0.0, 1.0)
+        require_range("overlap_onset", self.overlap_onset, 0.0, MAX_OVERLAP_ONSET,
+                      " (the share of the previous event elapsed when an overlapping one starts: it must start inside it, "
+                      "with time left to sound together)")
+        require_range("follow_gap", self.follow_gap, 0.0, self.max_duration / 2,
+                      " (seconds of silence between an event and the one that follows it; at most half of max_duration)")
+        require_between("background_db", self.background_db, volume.CHECK_DB, 60.0,
+                        f" (how far below the event it overlaps a background event is: at least the {volume.CHECK_DB:g} dB "
+                        "a level difference needs to be heard)")
+        require_between("min_event_share", self.min_event_share, 0.0, self.max_duration, " (seconds; at most max_duration)")
+        require_between("min_seconds_per_event", self.min_seconds_per_event, 0.0, self.max_duration, " (seconds of sound each kept event brings, on average)")
+        require_between("min_clip_seconds", self.min_clip_seconds, 0.0, self.max_duration, " (seconds: a shorter clip is padded with silence)")
+        require_between("fade_seconds", self.fade_seconds, 0.0, 0.5, " (seconds)")
+        require_between("reference_dbfs", self.reference_dbfs, -60.0, 0.0, " (dBFS)")
+        require_between("active_range_db", self.active_range_db, 1.0, 90.0, " (dB)")
+        require_between("limiter_threshold_dbfs", self.limiter_threshold_dbfs, self.reference_dbfs, 0.0,
+                        " (dBFS, from reference_dbfs up: a limiter below the reference level would flatten every event)")
+        try:
+            resolve_settings(self.transforms)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"transforms: {error}") from None
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -78,7 +107,7 @@ class LLMConfig:
     `model` is the transformers model id/path or the server's model name; `base_url` ... `backoff`
     apply to `openai`, `device` ... `batch_size` to `transformers`; `cache` and `report` are SQLite
     files (the answer cache, shared by processes; the per-build report store); `endpoint_id` and
-    `retry_rejected` shape the cache's keys and reuse (`--llm_cache_namespace`, `--llm_retry_rejected`);
+    `retry_rejected` shape the cache's keys and reuse (`--llm_cache_namespace`, `--llm_reuse_rejected`);
     `cache_folders` and `answers_dir` are answer files that work across machines (captions.answer_files).
     """
 
@@ -99,7 +128,7 @@ class LLMConfig:
     cache: str | None = None
     report: str | None = None
     endpoint_id: str = ""  # names who answers in cache keys (captions.cli_args.endpoint_id); never a URL
-    retry_rejected: bool = False  # ask again the prompts whose cached answers were rejected
+    retry_rejected: bool = True  # ask again (once a run) the prompts whose cached answers the validator rejects
     cache_folders: tuple[str, ...] = ()  # earlier answers, read-only: folders of answer files (paths or URLs)
     answers_dir: str | None = None  # this build's answer files, one per shard (<out>/.audiosetmix/answers)
 

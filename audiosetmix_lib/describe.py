@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .recipe import Recipe
-from .transforms import gain_db_of, length_of
+from .transforms import length_of, level_db_of
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,6 @@ def describe(recipe: Recipe) -> Description:
         modifiers = tuple(sorted((name, params["direction"]) for name, params in spec.transforms.items()))
         background = False
         if spec.relation == "overlap":
-            background = gain_db_of(spec.transforms) <= gain_db_of(recipe.events[i - 1].transforms) - background_db
+            background = level_db_of(spec.transforms) <= level_db_of(recipe.events[i - 1].transforms) - background_db
         described.append(DescribedEvent(spec.label, modifiers, spec.relation, background, spec.onset, length_of(spec)))
     return Description(tuple(described))

@@ -57,10 +57,30 @@ class Skip:
 
 def cut_label(text: str) -> str:
     """A label as the captions may use it: cut at its first `.`, `!`, `?`, `<`, `>`, `:` or line
-    break (what follows is another sentence or markup, e.g. an injected instruction), control
-    characters as spaces, whitespace collapsed; commas stay ("Vehicle horn, car horn")."""
+    break (what follows is another sentence or markup, e.g. an injected instruction), then reduced
+    to words (`label_words`)."""
     head = _LABEL_END.split(str(text), maxsplit=1)[0]
-    return " ".join(_CONTROL.sub(" ", head).split())
+    return label_words(_CONTROL.sub(" ", head))
+
+
+_NOT_WORD = re.compile(r"[^\w\s,'()&-]")  # \w: letters and digits of any script (and "_": "crying_baby")
+_LOOSE_MARK = re.compile(r"(?<!\w)['-]+|['-]+(?!\w)")  # an apostrophe or hyphen not inside a word
+_BALANCED = re.compile(r"[^()]*(?:\([^()]*\)[^()]*)*")
+_COMMAS = re.compile(r"\s*,[\s,]*")
+
+
+def label_words(text: str) -> str:
+    """Words only, as AudioSet's display names are written: letters and digits, spaces, commas between
+    names ("Vehicle horn, car horn"), hyphens and apostrophes inside words ("Hi-hat", "dentist's"), `&`,
+    and balanced parentheses ("Chopping (food)"). Quotes, brackets, braces and any other markup become
+    spaces, so `Bell" } ]` reads "Bell" in a caption and an honest answer is not taken for markdown."""
+    text = _NOT_WORD.sub(" ", str(text).replace("\u2019", "'"))
+    text = _LOOSE_MARK.sub(" ", text)
+    if not _BALANCED.fullmatch(text):
+        text = text.replace("(", " ").replace(")", " ")
+    text = re.sub(r"\(\s*\)", " ", text)
+    text = _COMMAS.sub(", ", " ".join(text.split()))
+    return text.strip(" ,")
 
 
 def label_tail(text: str) -> str:

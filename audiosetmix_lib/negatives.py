@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import MixConfig
 from .describe import describe
+from .event_density import PAD_KEY, padding
 from .recipe import EventSpec, Recipe
 from .relations import with_events
 from .sampler import refit_plan
@@ -133,7 +134,9 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig, said: 
             return None
     if what_is_said(fitted) == (what_is_said(original) if said is None else said):
         return None
-    return replace(negative, recipe=fitted)
+    # the same minimum clip length as a row: its own pad, not the original's
+    settings = {k: v for k, v in fitted.render.items() if k != PAD_KEY}
+    return replace(negative, recipe=replace(fitted, render={**settings, **padding(fitted.events, config)}))
 
 
 def candidates(recipe: Recipe, pool: EventPool, rng: np.random.Generator, config: MixConfig | None = None) -> dict[str, Negative]:

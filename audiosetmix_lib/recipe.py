@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from importlib import metadata
@@ -11,19 +10,27 @@ from importlib import metadata
 from . import __version__
 from .events import Event
 
-RECIPE_VERSION = 2
+# 3: the render version in `versions`, each event's source fingerprint (`EventSpec.source_fingerprint`)
+RECIPE_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # a version-2 recipe reads with neither (a re-render says it cannot check them)
+# Bump when the same drawn recipe comes out as other bytes (what rendering measures and stores, or
+# how it renders), so a build started by an older renderer is not resumed with this one's shards,
+# and a stored recipe re-rendered by another renderer says so.
+# 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
+# 3: a drawn recipe whose caption cannot be said whole in 30 words loses its last events (rows.RowMaker.recipe).
+RENDER_VERSION = 3
 # Distributions whose versions shape the rendered samples (a re-render warns when one differs).
 SHAPING_PACKAGES = ("python-stretch", "soxr", "numpy", "scipy")
 
 
 def shaping_versions() -> dict:
-    """Versions of this library and of the packages that shape the samples, as installed now."""
+    """Versions of this library, its renderer and the packages that shape the samples, as installed now."""
     return dict(_installed_versions())
 
 
 @lru_cache(maxsize=1)
 def _installed_versions() -> tuple:
-    out = {"audiosetmix": __version__}
+    out = {"audiosetmix": __version__, "render": RENDER_VERSION}
     for name in SHAPING_PACKAGES:
         try:
             out[name] = metadata.version(name)
@@ -57,6 +64,8 @@ class EventSpec:
     onset: float = 0.0  # seconds, derived by `relations.layout`
     end: float = 0.0  # seconds (6 decimals, as stored), derived by `relations.layout`; for readers: the
     # exact length is `transforms.length_of(spec)`, which the planner and the descriptions use
+    source_fingerprint: str | None = None  # "<bytes>:<blake2b>" of the source audio it was built from
+    # (`provenance.fingerprinted`; None in a recipe not yet built into a row, or of recipe version 2)
 
     @property
     def label(self) -> str:
@@ -96,7 +105,7 @@ class Recipe:
     sample_rate: int
     source: dict
     events: list[EventSpec]
-    render: dict  # fade_seconds, reference_dbfs, active_range_db, limiter_threshold_dbfs, max_duration
+    render: dict  # fade_seconds, reference_dbfs, active_range_db, limiter_threshold_dbfs, max_duration[, min_duration]
     describe: dict  # how the description reads the events: background_db
     caption_seed: int = 0
     version: int = RECIPE_VERSION
@@ -115,7 +124,8 @@ class Recipe:
 
     @property
     def duration(self) -> float:
-        return min(self.render["max_duration"], max((e.end for e in self.events), default=0.0))
+        end = max(max((e.end for e in self.events), default=0.0), self.render.get("min_duration", 0.0))  # a short clip's pad
+        return min(self.render["max_duration"], end)
 
     @property
     def labels(self) -> list[str]:
@@ -144,18 +154,12 @@ class Recipe:
         installed = installed or shaping_versions()
         return {k: (v, installed.get(k)) for k, v in sorted(self.versions.items()) if installed.get(k) != v}
 
-    def warn_if_versions_differ(self) -> None:
-        differences = self.version_differences()
-        if differences:
-            text = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in differences.items())
-            warnings.warn(f"recipe {self.id} was built with other versions ({text}): the samples may differ", stacklevel=2)
-
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         data = dict(data)
         version = data.get("version")
-        if version != RECIPE_VERSION:
-            raise ValueError(f"recipe version {version!r} is not supported (expected {RECIPE_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"recipe version {version!r} is not supported (this library reads {READABLE_VERSIONS})")
         data["events"] = [EventSpec.from_dict(e) for e in data["events"]]
         return cls(**data)
 

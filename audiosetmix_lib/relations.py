@@ -16,6 +16,13 @@ OVERLAP_WORDS = ("while", "as", "with", "along", "alongside", "during", "over", 
                  "meanwhile", "together", "accompanied", "same time", "background", "underneath", "beneath")
 BACKGROUND_WORD = "background"
 
+# How the LLM prompt asks for each relation (its rule 4): relation -> (the phrases it offers, when to use them).
+PROMPT_RULES = {
+    "follow": (("followed by", "then"), "it starts after the previous sound ends"),
+    "overlap": (("while", "as"), "it starts while the previous sound is playing"),
+    "background": (("in the background",), '"background" is true'),
+}
+
 # The narrower groups the statistics count (the AudioCaps reference rates were measured with these).
 STATS_WORD_GROUPS = {
     "order": ("followed by", "then", "after", "before"),

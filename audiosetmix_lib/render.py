@@ -13,14 +13,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from .recipe import EventSpec, Recipe
+from .recipe import RENDER_VERSION, EventSpec, Recipe
 from .sources.base import Source
 from .transforms import db_to_gain, fade, render_chain
+from .transforms.measure import active_rms_db
 
-# Bump when the same drawn recipe comes out as other bytes (what rendering measures and stores, or
-# how it renders), so a build started by an older renderer is not resumed with this one's shards.
-# 2: the filter measures its cut-off on a zero-padded FFT (transforms/filter.py).
-RENDER_VERSION = 2
+__all__ = ["RENDER_VERSION", "Rendered", "active_rms_db", "to_reference_level", "limit", "render_event", "render"]
 
 
 @dataclass(frozen=True)
@@ -29,19 +27,6 @@ class Rendered:
     limiter_gain_reduction_db: float
     event_spans: list[tuple[int, int]]  # sample [onset, end) of each event in the mix
     events: list[EventSpec]  # the recipe's events with what rendering measured (e.g. a filter's cut-off)
-
-
-def active_rms_db(samples: np.ndarray, sr: int, active_range_db: float = 30.0, frame_s: float = 0.05) -> float:
-    """RMS (dBFS) over frames within `active_range_db` of the loudest frame: silence does not count."""
-    frame = max(1, int(round(frame_s * sr)))
-    n_frames = max(1, len(samples) // frame)
-    framed = samples[: n_frames * frame].astype(np.float64).reshape(n_frames, frame) if len(samples) >= frame else samples.astype(np.float64)[None, :]
-    power = np.mean(framed**2, axis=1)
-    top = power.max()
-    if top <= 0:
-        return -np.inf
-    active = power[power >= top * 10 ** (-active_range_db / 10)]
-    return float(10 * np.log10(np.mean(active)))
 
 
 def to_reference_level(samples: np.ndarray, sr: int, reference_dbfs: float, active_range_db: float) -> np.ndarray:
@@ -109,7 +94,8 @@ def render(recipe: Recipe, source: Source, memo: dict | None = None) -> Rendered
         onset = int(round(spec.onset * sr))
         parts.append((onset, audio))
         spans.append((onset, min(max_len, onset + len(audio))))
-    length = min(max_len, max(end for _, end in spans))
+    # a clip planned shorter than min_clip_seconds carries its pad (event_density.padding): trailing silence
+    length = min(max_len, max(max(end for _, end in spans), int(round(recipe.render.get("min_duration", 0.0) * sr))))
     mix = np.zeros(length, dtype=np.float32)
     for onset, audio in parts:
         stop = min(length, onset + len(audio))

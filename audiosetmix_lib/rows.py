@@ -12,7 +12,9 @@ from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
 from .events import SPLITS
 from .negatives import flipped_direction, iter_negatives
+from .provenance import fingerprinted
 from .recipe import Recipe
+from .relations import with_events
 from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
@@ -40,8 +42,15 @@ class RowMaker:
             self.captioner = self._template
 
     def recipe(self, split: str, index: int) -> Recipe:
-        return sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
-                             self.transform_settings)
+        """The drawn recipe, less its last events while its caption cannot be said whole in 30 words.
+
+        A caption is never cut (a cut one would leave events unsaid): an event the words cannot
+        carry is not in the clip either. Deterministic: a pure function of the drawn recipe."""
+        recipe = sample_recipe(self.pool, self.mix, self.seed, split, index, self.sample_rate, self.source.spec(),
+                               self.transform_settings)
+        while len(recipe.events) > 1 and not self._template.fits([recipe]):
+            recipe = with_events(recipe, list(recipe.events[:-1]))
+        return recipe
 
     def negatives_rng(self, split: str, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(split), index, 1]))
@@ -85,11 +94,13 @@ class RowMaker:
     def _row(self, recipe: Recipe, chosen: list, texts: CaptionedSet) -> dict:
         memo: dict = {}  # the row's rendered events, reused by its counterfactual clips
         rendered = render(recipe, self.source, memo)
-        recipe = replace(recipe, events=rendered.events, render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db})
+        recipe = fingerprinted(replace(recipe, events=rendered.events,
+                                       render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}), self.source)
         pcm = quantize(rendered.samples)
         caption, *others = texts.captions
         chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives, memo)
-        negatives = [{"caption": t, "kind": n.kind, "recipe": n.recipe.to_json(), "direction": flipped_direction(n.kind, recipe, n.recipe)}
+        negatives = [{"caption": t, "kind": n.kind, "recipe": fingerprinted(n.recipe, self.source).to_json(),
+                      "direction": flipped_direction(n.kind, recipe, n.recipe)}
                      for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,

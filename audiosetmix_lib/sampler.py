@@ -14,11 +14,12 @@ from dataclasses import replace
 import numpy as np
 
 from .config import MixConfig
+from .event_density import events_that_fit, padding
 from .events import SPLITS
 from .recipe import EventSpec, Recipe
 from .relations import layout, onsets_for
 from .sources.base import EventPool
-from .transforms import duration_factor, length_of, resolve_settings, sample_transforms, scaled_duration, tempo_of
+from .transforms import MATERIAL_STAGES, length_factor_of, length_of, resolve_settings, sample_transforms
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -67,20 +68,31 @@ def sample_recipe(pool: EventPool, config: MixConfig, seed: int, split: str, ind
             overlap_at = round(float(rng.uniform(*config.overlap_onset)), 3)
         specs.append(EventSpec(event=event, segment_start=0.0, segment_duration=event.duration, transforms=transforms,
                                relation=relation, gap=gap, overlap_at=overlap_at))
-    specs = fit_plan(specs, config, rng)
+    specs = fit_plan(events_that_fit(specs, config), config, rng)  # fewer events when they are short
     return Recipe(split=split, index=int(index), seed=int(seed), sample_rate=int(sample_rate), source=source_spec,
-                  events=specs, render=render_settings(config), describe=describe_settings(config), caption_seed=int(rng.integers(2**31)))
+                  events=specs, render={**render_settings(config), **padding(specs, config)}, describe=describe_settings(config),
+                  caption_seed=int(rng.integers(2**31)))
 
 
-def _event_cap(spec: EventSpec, cap: float, tempo: float) -> float:
-    """The segment that cuts an event's whole pre-duration-transform output length to `cap` seconds (`tempo`: its speed)."""
-    natural = spec.event.duration / tempo
-    return min(spec.event.duration, cap * tempo) if natural > cap else spec.event.duration
+def material_factor(spec: EventSpec) -> float:
+    """How the transforms other than the length stage's scale the segment (a faster event: < 1)."""
+    return length_factor_of(spec.transforms, MATERIAL_STAGES)
+
+
+def length_stage_factor(spec: EventSpec) -> float:
+    """What the length stage (a cut or a loop) makes of the material's length."""
+    return length_factor_of(spec.transforms, ("length",))
+
+
+def _event_cap(spec: EventSpec, cap: float, factor: float) -> float:
+    """The segment that cuts an event's whole pre-length-stage output to `cap` seconds (`factor`: `material_factor`)."""
+    natural = spec.event.duration * factor
+    return min(spec.event.duration, cap / factor) if natural > cap else spec.event.duration
 
 
 def _with_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's pre-duration-transform output length to `cap` seconds (segment start kept)."""
-    return layout([replace(spec, segment_duration=_event_cap(spec, cap, tempo_of(spec.transforms))) for spec in specs])
+    return layout([replace(spec, segment_duration=_event_cap(spec, cap, material_factor(spec))) for spec in specs])
 
 
 def _end(specs: list[EventSpec]) -> float:
@@ -89,18 +101,18 @@ def _end(specs: list[EventSpec]) -> float:
 
 
 def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
-    """The largest common cap (seconds) at which the plan cut by `segment_at(spec, cap, tempo)` ends within the budget.
+    """The largest common cap (seconds) at which the plan cut by `segment_at(spec, cap, factor)` ends within the budget.
 
     Each step computes where the cut plan ends from the same lengths and onsets as `layout`
-    (each event's tempo and duration factor looked up once), without building the plan, so the
-    bisection takes the same steps, only faster."""
-    factors = [(tempo_of(s.transforms), duration_factor(s.transforms)) for s in specs]
+    (each event's length factors looked up once), without building the plan, so the bisection
+    takes the same steps, only faster."""
+    factors = [(material_factor(s), length_stage_factor(s)) for s in specs]
 
     def end_at(cap: float) -> float:
-        lengths = [scaled_duration(segment_at(spec, cap, tempo), tempo, factor) for spec, (tempo, factor) in zip(specs, factors)]
+        lengths = [segment_at(spec, cap, material) * (material * after) for spec, (material, after) in zip(specs, factors)]
         return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
 
-    high = max(s.event.duration / tempo for s, (tempo, _) in zip(specs, factors))
+    high = max(s.event.duration * material for s, (material, _) in zip(specs, factors))
     if end_at(high) <= budget:
         return high
     low = 0.0
@@ -136,14 +148,14 @@ def fit_plan(specs: list[EventSpec], config: MixConfig, rng: np.random.Generator
     return placed
 
 
-def _segment_cap(spec: EventSpec, cap: float, tempo: float) -> float:
-    """The current segment, cut so its pre-duration-transform output is <= `cap` s (start kept; `tempo`: its speed)."""
-    return math.floor(cap * tempo * 1e4) / 1e4 if spec.segment_duration / tempo > cap else spec.segment_duration
+def _segment_cap(spec: EventSpec, cap: float, factor: float) -> float:
+    """The current segment, cut so its pre-length-stage output is <= `cap` s (start kept; `factor`: `material_factor`)."""
+    return math.floor(cap / factor * 1e4) / 1e4 if spec.segment_duration * factor > cap else spec.segment_duration
 
 
 def _with_segment_cap(specs: list[EventSpec], cap: float) -> list[EventSpec]:
     """Cut every event's current segment so its pre-duration-transform output is <= `cap` s (start kept)."""
-    return layout([replace(spec, segment_duration=_segment_cap(spec, cap, tempo_of(spec.transforms))) for spec in specs])
+    return layout([replace(spec, segment_duration=_segment_cap(spec, cap, material_factor(spec))) for spec in specs])
 
 
 def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable: tuple[int, ...] = ()) -> list[EventSpec]:
@@ -163,4 +175,4 @@ def refit_plan(specs: list[EventSpec], config: MixConfig, budget: float, movable
     return _with_segment_cap(specs, cap)
 
 
-__all__ = ["example_rng", "sample_recipe", "fit_plan", "refit_plan", "render_settings", "duration_factor"]
+__all__ = ["example_rng", "sample_recipe", "fit_plan", "refit_plan", "render_settings"]

@@ -23,17 +23,19 @@ from collections.abc import Iterable, Mapping
 from .describe import describe
 from .recipe import Recipe
 from .relations import RELATIONS, STATS_WORD_GROUPS
-from .transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES, TRANSFORMS
+from .transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES, TRANSFORMS, default_settings
 
 STATS_VERSION = 2
 
 # Words (and phrases) that express each kind of modifier or relation in a caption, from the
 # transform modules and `relations`. Matching is on whole lower-cased tokens, so "as" does not
 # match "gas" and "long" does not match "along".
-WORD_GROUPS: dict[str, tuple[str, ...]] = {**{name: module.STATS_WORDS for name, module in TRANSFORMS.items()},
-                                           **STATS_WORD_GROUPS}
+def word_groups() -> dict[str, tuple[str, ...]]:
+    """group -> its words: each registered transform's STATS_WORDS, then the relations' groups."""
+    return {**{name: module.STATS_WORDS for name, module in TRANSFORMS.items()}, **STATS_WORD_GROUPS}
 
-# The same rates measured with WORD_GROUPS on all 57,188 AudioCaps v1 captions (train + val +
+
+# The same rates measured with `word_groups()` on all 57,188 AudioCaps v1 captions (train + val +
 # test; Kim et al., NAACL 2019): a fixed reference for cards built without the CSV at hand.
 # Recompute with `audiosetmix.py stats --reference_captions train.csv val.csv test.csv`.
 AUDIOCAPS_REFERENCE = {
@@ -56,7 +58,7 @@ def words(text: str) -> list[str]:
 def word_groups_in(text: str) -> set[str]:
     """The modifier word groups a caption uses (whole-word, phrase-aware matching)."""
     padded = " " + " ".join(words(text)) + " "
-    return {group for group, phrases in WORD_GROUPS.items() if any(f" {p} " in padded for p in phrases)}
+    return {group for group, phrases in word_groups().items() if any(f" {p} " in padded for p in phrases)}
 
 
 def _summary(values: list[float], digits: int = 3) -> dict:
@@ -115,8 +117,8 @@ class CaptionAccumulator:
             "vocabulary_size": len(self.vocabulary),
             "tokens": int(sum(self.vocabulary.values())),
             "top_words": [[w, int(n)] for w, n in sorted(self.vocabulary.items(), key=lambda kv: (-kv[1], kv[0]))[:top_words]],
-            "word_groups": {g: rate(self.groups[g]) for g in WORD_GROUPS},
-            "word_group_counts": {g: int(self.groups[g]) for g in WORD_GROUPS},
+            "word_groups": {g: rate(self.groups[g]) for g in word_groups()},
+            "word_group_counts": {g: int(self.groups[g]) for g in word_groups()},
         }
 
 
@@ -243,7 +245,7 @@ def dataset_stats(splits: Mapping[str, Iterable[Mapping]], caption_report: dict 
             total.add(row)
         per_split[name] = acc.result()
     stats = {"stats_version": STATS_VERSION, "background_db": sorted(total.background_dbs), "splits": per_split, "all": total.result(),
-             "word_groups": {g: list(p) for g, p in WORD_GROUPS.items()}}
+             "word_groups": {g: list(p) for g, p in word_groups().items()}}
     if caption_report is not None:
         stats["caption_report"] = caption_report
     if reference is not None:
@@ -310,7 +312,8 @@ def stats_markdown(stats: dict, level: int = 2, max_classes: int = 30, title: st
         for d in DIRECTIONS:
             rows.append([t, d, MODIFIER_NAMES[(t, d)]] + [f"{s['modifiers'][t][d]} ({_pct(s['modifiers'][t][d], s['events'])})" for _, s in columns])
     out += _table(["transform", "direction", "modifier", *names], rows)
-    out += ["", "Share of events with each transform (each transform's own probability, 0.3 by default): "
+    defaults = ", ".join(f"{t} {settings.probability:g}" for t, settings in default_settings().items())
+    out += ["", f"Share of events with each transform (each transform's own probability; by default {defaults}): "
             + ", ".join(f"{t} {100 * stats['all']['transform_rates'][t]:.1f} %" for t in TRANSFORM_NAMES) + ".", ""]
 
     out += [f"{h} Relations (events after the first)", "",
@@ -353,8 +356,8 @@ def stats_markdown(stats: dict, level: int = 2, max_classes: int = 30, title: st
     ref_rates = reference["word_groups"] if reference else AUDIOCAPS_REFERENCE["word_groups"]
     ref_name = f"reference: {reference['name']}" if reference else AUDIOCAPS_REFERENCE["name"]
     out += _table(["words", *[n for n, _ in columns], ref_name],
-                  [[f"{g} ({', '.join(WORD_GROUPS[g][:4])}...)"] + [f"{100 * s['captions']['word_groups'][g]:.1f} %" for _, s in columns]
-                   + [f"{100 * ref_rates[g]:.1f} %" if g in ref_rates else "n/a"] for g in WORD_GROUPS]) + [""]
+                  [[f"{g} ({', '.join(phrases[:4])}...)"] + [f"{100 * s['captions']['word_groups'][g]:.1f} %" for _, s in columns]
+                   + [f"{100 * ref_rates[g]:.1f} %" if g in ref_rates else "n/a"] for g, phrases in word_groups().items()]) + [""]
 
     out += [f"{h} Caption sources", ""]
     sources = list(stats["all"]["caption_sources"])

@@ -120,7 +120,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="statistics of a built dataset (JSON, Markdown, PNG plots)",
                        description="Per-split statistics of a built AudioSetMix dataset, read from its recipes "
                                    "(no audio decoding), optionally beside a reference caption set such as AudioCaps.")
-    p.add_argument("--dataset_dir", required=True, help="a built dataset (data/*.parquet + README.md)")
+    p.add_argument("--dataset_dir", "--dataset", required=True, help="a built dataset (data/*.parquet + README.md; also --dataset)")
     p.add_argument("--reference_captions", nargs="+", metavar="CSV",
                    help="CSV file(s) with a 'caption' column (e.g. AudioCaps train/val/test.csv)")
     p.add_argument("--reference_name", help="name of the reference in tables (default: the file names)")

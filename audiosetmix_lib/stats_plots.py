@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .stats import AUDIOCAPS_REFERENCE, RELATIONS, WORD_GROUPS
+from .stats import AUDIOCAPS_REFERENCE, RELATIONS, word_groups
 from .transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES
 
 PLOT_NAMES = ("clip_length.png", "events_per_clip.png", "modifiers.png", "relations_negatives.png", "classes.png", "captions.png")
@@ -125,7 +125,7 @@ def plot_captions(stats: dict, path: Path) -> None:
     left.set_title("Caption length")
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
-    groups = list(WORD_GROUPS)
+    groups = list(word_groups())
     ref_rates = reference["word_groups"] if reference else AUDIOCAPS_REFERENCE["word_groups"]
     ref_name = f"reference: {reference['name']}" if reference else AUDIOCAPS_REFERENCE["name"]
     _grouped_bars(right, groups, [("all: AudioSetMix", [ours["word_groups"][g] for g in groups]),

@@ -21,7 +21,7 @@ from audiosetmix_lib.render import limit, render, to_reference_level
 from audiosetmix_lib.sampler import sample_recipe
 from audiosetmix_lib.sources import EventPool, make_source
 from audiosetmix_lib.transforms import TRANSFORMS as transform_modules
-from audiosetmix_lib.transforms import apply_duration, fade
+from audiosetmix_lib.transforms import fade
 
 
 def naive_render(recipe, source):
@@ -53,7 +53,7 @@ def naive_render(recipe, source):
         if "filter" in t:  # the same scipy filter (linear, so its place after the gain does not matter)
             audio = transform_modules["filter"].apply(audio, sr, t["filter"])
         if "duration" in t:
-            audio = apply_duration(audio, sr, t["duration"], settings["fade_seconds"])
+            audio = transform_modules["duration"].apply(audio, sr, t["duration"], settings["fade_seconds"])
         parts.append((int(round(spec.onset * sr)), audio))
     length = min(int(round(settings["max_duration"] * sr)), max(o + len(a) for o, a in parts))
     mix = np.zeros(length, dtype=np.float32)

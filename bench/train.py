@@ -36,7 +36,7 @@ from audiosetmix_lib.training.sizes import is_tiny
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", help="a built AudioSetMix folder; default: build a small synth one in a temp dir")
+    parser.add_argument("--dataset_dir", "--dataset", dest="dataset", help="a built AudioSetMix folder; default: build a small synth one in a temp dir")
     parser.add_argument("--rows", type=int, default=64, help="training rows of the synth build")
     sizes = ["tiny", "tiny-fast", "base"]
     parser.add_argument("--size", choices=sizes, default="tiny", help="base = laion/clap-htsat-unfused size, random init")
@@ -90,7 +90,7 @@ def training_args(dataset: str, model: str, output_dir: Path, cli, extra: list[s
     if getattr(cli, "time_channel", False) and is_tiny(model):
         extra = [*extra, "--audio_time_channel"]
     return parse_args([
-        "--dataset", dataset, "--model", model, "--output_dir", str(output_dir),
+        "--dataset_dir", dataset, "--model", model, "--output_dir", str(output_dir),
         "--max_steps", str(cli.warmup + cli.steps), "--per_device_train_batch_size", str(cli.batch),
         "--dataloader_num_workers", str(cli.workers), "--validation_split=", "--checkpointing_steps", "0",
         "--report_to", "none", "--logging_steps", "1000", *extra,

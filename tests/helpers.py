@@ -98,3 +98,17 @@ def undecoded_rows(out, splits=("train",)) -> list[dict]:
             ds = ds.cast_column("negative_audio", datasets.List(datasets.Audio(decode=False)))
         rows.extend(dict(r) for r in ds)
     return rows
+
+
+def alive_pids(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (a zombie waiting for its parent does not)."""
+    import psutil
+
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive

@@ -80,13 +80,20 @@ def test_render_negative_reproduces_the_stored_clip_bit_for_bit(tiny_dataset_dir
     checked = 0
     for i in (0, 3, 6):
         row = ds[i]
-        for k, clip in zip(row["negative_audio_index"], row["negative_audio"]):
+        capsys.readouterr()
+        for j, (k, clip) in enumerate(zip(row["negative_audio_index"], row["negative_audio"])):
+            # the stored clip j is negative negative_audio_index[j]; the output says so (issue 28 item 7)
             out = tmp_path / f"{row['id']}-{k}.wav"
             assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row["id"], "--negative", str(k), "--out", str(out)]) == 0
+            assert f"stored as negative_audio[{j}]" in capsys.readouterr().out
             rendered, sr = sf.read(out, dtype="int16")
             stored, sr2 = sf.read(io.BytesIO(clip["bytes"]), dtype="int16")
             assert sr == sr2 and np.array_equal(rendered, stored)
             checked += 1
+        unstored = next(k for k in range(len(row["negatives"])) if k not in row["negative_audio_index"])
+        assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row["id"], "--negative", str(unstored),
+                     "--out", str(tmp_path / "unstored.wav")]) == 0
+        assert f"not stored as audio (this row's negative_audio holds negatives {row['negative_audio_index']}" in capsys.readouterr().out
     assert checked == 3
     code = main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", "test-0", "--negative", "9", "--out", str(tmp_path / "x.wav")])
     assert code == 2 and "--negative must be in" in capsys.readouterr().err  # one error line, exit 2
@@ -131,3 +138,21 @@ def test_counterfactual_clips_rendered_with_the_rows_events_equal_clips_rendered
             assert np.array_equal(with_memo, alone), (index, negative.kind)
         reused += events_of_row + sum(len(n.recipe.events) for n in chosen) - len(memo)
     assert reused > 0  # the negatives did share events with their rows
+
+
+def test_the_cards_storage_line_states_the_shards_audio_bytes(tiny_dataset_dir):
+    """Issue 28 item 6: the card said "1 (no audio)" because it measured rows read without their audio."""
+    import re
+
+    from helpers import undecoded_rows
+
+    rows = undecoded_rows(tiny_dataset_dir, splits=("train", "validation", "test"))
+    own = sum(len(r["audio"]["bytes"]) for r in rows)
+    extra = sum(len(clip["bytes"]) for r in rows for clip in r["negative_audio"])
+    card = (tiny_dataset_dir / "README.md").read_text()
+    line = next(x for x in card.splitlines() if "(`negative_audio`)" in x)
+    assert "no audio" not in line
+    per_row, per_row_own, ratio = map(float, re.search(r"([\d.]+) KiB of FLAC per row beside ([\d.]+) KiB .*x([\d.]+) the", line).groups())
+    # the footers count Parquet's 4-byte length prefixes too: within 0.1 KiB of the bytes themselves
+    assert abs(per_row - extra / len(rows) / 1024) <= 0.1 and abs(per_row_own - own / len(rows) / 1024) <= 0.1
+    assert abs(ratio - (own + extra) / own) <= 0.01

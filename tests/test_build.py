@@ -14,6 +14,7 @@ import soundfile as sf
 from conftest import build_dataset
 
 from audiosetmix_lib.cli import main
+from audiosetmix_lib.recipe import RECIPE_VERSION
 
 COLUMNS = ["id", "audio", "caption", "caption_source", "prompt_version", "negatives", "labels", "modifiers", "recipe", "duration",
            "negative_audio", "negative_audio_index"]
@@ -58,7 +59,7 @@ def test_load_dataset_round_trip_with_decoded_audio(tiny_dataset_dir):
     assert [e["event"]["label"] for e in recipe["events"]] == row["labels"]
     for negative in row["negatives"]:
         assert negative["kind"] in {"order", "modifier", "relation", "event", "missing", "extra"}
-        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == 2
+        assert negative["caption"] != row["caption"] and json.loads(negative["recipe"])["version"] == RECIPE_VERSION
 
 
 def test_every_row_has_three_negatives_when_the_recipe_allows(tiny_dataset_dir):
@@ -136,6 +137,8 @@ def test_show_and_push_dry_run(tiny_dataset_dir, capsys):
     assert main(["push", "--dataset_dir", str(tiny_dataset_dir), "--repo_id", "someone/audiosetmix", "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "README.md" in out and "data/train-00000-of-00003.parquet" in out and "would upload 6 files" in out
+    published = [p for p in tiny_dataset_dir.rglob("*") if p.is_file() and ".audiosetmix" not in p.relative_to(tiny_dataset_dir).parts]
+    assert f"total: {sum(p.stat().st_size for p in published) / 2**20:.1f} MiB ({sum(p.stat().st_size for p in published)} bytes) in 6 files" in out
 
 
 # ---- bad inputs through the CLI -------------------------------------------------------------
@@ -184,8 +187,8 @@ def test_folder_build_skips_and_counts_corrupt_empty_and_missing_files(tmp_path,
     ds = datasets.load_dataset(str(out), split="train").remove_columns("audio")
     assert len(ds) == 6
     labels = {label for row in ds["labels"] for label in row}
-    assert labels <= {"Dog", "Siren", 'Odd, "quoted" label — ü'}
-    odd_rows = [c for c, ls in zip(ds["caption"], ds["labels"]) if 'Odd, "quoted" label — ü' in ls]
+    assert labels <= {"Dog", "Siren", "Odd, quoted label ü"}  # the label as words (quotes and the dash removed)
+    odd_rows = [c for c, ls in zip(ds["caption"], ds["labels"]) if "Odd, quoted label ü" in ls]
     for caption in odd_rows:
         assert 'odd' in caption.lower() and "\n" not in caption
 
@@ -243,9 +246,10 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     mix = json.dumps({"transforms": {"filter": {"probability": 0.6}}})
     assert main(["build", "--output_dir", str(out), "--config", "folder", "--source_path", str(src), "--train", "6",
                  "--validation", "0", "--test", "4", "--mix", mix]) == 0
-    # every text the dataset carries: rows (recipes, negatives), the card, any side file
+    # every text the dataset carries: rows (recipes, negatives), the card, any side file (.audiosetmix/ stays here: push skips it)
     texts = [(out / "README.md").read_text(encoding="utf-8")]
-    texts += [p.read_text(encoding="utf-8") for p in out.rglob("*") if p.suffix in (".json", ".md", ".txt")]
+    texts += [p.read_text(encoding="utf-8") for p in out.rglob("*")
+              if p.suffix in (".json", ".md", ".txt") and ".audiosetmix" not in p.relative_to(out).parts]
     rows = []
     for split in ("train", "test"):
         ds = datasets.load_dataset(str(out), split=split).remove_columns(["audio", "negative_audio"])  # clips: bytes and "<id>-negative-<k>.flac"
@@ -257,6 +261,13 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     recipe = json.loads(rows[-1]["recipe"])
     assert recipe["source"]["path"] == "<source_root>" and not recipe["events"][0]["event"]["audio"].startswith("/")
     assert any("filter" in e["transforms"] for row in rows for e in json.loads(row["recipe"])["events"])
+    # on the machine that built it, render finds the source from the local record (issue 28 item 5)
+    test = datasets.load_dataset(str(out), split="test").cast_column("audio", datasets.Audio(decode=False))
+    capsys.readouterr()
+    assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "here.wav")]) == 0
+    assert f"source folder: {src.resolve()}" in capsys.readouterr().err
+    stored, _ = sf.read(io.BytesIO(test[0]["audio"]["bytes"]), dtype="int16")
+    assert np.array_equal(sf.read(tmp_path / "here.wav", dtype="int16")[0], stored)
     # move the audio to another machine's folder: render --source_root re-renders the stored PCM bit for bit
     elsewhere = tmp_path / "elsewhere" / "audio-copy"
     shutil.copytree(src, elsewhere)
@@ -280,3 +291,24 @@ def test_folder_build_has_no_build_machine_path_and_re_renders_from_another_root
     assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "y.wav"),
                  "--source_root", str(elsewhere)]) == 0
     assert f"warning: scipy 0.0-other here, {real['scipy']} at build time" in capsys.readouterr().err
+    # another renderer, and a changed source file: each said once, naming what differs
+    monkeypatch.setattr(recipe_module, "shaping_versions", lambda: {**real, "render": real["render"] + 1})
+    audio = json.loads(test[0]["recipe"])["events"][0]["event"]["audio"]
+    changed, sr = sf.read(elsewhere / audio, dtype="float32")
+    sf.write(elsewhere / audio, 0.5 * changed, sr)  # same size, other bytes
+    assert main(["render", "--dataset_dir", str(out), "--id", test[0]["id"], "--out", str(tmp_path / "z.wav"),
+                 "--source_root", str(elsewhere)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: render version (RENDER_VERSION) {real['render'] + 1} here, {real['render']} at build time" in err
+    assert f"its source audio {audio} is not what the row was built from" in err and err.count("warning:") >= 2
+
+
+def test_a_build_uses_the_cores_by_default(tmp_path, capsys):
+    """Issue 28 item 11: --num_proc defaults to the cores this process may use (at most one per shard)."""
+    import os
+
+    build_dataset_args = ["build", "--output_dir", str(tmp_path / "out"), "--train", "6", "--validation", "2", "--test", "2",
+                          "--rows_per_shard", "2", "--sample_rate", "8000"]
+    assert main(build_dataset_args) == 0
+    cores = len(os.sched_getaffinity(0))
+    assert f"building 5 shard(s) with {min(cores, 5)} process(es)" in capsys.readouterr().out

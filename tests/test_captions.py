@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audiosetmix_lib.captions.lexicon import phrase_for
-from audiosetmix_lib.captions.template import _styles, template_caption, word_count
+from audiosetmix_lib.captions.template import _styles, template_caption, voices, word_count
 from audiosetmix_lib.captions.template_captioner import TemplateCaptioner
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import describe
@@ -115,7 +115,8 @@ def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
         check_caption(recipe, texts[0])
         for text, negative in zip(texts[1:], chosen):
             check_caption(negative.recipe, text)
-        styles = [_styles(describe(r), recipe.caption_seed) for r in [recipe] + [n.recipe for n in chosen]]
+        said = [describe(r) for r in [recipe] + [n.recipe for n in chosen]]
+        styles = [_styles(d, recipe.caption_seed, voices(said[0], d)) for d in said]
         levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts)}
         assert len(levels) == 1  # one style for the whole set
 
@@ -141,3 +142,28 @@ def test_a_negative_keeps_the_wording_of_everything_it_did_not_change(recipes):
                 assert text.startswith(caption[:-1]), (caption, text)
                 checked[kind] += 1
     assert checked["modifier"] > 20 and checked["extra"] > 10
+
+
+def test_a_caption_too_long_for_30_words_is_never_cut_an_event_is_dropped_instead():
+    """Five events, every transform on: the drawn recipes cannot be said in 30 words; each row says all it has."""
+    from audiosetmix_lib.captions.validate import Validator
+    from audiosetmix_lib.recipe import Recipe
+
+    source = make_source("synth")
+    pool = EventPool(source.events())
+    mix = MixConfig(min_events=5, max_events=5, transforms={n: {"probability": 1.0}
+                                                             for n in ("volume", "pitch", "speed", "duration", "filter")})
+    maker = RowMaker(source, pool, mix, 0, 16000, 2)
+    validator = Validator(pool.all_classes())
+    dropped = 0
+    for i in range(12):
+        drawn = sample_recipe(pool, mix, 0, "train", i, 16000, source.spec())
+        recipe, chosen, caption_set = maker.plan("train", i)
+        assert [e.event for e in recipe.events] == [e.event for e in drawn.events[:len(recipe.events)]]  # a prefix
+        dropped += len(drawn.events) - len(recipe.events)
+        for text, r in zip(caption_set.fallback, caption_set.recipes):
+            assert word_count(text) <= 30
+            verdict = validator.check(text, describe(r))  # every event and modifier of its recipe is said
+            assert verdict.ok, (text, verdict.reasons)
+        assert Recipe.from_json(recipe.to_json()).events == recipe.events  # stored as it is said
+    assert dropped > 0  # the case happened: the drawn recipes did not fit

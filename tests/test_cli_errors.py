@@ -151,13 +151,20 @@ def test_llm_settings_and_caches_are_checked_before_any_work(tmp_path):
     assert "--llm_model, --llm_base_url given" in line and "--captioner openai" in line, line
 
 
-def test_a_build_stopped_by_the_fallback_guard_closes_its_http_client(tmp_path):
-    """The guard's error is the last word: no 'Unclosed client session' from the HTTP client after it."""
-    done = run("audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0",
-               "--test", "0", "--captioner", "openai", "--llm_model", "mock", "--llm_timeout", "0.5",
-               "--llm_http_retries", "0", "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1")
+@pytest.mark.parametrize("server", ["429", "closed port"])
+def test_a_build_stopped_by_its_llm_server_closes_its_http_client(tmp_path, server):
+    """The stop's error is the last word: no 'Unclosed client session' from the HTTP client after it (a server
+    that only says 429: the fallback guard; a closed port: nobody answers)."""
+    build = ["audiosetmix.py", "build", "--output_dir", str(tmp_path / "o"), "--train", "4", "--validation", "0",
+             "--test", "0", "--captioner", "openai", "--llm_model", "mock", "--llm_timeout", "0.5",
+             "--llm_http_retries", "0"]
+    if server == "closed port":
+        done = run(*build, "--llm_base_url", f"http://127.0.0.1:{closed_port()}/v1")
+    else:
+        with MockChatServer(lambda body, data: Reply(status=429, tag="429")) as mock:
+            done = run(*build, "--llm_base_url", mock.url)
     line = one_error(done)
-    assert "fell back to template captions" in line, line
+    assert ("fell back to template captions" if server == "429" else "does not answer") in line, line
     assert "Unclosed" not in done.stderr and done.stderr.rstrip().splitlines()[-1] == line, done.stderr[-1500:]
 
 

@@ -138,3 +138,17 @@ def test_the_report_gives_the_seed_level_answer_with_its_detectable_difference(t
     assert "## Seed-level answer: both − captions, averaged over 2 training seed(s)" in markdown
     assert f"| order | +0.300 [{pairwise['ci95'][0]:+.2f}, {pairwise['ci95'][1]:+.2f}]" in markdown
     assert "both@seed43 − captions@seed43" in markdown
+
+
+def test_a_run_stamped_before_the_dataset_flag_was_renamed_is_reused(tmp_path):
+    """Runs started as `--dataset D` (before `--dataset_dir`) are the same runs: not retrained, not set aside."""
+    work, _ = per_seed_work_dir(tmp_path, [42])
+    stamp_path = work / "arms" / "captions" / "experiment.stamp.json"
+    old = stamp_path.read_text().replace('"--dataset_dir"', '"--dataset"')
+    assert '"--dataset"' in old
+    stamp_path.write_text(old)
+    args = run_experiment.parse_args(["--work_dir", str(work), "--dataset_dir", str(work / "data"), "--arms", "captions", "--steps", "3"])
+    runner = Recorder()
+    (spec,) = planned_runs(args)
+    assert stages.train_arm(args, work, work / "data", work / "tokenizer", spec, runner) == work / "arms" / "captions"
+    assert runner.calls == [] and not (work / "arms" / "captions~1").exists()

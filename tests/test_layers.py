@@ -19,7 +19,7 @@ PACKAGE = ROOT / "audiosetmix_lib"
 LAYERS = {
     # 0: types and plain helpers
     "audiosetmix_lib.events": 0,
-    "audiosetmix_lib.config": 0,
+    "audiosetmix_lib.typed_settings": 0,  # plain settings data brought to declared types, one rule for all
     "audiosetmix_lib.audio_io": 0,
     "audiosetmix_lib.retrieval": 0,
     "audiosetmix_lib.locations": 0,  # paths and file:// URLs a build may use
@@ -29,12 +29,15 @@ LAYERS = {
     # 1: transforms and sources
     "audiosetmix_lib.transforms": 1,
     "audiosetmix_lib.sources": 1,
+    "audiosetmix_lib.config": 1,  # MixConfig checks the transforms' settings with the registry
     "audiosetmix_lib.relations": 1,  # follow/overlap/background: their words and `layout` (onsets, ends)
     # 2: recipes drawn, rendered, described, perturbed
     "audiosetmix_lib.sampler": 2,
+    "audiosetmix_lib.event_density": 2,  # how many events a clip keeps, from how much sound they bring
     "audiosetmix_lib.render": 2,
     "audiosetmix_lib.describe": 2,
     "audiosetmix_lib.negatives": 2,
+    "audiosetmix_lib.provenance": 2,  # a stored recipe's versions and source fingerprints against what is here
     # 3: captions
     "audiosetmix_lib.captions": 3,
     # 4: what is made of rows and captions
@@ -49,6 +52,7 @@ LAYERS = {
     "audiosetmix_lib.evaluation": 4,
     "audiosetmix_lib.testing": 4,
     "audiosetmix_lib.output": 4,  # the output contract: shard plan, one-shard writer, manifest, commit
+    "audiosetmix_lib.consistency": 4,  # K seeded captioning runs, their facts and figures
     # 5: command lines
     "audiosetmix_lib.cli": 5,
     "audiosetmix_lib.stats_cli": 5,
@@ -57,6 +61,9 @@ LAYERS = {
     "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
     "audiosetmix_lib.cli_errors": 5,
     "audiosetmix_lib.training.cli": 5,  # the train_clap.py command (its errors as one line)
+    "audiosetmix_lib.consistency.dataset": 5,  # reads a built dataset's rows
+    "audiosetmix_lib.consistency.report": 5,  # writes the report files and the page (with the audit page's audio files)
+    "audiosetmix_lib.consistency.cli": 5,
 }
 
 

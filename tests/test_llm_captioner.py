@@ -113,10 +113,15 @@ def test_one_bad_negative_sends_the_whole_set_to_the_template_after_retries(tmp_
         assert summary["rejections_by_reason"]["missing_event"]["count"] == 3
         assert summary["answers_validated"] == 6 and summary["acceptance_rate"] == 0.5
         assert summary["captions"] == {"accepted_first_try": 3, "failed": 1}
-        # the same batch again: all from the cache, same result
+        # the same batch again: the accepted answers from the cache, the 3 rejected ones asked again, same result
         again = captioner(server.url, cache, max_retries=2)
         assert [o.captions for o in again.caption_sets([good_set, bad_set])] == [o.captions for o in out]
-        assert len(server.log) == 6 and again.summary()["cache_hits"] == 6
+        assert len(server.log) == 9 and again.summary()["cache_hits"] == 3 and again.summary()["asked_again"] == 3
+        # the rejected answers kept on request: all from the cache
+        kept = captioner(server.url, cache, max_retries=2)
+        kept.retry_rejected = False
+        assert [o.captions for o in kept.caption_sets([good_set, bad_set])] == [o.captions for o in out]
+        assert len(server.log) == 9 and kept.summary()["cache_hits"] == 6
 
 
 def test_two_texts_that_read_the_same_fall_back_as_duplicate():

@@ -289,10 +289,13 @@ def test_flaky_server_build_rates_fallbacks_and_cached_rebuild(tmp_path, monkeyp
     assert report["transport_failures"] == dict(Counter(
         TRANSPORT[c] for p, c in policy.category.items() if c in TRANSPORT))
 
-    # the second build asks only what had no answer: prompts whose transport failed
-    answered_keys = {(e["prompt"], e["seed"]) for e in log1 if e["tag"] not in ("http_500", "http_429", "slow", "invalid_json")}
-    assert log2 and all((e["prompt"], e["seed"]) not in answered_keys for e in log2)
-    assert all(policy.category[e["prompt"]] in TRANSPORT for e in log2)
+    # the second build asks only what had no answer (transport failed) or a rejected one (asked again)
+    accepted_keys = {(e["prompt"], e["seed"]) for e in log1 if e["tag"] == "good"}
+    rejected_keys = {(e["prompt"], e["seed"]) for e in log1
+                     if e["tag"] not in ("good", "http_500", "http_429", "slow", "invalid_json")}
+    assert log2 and all((e["prompt"], e["seed"]) not in accepted_keys for e in log2)
+    assert all(policy.category[e["prompt"]] in TRANSPORT or (e["prompt"], e["seed"]) in rejected_keys for e in log2)
+    assert report2["asked_again"] == len({(e["prompt"], e["seed"]) for e in log2} & rejected_keys) > 0
     assert report2["cache_hits"] > 0
     assert _load_rows(tmp_path / "two") == rows
 

@@ -16,7 +16,7 @@ from audiosetmix_lib.negatives import contradicts
 from audiosetmix_lib.render import active_rms_db, render, render_event
 from audiosetmix_lib.rows import RowMaker
 from audiosetmix_lib.sources import EventPool, make_source
-from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, gain_db_of, length_of
+from audiosetmix_lib.transforms import MODIFIER_KEYS, TRANSFORM_NAMES, length_of, level_db_of
 from audiosetmix_lib.transforms import words as modifier_forms
 
 
@@ -101,7 +101,7 @@ def test_every_event_of_every_negative_is_audible_at_its_level(planned):
                     own = active_rms_db(isolated, SR, r.render["active_range_db"])
                     assert own - slack <= level <= own + 3.0, (negative.kind, spec.label, level, own)
                     if set(spec.transforms) <= {"volume"}:  # pitch shifting moves a chirp's level by a few dB
-                        expected = r.render["reference_dbfs"] + gain_db_of(spec.transforms)
+                        expected = r.render["reference_dbfs"] + level_db_of(spec.transforms)
                         assert expected - slack - 1.0 <= level <= expected + 3.0, (negative.kind, spec.label, level, expected)
                         checked["recipe level"] += 1
                 checked["event"] += 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_dataset
+from helpers import alive_pids
 
 from audiosetmix_lib.cli import main
 from audiosetmix_lib.output.faults import CRASH_ENV, HANG_ENV
@@ -92,19 +93,6 @@ def test_ray_worker_killed_half_way_every_row_once(tmp_path, local_ray, referenc
     assert not list((out / ".audiosetmix").rglob("*.partial-*"))
 
 
-def _alive(pids: list[int]) -> list[int]:
-    import psutil
-
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
 def test_killed_ray_driver_leaves_no_worker_and_rerun_resumes_byte_identical(tmp_path, local_ray, reference, capsys):
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
@@ -124,9 +112,9 @@ def test_killed_ray_driver_leaves_no_worker_and_rerun_resumes_byte_identical(tmp
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
     deadline = time.monotonic() + 120
-    while _alive(ours) and time.monotonic() < deadline:
+    while alive_pids(ours) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not _alive(ours), f"processes of the killed build still alive after 120 s: {_alive(ours)}"
+    assert not alive_pids(ours), f"processes of the killed build still alive after 120 s: {alive_pids(ours)}"
 
     capsys.readouterr()
     build_dataset(out, *BUILD, "--engine", "ray")  # the same command again

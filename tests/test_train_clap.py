@@ -202,7 +202,7 @@ def test_label_captions_with_an_extra_dataset(tiny_dataset_dir, shared_tokenizer
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
-def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir, shared_tokenizer, tmp_path):
+def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir, shared_tokenizer, tmp_path, capsys):
     from transformers import ClapModel
 
     result = run([
@@ -213,6 +213,11 @@ def test_time_channel_model_trains_and_saves_two_input_channels(tiny_dataset_dir
     model = ClapModel.from_pretrained(tmp_path / "out")
     assert model.config.audio_config.patch_embed_input_channels == 2
     assert json.loads((tmp_path / "out" / "train_args.json").read_text())["audio_time_channel"] is True
+    # the summary does not send this model to the pipeline, which cannot feed it two channels (issue 28 item 9)
+    printed = capsys.readouterr().out
+    usage = next(line for line in printed.splitlines() if line.startswith("  use it:"))
+    assert "cannot feed it" in usage and "add_time_channel" in printed
+    assert "python eval/evaluate_clap.py --model" in printed and "=== train_clap summary ===" in printed
 
 
 def test_hard_negative_term_switches_on_at_its_start(tiny_dataset_dir, shared_tokenizer, tmp_path):
@@ -238,6 +243,9 @@ def test_training_says_which_rate_the_saved_model_expects(tiny_dataset_dir, shar
          "--per_device_train_batch_size", "4"])
     printed = capsys.readouterr().out
     assert "expect 48000 Hz audio" in printed and "Audio(sampling_rate=48000)" in printed
+    # a model without the time channel: the pipeline is the way; the summary says where everything is (item 11)
+    assert f"pipeline('zero-shot-audio-classification', model={str(tmp_path / 'm')!r})" in printed
+    assert f"logs: {tmp_path / 'm' / 'logs'}" in printed and "time: " in printed
 
 
 def test_audio_negatives_and_in_batch_negatives_train(tiny_dataset_dir, shared_tokenizer, tmp_path):

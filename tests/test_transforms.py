@@ -238,7 +238,7 @@ def test_registry_invariants():
     from audiosetmix_lib.relations import FOLLOW_WORDS, OVERLAP_WORDS
     from audiosetmix_lib.transforms import DIRECTIONS, MODIFIER_NAMES, TRANSFORM_NAMES, TRANSFORMS, default_settings, words
 
-    assert TRANSFORM_NAMES == ("volume", "pitch", "speed", "duration", "filter")
+    assert tuple(TRANSFORM_NAMES) == ("volume", "pitch", "speed", "duration", "filter")
     assert len(set(MODIFIER_NAMES.values())) == len(MODIFIER_NAMES) == 2 * len(TRANSFORMS)
     owners = {}
     for name, module in TRANSFORMS.items():

@@ -8,7 +8,7 @@ import pytest
 from audiosetmix_lib.captions.lexicon import LEXICON
 from audiosetmix_lib.captions.prompt import EXAMPLES
 from audiosetmix_lib.captions.template import template_caption, template_captions
-from audiosetmix_lib.captions.validate import REASONS, Validator, form_reasons, validate
+from audiosetmix_lib.captions.validate import REASONS, Validator, form_reasons, reworded, validate
 from audiosetmix_lib.config import MixConfig
 from audiosetmix_lib.describe import DescribedEvent, Description, describe
 from audiosetmix_lib.negatives import iter_negatives
@@ -184,3 +184,30 @@ def test_the_validator_knows_every_lexicon_class_and_its_reasons():
 def test_form_reasons_accept_plain_sentences():
     assert form_reasons("A dog barks loudly, then a siren wails.") == []
     assert form_reasons("A baby's cry is heard as 2.5 seconds of rain fall") == []
+
+
+def test_an_event_negative_that_rewords_the_replaced_events_modifiers_is_caught():
+    """A negative replacing the dog by a cat keeps the dog's modifiers: it must say them in the caption's words."""
+    caption = desc(("Dog", (("volume", "down"), ("filter", "down")), None, False), ("Siren", LOUD, "follow", False))
+    negative = desc(("Cat", (("volume", "down"), ("filter", "down")), None, False), ("Siren", LOUD, "follow", False))
+    text = "A quiet dog barks, as if through a wall, then a loud siren wails."
+    assert not reworded(text, caption, "A quiet cat meows, as if through a wall, then a loud siren wails.", negative)
+    assert reworded(text, caption, "A quiet, muffled cat meows, then a loud siren wails.", negative)
+    assert reworded(text, caption, "A soft cat meows, as if through a wall, then a loud siren wails.", negative)
+    # an extra event brings new words of its own; the caption's stay
+    extra = desc(("Dog", (("volume", "down"), ("filter", "down")), None, False), ("Siren", LOUD, "follow", False),
+                 ("Cat", LOUD, "follow", False))
+    assert not reworded(text, caption, "A quiet dog barks, as if through a wall, then a loud siren wails, then a loud cat meows.",
+                        extra)
+
+
+def test_every_reason_that_applies_is_listed_and_the_verdict_keeps_the_first():
+    """A caption that misses an event, flips a modifier and says no relation reports all three (issue 24 item 2)."""
+    d = desc(("Dog", LOUD, None, False), ("Siren", (), "follow", False), ("Rain", (), "overlap", True))
+    verdict = validate("A quiet dog barks and a siren wails.", d)
+    assert verdict.reasons == ("missing_event", "opposite_modifier", "missing_modifier", "missing_relation")
+    assert verdict.reason == "missing_event" and not verdict.ok
+    reading = Validator().read("A quiet dog barks and a siren wails.", d)
+    assert reading.events == (True, True, False) and reading.relations == {"follow": False, "overlap": False,
+                                                                            "background": False}
+    assert validate("", d).reasons[0] == "empty"

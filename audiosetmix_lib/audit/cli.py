@@ -112,7 +112,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Write a static, offline HTML page for a seeded sample of rows (audio, spectrogram "
                                    "with event spans, caption, negatives, recipe, right/wrong buttons), or turn the "
                                    "page's JSON export into accuracies with --summarize.")
-    p.add_argument("--dataset_dir", help="a built dataset (data/*.parquet)")
+    p.add_argument("--dataset_dir", "--dataset", help="a built dataset (data/*.parquet; also --dataset)")
     p.add_argument("--split", default="test")
     p.add_argument("--n", type=int, default=100, help="rows to sample (default 100, as the paper's manual check)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample")

@@ -91,7 +91,8 @@ def page_key(meta: dict, views: list[dict]) -> str:
     return f"{meta.get('dataset')}/{meta.get('split')}/seed{meta.get('seed')}/{digest[:12]}"
 
 
-def _static(name: str) -> str:
+def static_text(name: str) -> str:
+    """A file of the audit page's static/ folder (the consistency page shares its CSS)."""
     return resources.files("audiosetmix_lib.audit").joinpath("static", name).read_text(encoding="utf-8")
 
 
@@ -112,6 +113,25 @@ def _judge_buttons(row_id: str, target: str, what: str) -> str:
     return '<span class="judges">' + "".join(buttons) + "</span>"
 
 
+def media_html(row_id: str, audio_src: str, image_src: str) -> str:
+    """The clip's audio player and its spectrogram with the event spans."""
+    return f"""<div class="media">
+    <audio controls preload="metadata" src="{_e(audio_src)}"></audio>
+    <img class="spectrogram" src="{_e(image_src)}" alt="spectrogram of {_e(row_id)} with its event spans" loading="lazy">
+  </div>"""
+
+
+def recipe_table_html(events: list[dict]) -> str:
+    """The recipe's events (`recipe_events`) as a table, coloured as in the spectrogram."""
+    rows = "".join(
+        f'<tr><td><span class="swatch" style="background:{e["color"]}"></span>{e["number"]}</td><td>{_e(e["label"])}</td>'
+        f'<td class="num">{e["onset"]:.2f}</td><td class="num">{e["duration"]:.2f}</td>'
+        f'<td>{_e(", ".join(e["modifiers"])) or "&ndash;"}</td><td>{_e(e["relation"])}</td><td class="src">{_e(e["source"])}</td></tr>'
+        for e in events)
+    return ('<table class="recipe"><thead><tr><th>event</th><th>label</th><th>onset (s)</th><th>duration (s)</th>'
+            f'<th>modifiers</th><th>relation</th><th>source segment</th></tr></thead>\n    <tbody>{rows}</tbody></table>')
+
+
 def _row_html(position: int, view: dict) -> str:
     rid = view["id"]
     meta_bits = [f"{view['duration']:.2f} s", f"caption by <code>{_e(view['caption_source'])}</code>"]
@@ -123,24 +143,15 @@ def _row_html(position: int, view: dict) -> str:
         f'<li class="negative" data-kind="{_e(n["kind"])}"><span class="kind kind-{_e(n["kind"])}">{_e(n["kind"])}</span> '
         f'<span class="text">{_e(n["caption"])}</span>{_judge_buttons(rid, f"negative-{i}", "negative")}</li>'
         for i, n in enumerate(view["negatives"]))
-    events = "".join(
-        f'<tr><td><span class="swatch" style="background:{e["color"]}"></span>{e["number"]}</td><td>{_e(e["label"])}</td>'
-        f'<td class="num">{e["onset"]:.2f}</td><td class="num">{e["duration"]:.2f}</td>'
-        f'<td>{_e(", ".join(e["modifiers"])) or "&ndash;"}</td><td>{_e(e["relation"])}</td><td class="src">{_e(e["source"])}</td></tr>'
-        for e in view["events"])
     return f"""
 <section class="row" id="row-{_e(rid)}" data-row="{_e(rid)}">
   <header><h2><span class="pos">#{position}</span> {_e(rid)}</h2><span class="meta">{' &middot; '.join(meta_bits)}</span>
     <span class="status" data-status-for="{_e(rid)}"></span></header>
-  <div class="media">
-    <audio controls preload="metadata" src="{_e(view['audio_src'])}"></audio>
-    <img class="spectrogram" src="{_e(view['image_src'])}" alt="spectrogram of {_e(rid)} with its event spans" loading="lazy">
-  </div>
+  {media_html(rid, view['audio_src'], view['image_src'])}
   <div class="caption"><span class="tag">caption</span> <span class="text">{_e(view['caption'])}</span>{_judge_buttons(rid, "caption", "caption")}</div>
   <div class="negatives"><span class="tag">hard negatives</span> <span class="hint">(right = false for this audio, in the way its kind says)</span>
     <ol>{negatives or '<li class="none">none</li>'}</ol></div>
-  <table class="recipe"><thead><tr><th>event</th><th>label</th><th>onset (s)</th><th>duration (s)</th><th>modifiers</th><th>relation</th><th>source segment</th></tr></thead>
-    <tbody>{events}</tbody></table>
+  {recipe_table_html(view['events'])}
   <details class="raw"><summary>recipe JSON</summary><pre>{_e(view['recipe_json'])}</pre></details>
   <label class="note-label">note <textarea class="note" data-row="{_e(rid)}" rows="2" placeholder="anything a caption or negative gets wrong, audio problems, ..."></textarea></label>
 </section>"""
@@ -161,7 +172,7 @@ def render_page(views: list[dict], meta: dict) -> str:
 <title>{_e(title)}</title>
 <link rel="icon" href="data:,">
 <style>
-{_static("audit.css")}
+{static_text("audit.css")}
 </style>
 </head>
 <body>
@@ -190,7 +201,7 @@ Judgements are saved in this browser as you go (they survive reloads); <b>Export
 <textarea id="export-json" hidden readonly aria-hidden="true"></textarea>
 <script type="application/json" id="audit-meta">{_json_for_script(meta)}</script>
 <script>
-{_static("audit.js")}
+{static_text("audit.js")}
 </script>
 </body>
 </html>

@@ -2,8 +2,8 @@
 
 Every answer a backend gave is stored, rejected ones included, under a key that hashes
 everything that could change it (backend, endpoint id, model, prompt version, prompt text,
-sampling parameters, attempt number; `--llm_retry_rejected` asks rejected ones again), so a rebuild with the same configuration sends no request for a
-prompt already answered, and a retry (attempt 1, 2, ...) has its own entry. Transport
+sampling parameters, attempt number), so a rebuild with the same configuration sends no request
+for a prompt already well answered (a rejected answer is asked again, `captioner.LLMCaptioner`), and a retry (attempt 1, 2, ...) has its own entry. Transport
 failures are never stored. WAL mode and a busy timeout let `--num_proc` workers and parallel
 builds share the file; on a race the first stored answer wins and every process uses it.
 

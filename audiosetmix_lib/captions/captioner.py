@@ -3,8 +3,10 @@
 A batch is many *sets*: a row's caption and its negatives, each with its own recipe. Every
 caption of every set goes to the backend in one call per attempt (so a server sees a full
 batch, and negatives are batched with positives); answers are cached before they are
-judged. A caption the validator rejects is asked again (attempt 1, 2, ..., each its own cache
-entry, sampled) up to `max_retries` times. If any caption of a set still fails, or the
+judged. A cached answer the validator rejects (a broken server's, an earlier build's) is not
+trusted: it is asked again once per run and the new answer replaces it (`asked_again` in the
+records; `--llm_reuse_rejected` keeps the old answers). A caption the validator rejects is
+asked again (attempt 1, 2, ..., each its own cache entry, sampled) up to `max_retries` times. If any caption of a set still fails, or the
 transport failed, the whole set takes its template captions, so within a row a text's style
 never tells the positive from the negatives.
 """
@@ -70,11 +72,11 @@ class LLMCaptioner:
 
     def __init__(self, backend: Backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=(),
-                 endpoint_id: str = "", retry_rejected: bool = False, readers: list | None = None,
+                 endpoint_id: str = "", retry_rejected: bool = True, readers: list | None = None,
                  answers_dir: str | None = None, raw_labels=()) -> None:
         self.backend = backend
         self.endpoint_id = endpoint_id  # in every cache key: another server is asked afresh
-        self.retry_rejected = retry_rejected
+        self.retry_rejected = retry_rejected  # a cached answer the validator rejects is asked again (once a run)
         self.readers = list(readers or [])  # earlier answers, read-only (AnswerFolder)
         self.answers_dir = answers_dir  # this build's answer files, one per work unit
         self.model = model
@@ -90,10 +92,16 @@ class LLMCaptioner:
         return f"llm:{self.model}"
 
     def sampling_for(self, attempt: int) -> Sampling:
-        """Attempt 0 uses the configured sampling; retries are always sampled (a greedy retry repeats itself)."""
+        """Attempt 0 uses the configured sampling; retries are always sampled (a greedy retry repeats itself).
+        The seed is the configured one plus the attempt number (a build's is 0; `consistency` gives each run its own)."""
         s = self.sampling
         temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_MIN_TEMPERATURE)
-        return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=attempt)
+        return Sampling(temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens, seed=s.seed + attempt)
+
+    def answer_key(self, messages: list[dict], attempt: int) -> str:
+        """The cache key of one prompt's answer at one attempt (what `_ask` stores it under)."""
+        return cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(messages),
+                         self.sampling_for(attempt).to_dict(), attempt, self.endpoint_id)
 
     def answers_for(self, unit: str | None):
         """The answer cache one call uses: the unit's own file + earlier answers + the SQLite cache."""
@@ -107,22 +115,22 @@ class LLMCaptioner:
     def _ask(self, items: list[_Item], attempt: int, counters: list[dict], cache) -> list[str | TransportFailure]:
         sampling = self.sampling_for(attempt)
         requests = [Request(item.messages, sampling) for item in items]
-        keys = [cache_key(self.backend.name, self.model, PROMPT_VERSION, prompt_text(r.messages), sampling.to_dict(), attempt,
-                          self.endpoint_id) for r in requests]
+        keys = [self.answer_key(r.messages, attempt) for r in requests]
         cached = cache.get_many(keys) if cache is not None else {}
-        if self.retry_rejected:  # a cached answer the validator rejects is asked again and replaced
-            cached = {key: answer for key, answer in cached.items()
-                      if self.validator.check(clean_answer(answer), items[keys.index(key)].description).ok}
-        send = [i for i, key in enumerate(keys) if key not in cached]
+        distrusted = set() if not self.retry_rejected else {
+            key for key, item in zip(keys, items)
+            if key in cached and not self.validator.check(clean_answer(cached[key]), item.description).ok}
+        send = [i for i, key in enumerate(keys) if key not in cached or key in distrusted]
         answers: list = [cached.get(key) for key in keys]
         for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
-            if not isinstance(answer, TransportFailure) and cache is not None:
+            if not isinstance(answer, TransportFailure) and cache is not None:  # a new answer replaces a rejected one
                 answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt,
-                                        replace=self.retry_rejected)
+                                   replace=keys[i] in distrusted)
             answers[i] = answer
         sent = set(send)
         for i, item in enumerate(items):
             counters[item.set_index]["requests" if i in sent else "cache_hits"] += 1
+            counters[item.set_index]["asked_again"] += keys[i] in distrusted
         if send and items:
             _add_endpoint_stats(counters[items[0].set_index], self.backend.take_endpoint_stats())
         return answers
@@ -143,7 +151,7 @@ class LLMCaptioner:
                 description = describe(recipe)
                 items.append(_Item(s_index, build_messages(description), description))
         failed_sets: set[int] = set()
-        counters = [{"requests": 0, "cache_hits": 0} for _ in sets]
+        counters = [{"requests": 0, "cache_hits": 0, "asked_again": 0} for _ in sets]
         for attempt in range(self.max_retries + 1):
             pending = [item for item in items if item.final is None and item.set_index not in failed_sets]
             if not pending:

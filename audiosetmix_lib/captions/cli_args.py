@@ -57,12 +57,16 @@ def add_caption_args(p) -> None:
     g.add_argument("--llm_cache_namespace", help="names the endpoint(s) in cache keys (default: the sha256 of the "
                                                  "sorted --llm_base_url set); give the same name to share answers "
                                                  "between servers that answer alike")
+    g.add_argument("--llm_reuse_rejected", action="store_true",
+                   help="reuse cached answers the validator rejected (their rows fall back again, no request sent); "
+                        "by default such an answer is asked again once per run, and the summary says how many")
     g.add_argument("--llm_retry_rejected", action="store_true",
-                   help="ask again the prompts whose cached answers the validator rejected (instead of reusing them)")
+                   help="the default (rejected cached answers are asked again); kept so that older commands run")
     g.add_argument("--llm_max_fallback_rate", type=_fraction, default=0.2, metavar="R",
                    help="stop the build (exit 2) when more than this share of rows fell back to template captions; "
                         "checked after each batch once min(50, all rows) rows are captioned, and at the end "
-                        "(0-1, default 0.2; 1 never stops)")
+                        "(0-1, default 0.2; 1 never stops for fallback rows; a server that answers nothing at all still "
+                        "stops the build, after about one --llm_timeout)")
 
 
 def _fraction(text: str) -> float:
@@ -125,7 +129,7 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
         raise SystemExit(f"error: --captioner {args.captioner} needs --llm_model")
     llm = {"model": args.llm_model, "temperature": args.llm_temperature, "top_p": args.llm_top_p,
            "max_new_tokens": args.llm_max_new_tokens, "max_retries": args.llm_max_retries,
-           "retry_rejected": bool(getattr(args, "llm_retry_rejected", False))}
+           "retry_rejected": not getattr(args, "llm_reuse_rejected", False)}
     if args.captioner == "openai":
         if not args.llm_base_url:
             raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")

@@ -5,7 +5,9 @@ A request goes to the healthy endpoint with the fewest requests in flight, so a 
 its endpoint down for a backoff that doubles with each consecutive failure (or for the
 server's Retry-After): while it is down it gets no new request, and the failed request moves
 to another endpoint at once instead of sleeping on the one that failed. When every endpoint is
-down the client waits for the first to come back, one probe at a time. Endpoints are named by
+down the client waits for the first to come back, one probe at a time. An endpoint is *silent*
+after requests in a row timed out or found no connection (no HTTP answer of any kind between
+them); when every endpoint is silent the client gives up (`OpenAIBackend.dead_after`). Endpoints are named by
 their position and a short hash of the URL, never by the URL, so reports can leave the machine.
 """
 
@@ -15,6 +17,8 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+SILENT_KINDS = ("timeout", "connection")  # failures that get no HTTP answer at all
 
 
 def endpoint_id(url: str) -> str:
@@ -32,6 +36,8 @@ class Endpoint:
     answered: int = 0
     failures: Counter = field(default_factory=Counter)
     marked_down: int = 0
+    silent_failures: int = 0  # timeouts and refused/dropped connections since its last HTTP answer
+    last_silence: str = ""  # the kind of the last of them
 
     @property
     def name(self) -> str:
@@ -72,7 +78,7 @@ class EndpointPool:
     def succeeded(self, endpoint: Endpoint) -> None:
         endpoint.outstanding -= 1
         endpoint.answered += 1
-        endpoint.consecutive_failures = 0
+        endpoint.consecutive_failures = endpoint.silent_failures = 0
         endpoint.down_until = 0.0
 
     def failed(self, endpoint: Endpoint, kind: str, retry_after: float | None = None) -> None:
@@ -80,12 +86,21 @@ class EndpointPool:
         endpoint.outstanding -= 1
         endpoint.failures[kind] += 1
         endpoint.consecutive_failures += 1
+        if kind in SILENT_KINDS:
+            endpoint.silent_failures += 1
+            endpoint.last_silence = kind
+        else:  # an HTTP status or an unreadable body: the server is there
+            endpoint.silent_failures = 0
         rest = retry_after if retry_after is not None else min(
             self.max_backoff, self.backoff * 2 ** (endpoint.consecutive_failures - 1))
         now = self.clock()
         if endpoint.down_until <= now:
             endpoint.marked_down += 1
         endpoint.down_until = max(endpoint.down_until, now + rest)
+
+    def all_silent(self, after: int) -> bool:
+        """Every endpoint had `after` requests in a row time out or find no connection since its last answer."""
+        return all(e.silent_failures >= after for e in self.endpoints)
 
     def released(self, endpoint: Endpoint) -> None:
         """A request that ended without a verdict on the endpoint (a fatal configuration error)."""

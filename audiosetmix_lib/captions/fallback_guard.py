@@ -23,6 +23,7 @@ class FallbackGuard:
     max_rate: float
     total_rows: int
     report: object | None  # a captions.report.ReportStore (pickles to its path)
+    reuses_rejected: bool = False  # --llm_reuse_rejected: a resume would not ask the rejected answers again
 
     def __call__(self, rows_done_in_shard: int = 0) -> None:
         self.check(final=False)
@@ -40,8 +41,10 @@ class FallbackGuard:
             why = ", ".join(f"{reason} {n}" for reason, n in reasons[:3])
             transport = sum(n for reason, n in reasons if reason.startswith("transport:")) * 2 > fallback
             fix = ("check that the LLM server answers (--llm_base_url, --llm_model, its logs; --llm_timeout)"
-                   if transport else "the model's captions fail validation: try a stronger --llm_model")
+                   if transport else "the answers fail validation: check the server's answers or try a stronger --llm_model")
+            resume = ("the same command resumes and asks the rejected captions again" if not self.reuses_rejected else
+                      "the same command without --llm_reuse_rejected resumes and asks the rejected captions again")
             raise FallbackRateExceeded(
                 f"{fallback} of {rows} captioned rows ({100 * fallback / rows:.0f} %) fell back to template captions "
                 f"({why}), more than --llm_max_fallback_rate {self.max_rate:g}: {fix}, or raise "
-                f"--llm_max_fallback_rate (1 never stops); finished shards are kept, the same command resumes")
+                f"--llm_max_fallback_rate (1 never stops); finished shards are kept, {resume}")

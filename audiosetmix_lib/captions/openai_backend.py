@@ -6,11 +6,15 @@ event loop (one background thread, not a thread per request), over keep-alive co
 (`endpoints.EndpointPool`). Each request has a timeout; 429, 5xx, timeouts, dropped connections
 and unreadable bodies are retried with exponential backoff honouring `Retry-After` — on another
 healthy endpoint at once when there is one, so a failing endpoint does not spend the retry
-budget. After `trip_after` requests of a batch failed in a row (after their retries and
-failovers) the rest of the batch fails at once, so a dead server costs one wave of timeouts
-per batch and `--llm_max_fallback_rate` stops the build; a line every `progress_every` s shows
-the wait. The API key is read from the environment variable named by `api_key_env` at the
-moment of each request: it is never an attribute, so it cannot end up in a pickle, a config, a
+budget. A dead or hanging server is given up after `dead_after` attempts in a row on every
+endpoint timed out or found no connection, with no HTTP answer between them: with
+`--llm_concurrency` >= `dead_after` that is one `--llm_timeout` for a hanging server and
+milliseconds for a closed port, and the build stops with one line (`EndpointsSilent`; the
+finished shards stay). After `trip_after` requests of a batch failed in a row otherwise (429,
+5xx, after their retries and failovers) the rest of the batch fails at once and
+`--llm_max_fallback_rate` judges the rows; a line every `progress_every` s shows the wait
+(answered, failed and waiting requests apart). The API key is read from the environment
+variable named by `api_key_env` at the moment of each request: it is never an attribute, so it cannot end up in a pickle, a config, a
 log line or the dataset.
 """
 
@@ -65,6 +69,10 @@ def base_urls(base_url) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+class EndpointsSilent(BackendError):
+    """Every endpoint timed out or refused `dead_after` requests in a row: nobody is there to answer."""
+
+
 class _Runtime:
     """The event loop thread, HTTP session and endpoint pool of one process (rebuilt after a fork)."""
 
@@ -102,6 +110,7 @@ class OpenAIBackend:
     backoff: float = 0.5
     max_backoff: float = 60.0
     trip_after: int = 8  # consecutive failed requests (after their retries) that give up the rest of a batch
+    dead_after: int = 3  # attempts in a row without any HTTP answer, on every endpoint, that stop the build
     progress_every: float = 10.0  # seconds between "waiting for the server" lines while a batch is in flight
 
     name = "openai"
@@ -178,6 +187,15 @@ class OpenAIBackend:
             return None, TransportFailure("invalid_response", "message content is not text"), None
         return content, None, None
 
+    def _silence_message(self, pool: EndpointPool) -> str:
+        what = {"timeout": f"timed out (no answer within --llm_timeout {self.timeout:g} s)",
+                "connection": "found no server (connection refused or dropped)"}
+        hosts = "; ".join(f"{urlsplit(e.url).netloc}: {e.silent_failures} requests in a row {what[e.last_silence]}"
+                          for e in pool.endpoints)
+        return (f"the LLM server does not answer ({hosts}): check that it runs at --llm_base_url and answers "
+                f"(its logs); a busy server needs a larger --llm_timeout or a lower --llm_concurrency; finished "
+                f"shards are kept, the same command resumes")
+
     @staticmethod
     def _retryable(failure: TransportFailure) -> bool:
         if failure.kind.startswith("http_"):
@@ -219,6 +237,8 @@ class OpenAIBackend:
                 pool.failed(endpoint, failure.kind)
                 return failure
             pool.failed(endpoint, failure.kind, None if retry_after is None else min(MAX_RETRY_AFTER_S, retry_after))
+            if pool.all_silent(max(1, int(self.dead_after))):
+                raise EndpointsSilent(self._silence_message(pool))
             last = endpoint
             if free_failovers > 0 and pool.healthy(exclude=endpoint):
                 free_failovers -= 1  # another endpoint is up: go there now, the budget stays
@@ -267,8 +287,9 @@ class OpenAIBackend:
                 return future.result(timeout=self.progress_every)
             except concurrent.futures.TimeoutError:
                 hosts = ", ".join(urlsplit(u).netloc for u in self.urls)
-                print(f"  captions: waiting for the LLM server ({hosts}): {batch.done} of {len(requests)} requests "
-                      f"answered, {batch.failed} failed, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+                print(f"  captions: waiting for the LLM server ({hosts}): of {len(requests)} requests "
+                      f"{batch.done - batch.failed} answered, {batch.failed} failed, {len(requests) - batch.done} "
+                      f"waiting; {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
     def take_endpoint_stats(self) -> dict:
         """Per-endpoint counts since the last call (so records summed over processes and batches add up)."""
@@ -293,7 +314,7 @@ class _Batch:
     """One `generate` call's progress and its run of consecutive failures (used on the loop thread only)."""
 
     trip_after: int
-    done: int = 0
+    done: int = 0  # requests with a verdict: answered or failed (after their retries)
     failed: int = 0
     run: int = field(default=0)
 

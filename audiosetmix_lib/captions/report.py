@@ -95,6 +95,7 @@ def summarise(records: list[dict], meta: dict | None = None) -> dict:
         "transport_failures": dict(sorted(transport.items())),
         "requests_sent": sum(r.get("requests", 0) for r in records),
         "cache_hits": sum(r.get("cache_hits", 0) for r in records),
+        "asked_again": sum(r.get("asked_again", 0) for r in records),  # cached answers rejected, so sent again
         "endpoints": dict(sorted(endpoints.items())),
     }
 
@@ -116,7 +117,9 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"    rejected {reason}: {v['count']} ({_pct(v['rate'])})")
     if report["transport_failures"]:
         lines.append("  transport failures: " + ", ".join(f"{k} {n}" for k, n in report["transport_failures"].items()))
-    lines.append(f"  requests sent: {report['requests_sent']}, cache hits: {report['cache_hits']}")
+    again = report.get("asked_again", 0)
+    again = f" ({again} of them asked again: their cached answers had been rejected)" if again else ""
+    lines.append(f"  requests sent: {report['requests_sent']}{again}, cache hits: {report['cache_hits']}")
     for name, e in report.get("endpoints", {}).items():
         failures = ", ".join(f"{k} {n}" for k, n in e["failures"].items()) or "none"
         lines.append(f"    {name}: sent {e['sent']}, answered {e['answered']}, failures {failures}, "

@@ -9,6 +9,7 @@ come from the recipe's caption seed only.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -107,31 +108,52 @@ def _adverbs(adverbs: list[str]) -> str:
     return " " + text if text else ""
 
 
-def realise_event(event: DescribedEvent, choices: _Choices) -> dict[str, str]:
-    """The event as a clause, a gerund phrase, a compact sound phrase and a bare noun phrase."""
+def realise_event(event: DescribedEvent, choices: _Choices, voice: str | None = None) -> dict[str, str]:
+    """The event as a clause, a gerund phrase, a compact sound phrase and a bare noun phrase.
+
+    `voice`: the label whose phrase decides how the modifiers are worded (adjectives only, or
+    adverbs too); its own by default. A negative that replaces an event keeps the replaced
+    event's voice and draws, so "quiet ... continuously" stays "quiet ... continuously".
+    """
     phrase = phrase_for(event.label)
-    passive = phrase.gerund is None  # "knocking is heard rapidly" reads badly: "rapid knocking is heard"
+    passive = phrase_for(voice or event.label).gerund is None  # "knocking is heard rapidly" reads badly: "rapid knocking is heard"
     adjectives, adverbs, all_adjectives = _modifier_forms(event, choices)
     if passive:
         adjectives, adverbs = all_adjectives, []
-    np_ = _noun_phrase(event, adjectives)
-    clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
-    if phrase.gerund:
-        ing = f"{np_} {phrase.gerund}{_adverbs(adverbs)}"
-    else:  # no gerund: the adverbs are already adjectives
-        ing = _noun_phrase(event, all_adjectives)
+    if passive and phrase.gerund:  # adjective words on an active class: "quiet, long dog barking is heard"
+        sound = _sound_phrase(event, all_adjectives)
+        clause, ing = f"{sound} is heard", sound
+    else:
+        np_ = _noun_phrase(event, adjectives)
+        clause = f"{np_} {phrase.verb}{_adverbs(adverbs)}"
+        ing = f"{np_} {phrase.gerund or ''}".rstrip() + _adverbs(adverbs)
     return {"clause": clause, "ing": ing, "np": _sound_phrase(event, all_adjectives),
             "bare": _sound_phrase(event, all_adjectives, with_gerund=False),
             "headline": _sound_phrase(event, all_adjectives, with_gerund=False, article=False),
             "short": _sound_phrase(event, all_adjectives, with_gerund=False, article=False, short=True)}
 
 
+def voices(caption: Description, description: Description) -> tuple[str, ...]:
+    """Per event of `description` (a negative of `caption`), the label whose wording it takes.
+
+    Its own label, except where exactly one class of the caption was replaced by exactly one new
+    class (an `event` negative): the newcomer takes the replaced event's wording, so only the
+    class name changes.
+    """
+    gone = Counter(caption.labels) - Counter(description.labels)
+    new = Counter(description.labels) - Counter(caption.labels)
+    if sum(gone.values()) != 1 or sum(new.values()) != 1:
+        return tuple(description.labels)
+    (old,), (added,) = gone, new
+    return tuple(old if label == added else label for label in description.labels)
+
+
 @lru_cache(maxsize=8192)
-def _event_forms(label: str, modifiers: tuple, seed: int) -> MappingProxyType:
-    """`realise_event`'s forms of an event, from its own stream (caption seed, class name). They read only
-    the label and the modifiers, so a recipe's negatives, which keep most of its events, share them."""
+def _event_forms(label: str, modifiers: tuple, seed: int, voice: str) -> MappingProxyType:
+    """`realise_event`'s forms of an event, from its voice's stream (caption seed, class name). They read only
+    the label, the modifiers and the voice, so a recipe's negatives, which keep most of its events, share them."""
     event = DescribedEvent(label, modifiers, None, False, 0.0, 0.0)
-    return MappingProxyType(realise_event(event, _Choices(seed, "event:" + label)))
+    return MappingProxyType(realise_event(event, _Choices(seed, "event:" + voice), voice))
 
 
 def _finish(text: str) -> str:
@@ -144,12 +166,14 @@ def word_count(text: str) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _styles(description: Description, seed: int) -> tuple[str, ...]:
+def _styles(description: Description, seed: int, voiced: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The caption in each style, most fluent first: full clauses, compact sound phrases, bare nouns, head nouns.
 
     Cached (a pure function of hashable arguments): choosing a row's negatives asks for the same
-    recipe's styles many times (its caption, whether the set fits, the set's captions)."""
-    forms = [_event_forms(e.label, e.modifiers, seed) for e in description.events]
+    recipe's styles many times (its caption, whether the set fits, the set's captions). `voiced`: `voices`
+    of a negative (default: each event its own)."""
+    voiced = voiced or tuple(description.labels)
+    forms = [_event_forms(e.label, e.modifiers, seed, v) for e, v in zip(description.events, voiced)]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
     with_used = False
@@ -180,7 +204,8 @@ def _styles(description: Description, seed: int) -> tuple[str, ...]:
 
 
 def _cut_to_limit(text: str) -> str:
-    """Last resort (five events with several modifiers each): the first MAX_WORDS words, one sentence."""
+    """Safety net no row reaches (`rows.RowMaker.recipe` drops events until the caption fits, `plan` skips a
+    negative that would not): the first MAX_WORDS words, one sentence."""
     words = text.rstrip(".").split()
     kept, count = [], 0
     for word in words:
@@ -191,9 +216,14 @@ def _cut_to_limit(text: str) -> str:
     return _finish(" ".join(kept).rstrip(","))
 
 
+def _set_styles(descriptions: list[Description], seed: int) -> list[tuple[str, ...]]:
+    """Each text's styles; descriptions[0] is the caption, the rest its negatives (worded in its `voices`)."""
+    return [_styles(d, seed, voices(descriptions[0], d) if n else None) for n, d in enumerate(descriptions)]
+
+
 def fit_in_one_style(descriptions: list[Description], seed: int) -> bool:
     """True when some style says all of them in MAX_WORDS (no text has to be cut)."""
-    styles = [_styles(d, seed) for d in descriptions]
+    styles = _set_styles(descriptions, seed)
     return any(all(word_count(s[level]) <= MAX_WORDS for s in styles) for level in range(len(styles[0])))
 
 
@@ -201,9 +231,10 @@ def template_captions(descriptions: list[Description], seed: int) -> list[str]:
     """Captions for a caption and its negatives in one shared style.
 
     If any of them needs the compact style to stay within MAX_WORDS, all use it, so the style
-    of a text never tells a model which one is the negative.
+    of a text never tells a model which one is the negative. descriptions[0] is the caption:
+    a negative that replaces a class words it as the caption worded the replaced one (`voices`).
     """
-    styles = [_styles(d, seed) for d in descriptions]
+    styles = _set_styles(descriptions, seed)
     for level in range(len(styles[0])):
         if all(word_count(s[level]) <= MAX_WORDS for s in styles):
             return [s[level] for s in styles]

@@ -18,9 +18,9 @@ from functools import lru_cache
 from ..describe import Description
 from ..events import label_tail
 from ..relations import BACKGROUND_WORD, FOLLOW_WORDS, OVERLAP_WORDS
-from ..transforms import MODIFIER_KEYS, other_direction, words
+from ..transforms import MODIFIER_KEYS, other_direction, registry_key, words
 from .lexicon import LEXICON, phrase_for
-from .template import MAX_WORDS, word_count
+from .template import MAX_WORDS, voices, word_count
 
 # Rejection reasons, most specific first: a caption's primary reason is the first that applies.
 REASONS = (
@@ -143,6 +143,7 @@ def _word_terms(words) -> list[tuple[str, ...]]:
 
 
 def _modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """Every modifier word of the registered transforms as terms, longest first, with its (transform, direction)."""
     vocabulary = []
     owner: dict[tuple[str, ...], tuple[str, str]] = {}
     for key in MODIFIER_KEYS:
@@ -160,17 +161,27 @@ def _first_word_index(vocabulary) -> dict[str, list[int]]:
     return index
 
 
-MODIFIER_VOCABULARY = _modifier_vocabulary()
-_VOCABULARY_BY_FIRST = _first_word_index(MODIFIER_VOCABULARY)
+@lru_cache(maxsize=4)
+def _vocabulary_and_index(registry: int) -> tuple[list, dict]:
+    """The vocabulary and its first-word index, built once per registry (`registry`: `registry_key()`)."""
+    vocabulary = _modifier_vocabulary()
+    return vocabulary, _first_word_index(vocabulary)
+
+
+def modifier_vocabulary() -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """The vocabulary of the transforms registered now (built once per registry)."""
+    return _vocabulary_and_index(registry_key())[0]
+
+
 _FOLLOW_TERMS = _word_terms(FOLLOW_WORDS)
 _OVERLAP_TERMS = _word_terms(OVERLAP_WORDS)
 
 
 def _vocabulary_at(starts: dict[str, list[int]]) -> list[tuple[tuple[str, ...], tuple[str, str]]]:
-    """The modifier terms whose first word occurs in a text (`_positions`), in MODIFIER_VOCABULARY order
+    """The modifier terms whose first word occurs in a text (`_positions`), in `modifier_vocabulary` order
     (longest first): no other term can match, and a caption holds a handful of the ~100."""
-    found = sorted(n for word in starts for n in _VOCABULARY_BY_FIRST.get(word, ()))
-    return [MODIFIER_VOCABULARY[n] for n in found]
+    vocabulary, by_first = _vocabulary_and_index(registry_key())
+    return [vocabulary[n] for n in sorted(n for word in starts for n in by_first.get(word, ()))]
 
 
 def allowed_words(key: tuple[str, str]) -> list[str]:
@@ -222,7 +233,7 @@ def tail_words(raw_labels) -> frozenset[str]:
     words: set[str] = set()
     for raw in raw_labels:
         words |= {part for token in tokens(label_tail(raw)) for part in (token, *token.split("-")) if part}
-    vocabulary = {word for term, _ in MODIFIER_VOCABULARY for word in term}
+    vocabulary = {word for term, _ in modifier_vocabulary() for word in term}
     vocabulary |= {word for term in (*_FOLLOW_TERMS, *_OVERLAP_TERMS) for word in term}
     return frozenset(words - _TAIL_COMMON - vocabulary - GENERIC_WORDS)
 
@@ -260,73 +271,105 @@ class Validator:
                         return label
         return None
 
-    def check(self, caption: str, description: Description) -> Verdict:
+    def read(self, caption: str, description: Description) -> Reading:
+        """What a caption states about a description, by the validator's rules (see `Reading`)."""
         text = (caption or "").strip()
-        if not text:
-            return Verdict(("empty",))
-        reasons = form_reasons(text)
         toks = tokens(text)
+        injected = False
         if self._tail_words:
             present = {word for label in description.labels for term in name_terms(label) for word in term}
-            if any(t in self._tail_words and t not in present for t in toks):
-                reasons.append("injected_text")
+            injected = any(t in self._tail_words and t not in present for t in toks)
         used = [False] * len(toks)
-        cursor, missing, out_of_order = 0, False, False
+        cursor, found, out_of_order = 0, [], False
         for event in description.events:
             terms = list(name_terms(event.label))
             hit = _find(toks, used, terms, cursor)
             if hit is None:
                 hit = _find(toks, used, terms, 0)
-                if hit is None:
-                    missing = True
-                    continue
-                out_of_order = True
-            i, n = hit
-            used[i:i + n] = [True] * n
-            cursor = max(cursor, i + n)
-        if missing:
-            reasons.append("missing_event")
+                out_of_order = out_of_order or hit is not None
+            found.append(hit is not None)
+            if hit is not None:
+                i, n = hit
+                used[i:i + n] = [True] * n
+                cursor = max(cursor, i + n)
         present = set(description.labels)
         present_terms = {term for label in present for term in name_terms(label)}
-        if self._other_class(toks, used, present, present_terms) is not None:
-            reasons.append("invented_class")
-        if out_of_order:
-            reasons.append("order")
-        reasons += self._modifier_reasons(toks, used, description)
-        reasons += self._relation_reasons(toks, used, description)
-        ordered = tuple(r for r in REASONS if r in set(reasons))
-        return Verdict(ordered)
+        invented = self._other_class(toks, used, present, present_terms)
+        modifiers = Counter(key for key, _ in _claim_modifier_words(toks, used))
+        return Reading(text=text, form=tuple(form_reasons(text)) if text else (), injected=injected,
+                       events=tuple(found), out_of_order=out_of_order, invented_class=invented,
+                       modifiers=modifiers, relations=_relations_said(toks, used, description))
 
-    @staticmethod
-    def _modifier_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
+    def check(self, caption: str, description: Description) -> Verdict:
+        return Verdict(self.read(caption, description).reasons(description))
+
+
+def _relations_said(toks: list[str], used: list[bool], description: Description) -> dict[str, bool]:
+    """For each relation the description has (follow, overlap, background): whether its words are there."""
+    free = [t if not u else "" for t, u in zip(toks, used)]
+    blank = [False] * len(free)
+    starts = _positions(free)
+
+    def has(terms) -> bool:
+        return any(_match_at(free, blank, i, term, plural=False) for term in terms for i in starts.get(term[0], ()))
+
+    kinds = {event.relation for event in description.events} - {None}
+    said = {kind: has(_FOLLOW_TERMS if kind == "follow" else _OVERLAP_TERMS) for kind in sorted(kinds)}
+    if any(event.background for event in description.events):
+        said["background"] = BACKGROUND_WORD in free
+    return said
+
+
+def modifier_states(needed: Counter, found: Counter) -> dict[tuple[str, str], str]:
+    """Per modifier the description needs: "stated", "opposite" (its other direction is said more often
+    than needed, e.g. "quiet" for a louder event) or "missing"."""
+    states = {}
+    for key, n in needed.items():
+        if found[key] >= n:
+            states[key] = "stated"
+        elif found[opposite(key)] > needed[opposite(key)]:
+            states[key] = "opposite"
+        else:
+            states[key] = "missing"
+    return states
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A caption parsed against its description: which events are named (in order or not), every modifier
+    word found (by key), an invented class, and which relations are said. `reasons` lists every
+    rejection reason that applies (REASONS order); `check` accepts exactly when there is none."""
+
+    text: str
+    form: tuple[str, ...]
+    injected: bool
+    events: tuple[bool, ...]  # per described event: named
+    out_of_order: bool
+    invented_class: str | None
+    modifiers: Counter  # modifier key -> times said
+    relations: dict  # "follow" / "overlap" / "background" -> said
+
+    def reasons(self, description: Description) -> tuple[str, ...]:
+        found = set(self.form)
+        if not self.text:
+            found.add("empty")
+        if self.injected:
+            found.add("injected_text")
+        if not all(self.events):
+            found.add("missing_event")
+        if self.invented_class is not None:
+            found.add("invented_class")
+        if self.out_of_order:
+            found.add("order")
         needed = Counter(m for event in description.events for m in event.modifiers)
-        found = Counter(key for key, _ in _claim_modifier_words(toks, used))
-        reasons = []
-        for key in found:
+        for key in self.modifiers:
             if needed[key] == 0:
-                reasons.append("opposite_modifier" if needed[opposite(key)] else "invented_modifier")
-        if any(found[key] < n for key, n in needed.items()):
-            reasons.append("missing_modifier")
-        return reasons
-
-    @staticmethod
-    def _relation_reasons(toks: list[str], used: list[bool], description: Description) -> list[str]:
-        relations = {event.relation for event in description.events}
-        free = [t if not u else "" for t, u in zip(toks, used)]
-        blank = [False] * len(free)
-
-        starts = _positions(free)
-
-        def has(terms) -> bool:
-            return any(_match_at(free, blank, i, term, plural=False) for term in terms for i in starts.get(term[0], ()))
-
-        if "follow" in relations and not has(_FOLLOW_TERMS):
-            return ["missing_relation"]
-        if "overlap" in relations and not has(_OVERLAP_TERMS):
-            return ["missing_relation"]
-        if any(event.background for event in description.events) and BACKGROUND_WORD not in free:
-            return ["missing_relation"]
-        return []
+                found.add("opposite_modifier" if needed[opposite(key)] else "invented_modifier")
+        if any(self.modifiers[key] < n for key, n in needed.items()):
+            found.add("missing_modifier")
+        if not all(self.relations.values()):
+            found.add("missing_relation")
+        return tuple(r for r in REASONS if r in found)
 
 
 def modifier_terms(text: str) -> Counter:
@@ -349,14 +392,18 @@ def reworded(caption: str, caption_description: Description, negative: str, nega
     """True when a negative says a modifier it did not change in other words than the caption does.
 
     For every modifier both descriptions have equally often, the negative must use the
-    caption's words ("low-pitched, fast slam" must not become "deep, rapid slam"), or a model
-    could tell the negative by its wording instead of by the sound.
+    caption's words ("low-pitched, fast slam" must not become "deep, rapid slam"; a replaced
+    class keeps its modifiers' words, `voices`), or a model could tell the negative by its
+    wording instead of by the sound.
     """
     before = {e.label: e.modifiers for e in caption_description.events}
     after = {e.label: e.modifiers for e in negative_description.events}
-    same = {label for label in before if after.get(label) == before[label]}
-    changed = {m for d in (before, after) for label, mods in d.items() if label not in same for m in mods}
-    unchanged = {m for label in same for m in before[label]} - changed
+    voice = dict(zip(negative_description.labels, voices(caption_description, negative_description)))
+    same = {label for label in after if before.get(voice[label]) == after[label]}
+    kept = {voice[label] for label in same}
+    changed = {m for label, mods in after.items() if label not in same for m in mods}
+    changed |= {m for label, mods in before.items() if label not in kept for m in mods}
+    unchanged = {m for label in same for m in after[label]} - changed
     words_of = lambda text: Counter({k: n for k, n in modifier_terms(text).items() if k[0] in unchanged})  # noqa: E731
     return words_of(caption) != words_of(negative)
 

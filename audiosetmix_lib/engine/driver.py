@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from datasets.table import InMemoryTable
 
 from ..captions.cli_args import caption_report_data, report_json
-from ..card import card_text
+from ..card import audio_column_bytes, card_text
 from ..locations import is_remote
 from ..output.contract import BuildOutput
 from ..output.determinants import build_determinants
@@ -131,7 +131,7 @@ def _build(builder, output_dir, num_proc, overwrite, after_batch, on_open, log, 
                  "caption_report": caption_markdown}
         split_bytes = {split: sum(_size(p) for p in paths) for split, paths in files.items()}
         text = card_text(output_dir, builder, prepared, maker.source.skipped, time.time() - started, num_proc, extra,
-                         split_bytes)
+                         split_bytes, audio_column_bytes([f for paths in files.values() for f in paths]))
         if captions is None:
             output.finish(text, remove=("caption_report.json",))
         else:

@@ -46,6 +46,11 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, e.g. a container's or taskset's share), as `--num_proc`'s default."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def run_local(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, after_batch=None, log=print) -> None:
     """Build every shard of `todo` and commit each through `output` (a `output.contract.BuildOutput`)."""
     if not todo:

@@ -29,10 +29,11 @@ import time
 from dataclasses import replace
 
 from ..captions.captioner import CaptionedSet, LLMCaptioner
-from ..output.faults import CRASH_ENV, HANG_ENV
+from ..output.faults import FAULT_ENVS
 from ..output.plan import ShardSpec
 from ..output.shard_writer import CAPTION_BATCH_ROWS, ShardResult, write_shard
 from ..stop_signals import BuildInterrupted, stops_deferred, take_back_stop_signals
+from . import local_ray
 from .local import WorkerDied
 
 CAPTION_ACTORS = 2
@@ -98,7 +99,7 @@ def worker_row_maker(maker_box: list):
 def render_shard(maker_box: list, spec: ShardSpec, features, staging_dir: str, meta_dir: str,
                  captioned: dict | None, test_env: dict | None = None) -> ShardResult:
     maker = worker_row_maker(maker_box)
-    for key in (CRASH_ENV, HANG_ENV):  # the driver's test fault settings, even on a cluster started elsewhere
+    for key in FAULT_ENVS:  # the driver's test fault settings, even on a cluster started elsewhere
         if (test_env or {}).get(key):
             os.environ[key] = test_env[key]
         else:
@@ -109,7 +110,7 @@ def render_shard(maker_box: list, spec: ShardSpec, features, staging_dir: str, m
 
 
 def _test_env() -> dict:
-    return {k: os.environ[k] for k in (CRASH_ENV, HANG_ENV) if os.environ.get(k)}
+    return {k: os.environ[k] for k in FAULT_ENVS if os.environ.get(k)}
 
 
 def unreachable(address: str) -> str | None:
@@ -127,34 +128,39 @@ def unreachable(address: str) -> str | None:
 
 
 def connect(address: str | None, num_cpus: int):
-    """Join `address` (or RAY_ADDRESS), else start a local Ray with `num_cpus` CPUs; True if we started it."""
+    """Join `address` (or RAY_ADDRESS), else start a local Ray with `num_cpus` CPUs in a folder of its own
+    (`local_ray`: cleaned up after the build, even a killed one); (ray, that folder or None when joined)."""
     try:
         import ray
     except ImportError:
         raise RayUnavailable("--engine ray needs Ray: pip install 'audiosetmix[ray]' (or ray==2.60.0)") from None
     if ray.is_initialized():
-        return ray, False
+        return ray, None
     address = address or os.environ.get("RAY_ADDRESS") or None
     why = unreachable(address) if address else None
     if why:
         raise RayUnavailable(f"cannot reach the Ray cluster at {address} ({why}); start it with `ray start --head` "
                              f"there, check the address (the head's host:port, or ray://host:10001), or leave "
                              f"--ray_address and RAY_ADDRESS unset for a local Ray")
+    folder = None if address else local_ray.prepare()
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     _temp_dir=str(folder))
     except BaseException as error:
         if not address and ray.is_initialized():
             ray.shutdown()  # stopped while starting: the half-started local Ray goes too
+        if folder is not None:
+            local_ray.clean_up(folder)
         if isinstance(error, SystemExit) and error.code == signal.SIGTERM:
             raise BuildInterrupted("SIGTERM") from None  # Ray's own handler, in place while it starts
         if not isinstance(error, (ConnectionError, RuntimeError, ValueError)):
             raise
         raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {error}; start one "
                              f"with `ray start --head` or leave --ray_address and RAY_ADDRESS unset") from None
-    return ray, True
+    return ray, folder
 
 
 def run_ray(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, after_batch=None, log=print,
@@ -162,14 +168,15 @@ def run_ray(maker, todo: list[ShardSpec], features, output, num_proc: int = 1, a
     """Build every shard of `todo` on Ray and commit each through `output` (a `output.contract.BuildOutput`)."""
     if not todo:
         return
-    ray, started_here = connect(address, max(1, num_proc))
+    ray, own_folder = connect(address, max(1, num_proc))
     take_back_stop_signals()  # ray.init put its own SIGTERM handler (sys.exit(15)) in place of the driver's
     try:
         _run(ray, maker, todo, features, output, after_batch, log, caption_actors)
     finally:
-        if started_here:
+        if own_folder is not None:
             ray.shutdown()  # its C core sets SIGTERM to the default while it ends (a stop then kills: exit 143)
             take_back_stop_signals()  # the card is still to be written
+            local_ray.clean_up(own_folder)
 
 
 def _run(ray, maker, todo, features, output, after_batch, log, caption_actors: int) -> None:

@@ -1,6 +1,6 @@
 """Evaluate a CLAP model: text-audio retrieval, scores on hard negatives, zero-shot.
 
-    python eval/evaluate_clap.py --model PATH_OR_HUB_ID --dataset DIR_OR_HUB_ID --split test \
+    python eval/evaluate_clap.py --model PATH_OR_HUB_ID --dataset_dir DIR_OR_HUB_ID --split test \
         --output_dir DIR [--zero_shot_dataset DIR] [--batch_size 32]
     python eval/evaluate_clap.py --compare RUN_A RUN_B --output_dir DIR   # paired differences of two evaluations
 
@@ -67,7 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="a ClapModel: local folder or Hub id (required unless --compare)")
     p.add_argument("--tokenizer", help="tokenizer folder or Hub id (default: the model's)")
-    p.add_argument("--dataset", help="a datasets dataset: local folder (Hub layout or save_to_disk) or Hub id (required unless --compare)")
+    p.add_argument("--dataset_dir", "--dataset", dest="dataset",
+                   help="a datasets dataset: local folder (Hub layout or save_to_disk) or Hub id (required unless --compare)")
     p.add_argument("--dataset_config", help="dataset config name, if any")
     p.add_argument("--split", default="test")
     p.add_argument("--output_dir", required=True)
@@ -94,7 +95,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.batch_size < 1:
         p.error("--batch_size must be >= 1")
     if not args.compare and not (args.model and args.dataset):
-        p.error("--model and --dataset are required (or --compare RUN_A RUN_B)")
+        p.error("--model and --dataset_dir are required (or --compare RUN_A RUN_B)")
     return args
 
 
@@ -229,7 +230,7 @@ def run(args: argparse.Namespace) -> str:
     if args.compare:
         write_comparison(Path(args.compare[0]), Path(args.compare[1]), Path(args.output_dir), args.bootstrap, args.seed)
         return (Path(args.output_dir) / "compare.md").read_text()
-    check_dataset_arg(args.dataset, "--dataset")  # before the model loads: a mistyped folder is named at once
+    check_dataset_arg(args.dataset, "--dataset_dir")  # before the model loads: a mistyped folder is named at once
     for name in METRICS:
         metric_path(name)
     metrics = evaluate_clap(args)

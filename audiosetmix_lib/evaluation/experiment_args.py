@@ -57,7 +57,7 @@ def add_budget_args(p: argparse.ArgumentParser) -> None:
 def add_data_args(p: argparse.ArgumentParser) -> None:
     """The build the arms train on (or --dataset as is), and the mixing ablation."""
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="use this built dataset as is (skip the build)")
+    g.add_argument("--dataset_dir", "--dataset", dest="dataset", help="use this built dataset as is (skip the build)")
     g.add_argument("--source", choices=["synth", "folder"], default="synth")
     g.add_argument("--source_path", help="folder source: the audiofolder-layout directory (e.g. ../shared/data/esc10)")
     g.add_argument("--split_column", help="folder source: metadata column naming each clip's split (default: fold, if present)")

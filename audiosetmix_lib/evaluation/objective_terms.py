@@ -1,6 +1,6 @@
 """The training objective of saved CLAP models, term by term, on the same training batches.
 
-    python eval/objective_terms.py --dataset DIR --models DIR [DIR ...] --batches 8
+    python eval/objective_terms.py --dataset_dir DIR --models DIR [DIR ...] --batches 8
 
 `train_clap.py` minimises J = in-batch term + w * hard-negative term (audiosetmix_lib.training.loss).
 When a run with the hard-negative term ends up worse than one without it, this asks whether the
@@ -37,7 +37,7 @@ from .errors import EvaluationError
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--dataset", required=True, help="an AudioSetMix build (rows with captions and negatives)")
+    p.add_argument("--dataset_dir", "--dataset", dest="dataset", required=True, help="an AudioSetMix build (rows with captions and negatives)")
     p.add_argument("--dataset_config")
     p.add_argument("--split", default="train")
     p.add_argument("--models", nargs="+", required=True, help="saved ClapModel folders sharing one tokenizer (the first one's is used)")

@@ -1,6 +1,6 @@
 """Which side of a CLAP model misses a modifier: the audio encoder or the text encoder?
 
-    python eval/probe_counterfactual.py --model DIR --dataset DIR --split test --output_dir DIR
+    python eval/probe_counterfactual.py --model DIR --dataset_dir DIR --split test --output_dir DIR
 
 `evaluate_clap.py` asks the text question: for a clip x, does the true caption c outscore the
 hard negative n? When a kind stays at chance that does not say why. Every AudioSetMix negative
@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--model", required=True, help="a saved ClapModel folder or Hub id")
     p.add_argument("--tokenizer", help="default: the model's")
-    p.add_argument("--dataset", required=True, help="an AudioSetMix build (its rows must carry negatives with recipes)")
+    p.add_argument("--dataset_dir", "--dataset", dest="dataset", required=True, help="an AudioSetMix build (its rows must carry negatives with recipes)")
     p.add_argument("--dataset_config")
     p.add_argument("--split", default="test")
     p.add_argument("--output_dir", required=True)

@@ -17,7 +17,7 @@ def load_split(dataset: str, split: str, config: str | None = None):
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ds
-    return load_dataset_checked(dataset, "--dataset", config, split=split)
+    return load_dataset_checked(dataset, "--dataset_dir", config, split=split)
 
 
 def audio_column_of(ds, name: str | None) -> str:

@@ -79,8 +79,21 @@ def read_json(path: Path):
         return None
 
 
+FLAG_ALIASES = {"--dataset": "--dataset_dir"}  # the same flag under the name stamps written before the rename used
+
+
+def canonical(stamp):
+    """A stamp with every flag under its current name (nested stamps too), so a rename of a flag does not
+    make a finished stage look different."""
+    if isinstance(stamp, dict):
+        return {k: canonical(v) for k, v in stamp.items()}
+    if isinstance(stamp, list):
+        return [FLAG_ALIASES.get(v, v) if isinstance(v, str) else canonical(v) for v in stamp]
+    return stamp
+
+
 def stamp_matches(path: Path, stamp: dict) -> bool:
-    return read_json(path) == stamp
+    return canonical(read_json(path)) == canonical(stamp)
 
 
 def build_args(args, out: Path, point: MixPoint | None) -> list:
@@ -128,7 +141,7 @@ def build_dataset(args, work: Path, run: Runner, point: MixPoint | None = None) 
 
 def train_tokenizer(args, work: Path, dataset: Path, run: Runner) -> Path:
     out = work / "tokenizer"
-    cmd = ["--model", "tiny", "--tokenizer_only", "--dataset", dataset, "--output_dir", out, "--report_to", "none"]
+    cmd = ["--model", "tiny", "--tokenizer_only", "--dataset_dir", dataset, "--output_dir", out, "--report_to", "none"]
     stamp = {"command": [str(c) for c in cmd], "dataset_stamp": read_json(work / "data.stamp.json")}
     stamp_path = work / "tokenizer.stamp.json"
     if not args.force and (out / "tokenizer.json").is_file() and stamp_matches(stamp_path, stamp):
@@ -143,7 +156,7 @@ def train_command(args, dataset: Path, tokenizer: Path, spec: RunSpec, out: Path
     """The training arguments of one run: the arm's terms, the shared budget and schedule."""
     arm = ARMS[spec.arm]
     steps = run_steps(args, spec)
-    cmd = ["--model", args.model, "--tokenizer", tokenizer, "--dataset", dataset,
+    cmd = ["--model", args.model, "--tokenizer", tokenizer, "--dataset_dir", dataset,
            "--output_dir", out, "--caption_mode", arm["caption_mode"],
            "--hard_negative_weight", args.hard_negative_weight if arm["text_neg"] else 0,
            "--audio_negative_weight", args.audio_negative_weight if arm["audio_neg"] else 0,
@@ -178,10 +191,10 @@ def without_output_dir(stamp: dict | None) -> dict | None:
 def finished_run(arms_dir: Path, stamp: dict, preferred: Path) -> Path | None:
     """A folder under arms/ holding a finished run with these settings (any name: a run trained under
     another name, e.g. one seed per command, or set aside), `preferred` first."""
-    wanted = without_output_dir(stamp)
+    wanted = without_output_dir(canonical(stamp))
     folders = [preferred] + sorted(p for p in arms_dir.glob("*") if p != preferred) if arms_dir.is_dir() else []
     for folder in folders:
-        if (folder / "model.safetensors").is_file() and without_output_dir(read_json(folder / "experiment.stamp.json")) == wanted:
+        if (folder / "model.safetensors").is_file() and without_output_dir(canonical(read_json(folder / "experiment.stamp.json"))) == wanted:
             return folder
     return None
 
@@ -226,7 +239,7 @@ def train_arm(args, work: Path, dataset: Path, tokenizer: Path, spec: RunSpec, r
 def evaluate_arm(args, dataset: Path, model_dir: Path, name: str, run: Runner) -> dict:
     """Evaluate one run on the main test split; reused while the model, arguments and scoring code are the same."""
     out = model_dir / "eval"
-    cmd = ["--model", model_dir, "--dataset", dataset, "--split", "test",
+    cmd = ["--model", model_dir, "--dataset_dir", dataset, "--split", "test",
            "--output_dir", out, "--batch_size", args.eval_batch_size, "--bootstrap", args.bootstrap]
     if args.zero_shot_dataset:
         cmd += ["--zero_shot_dataset", Path(args.zero_shot_dataset).resolve()]

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from datasets.io.parquet import get_parquet_column_options
 
 from ..locations import is_remote
-from .faults import fault_wanted, maybe_fail_half_way
+from .faults import fault_wanted, maybe_fail_half_way, stops_only
 from .plan import ShardSpec
 
 ROW_GROUP_ROWS = 100  # as `to_parquet(batch_size=100)` wrote before: one row group per 100 rows
@@ -109,7 +109,7 @@ def _write_local(maker, spec: ShardSpec, features: datasets.Features, staging_di
                     writer.write_table(_table(pending, features))
                     pending = []
                 if done == half and fault_wanted(meta_dir, spec.position):
-                    if pending:  # the first half really is on disk before the injected fault
+                    if pending and not stops_only(spec.position):  # the first half is on disk before a kill
                         writer.write_table(_table(pending, features))
                         pending = []
                     maybe_fail_half_way(meta_dir, spec.position)

@@ -310,6 +310,9 @@ class AudioSetSource(Source):
                 ))
         return events, skipped
 
+    def source_file(self, event: Event) -> Path:
+        return self.audio_dir / event.audio
+
     def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
         samples, sr = audio_io.read_audio(self.audio_dir / event.audio)
         return load_span(samples, sr, event.start, event.end, sample_rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -9,12 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio_io import AudioReadError
 from ..events import SPLITS, Event, Skip, cut_label, label_problem
 from .event_cache import EventCache
 
 
 class SourceError(ValueError):
     """Bad source input (metadata file, column, label, ontology): stops the build before any work."""
+
+
+class SourceFileLost(SourceError):
+    """A file the scan read can no longer be read mid-build (deleted, moved, made unreadable).
+
+    The build stops rather than render the row without it: a row must not depend on when a file
+    went missing (the same config and seed give the same bytes), and the finished shards stay."""
 
 
 # Source specs name local files relative to this symbol, never by the build machine's absolute
@@ -66,6 +75,7 @@ class Source(ABC):
         self.skipped: list[Skip] = []
         self.label_changes: dict[str, str] = {}
         self._cache = EventCache()  # bounded by bytes: memory stays flat in dataset size
+        self._fingerprints: dict = {}  # file (or event and rate) -> fingerprint, computed once per process
 
     @abstractmethod
     def spec(self) -> dict:
@@ -128,13 +138,57 @@ class Source(ABC):
         samples = self._cache.get(key)
         if samples is not None:
             return samples
-        samples = np.ascontiguousarray(self._load_raw(event, sample_rate), dtype=np.float32)
+        try:
+            raw = self._load_raw(event, sample_rate)
+        except (OSError, AudioReadError) as error:
+            raise SourceFileLost(
+                f"source file {event.audio} can no longer be read ({_why(error)}), though the scan at the start of the "
+                f"build read it: restore it (or its permissions) and run the same command to resume (the finished "
+                f"shards are kept); without it the source is a different one (a new build)") from None
+        samples = np.ascontiguousarray(raw, dtype=np.float32)
         samples.setflags(write=False)
         self._cache.put(key, samples)
         return samples
 
+    def source_file(self, event: Event) -> Path | None:
+        """The local file an event's audio is read from (None: the source reads no local file for it)."""
+        return None
+
+    def fingerprint(self, event: Event, sample_rate: int) -> str:
+        """Size and content hash of the audio an event is read from: its file's bytes (read once per file and
+        process), or, for a source without files, the event's decoded samples at `sample_rate`."""
+        known = self.__dict__.setdefault("_fingerprints", {})
+        path = self.source_file(event)
+        key = str(path) if path is not None else (event.event_id, sample_rate)
+        if key not in known:
+            if path is None:
+                known[key] = fingerprint_bytes(memoryview(self.load(event, sample_rate)).cast("B"))
+            else:
+                with open(path, "rb") as file:
+                    digest = hashlib.file_digest(file, lambda: hashlib.blake2b(digest_size=FINGERPRINT_DIGEST_BYTES))
+                known[key] = f"{path.stat().st_size}:{digest.hexdigest()}"
+        return known[key]
+
     def license_note(self) -> str:
         return "See the licence of the source audio."
+
+
+FINGERPRINT_DIGEST_BYTES = 16
+
+
+def fingerprint_bytes(data) -> str:
+    """'<size>:<blake2b>' of some bytes: what `Source.fingerprint` stores in a recipe."""
+    return f"{len(data)}:{hashlib.blake2b(data, digest_size=FINGERPRINT_DIGEST_BYTES).hexdigest()}"
+
+
+def _why(error: Exception) -> str:
+    """The reader's reason without the build machine's folder (the file is named relative to its source)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    for short in ("file not found", "empty file", "no audio samples", "non-finite samples", "truncated"):
+        if short in str(error):  # read_audio's "<path>: <reason> (<decoder's details>)"
+            return short
+    return "cannot be decoded as audio"
 
 
 @dataclass

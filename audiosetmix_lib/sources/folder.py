@@ -19,7 +19,9 @@ class for small folders, by a hash of the recording id for large ones.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import math
 import re
@@ -41,6 +43,7 @@ AUDIO_EXTENSIONS = frozenset(
 # 0.1-0.3 s; 0.1 s keeps those and drops only near-empty clips (the renderer mixes events of any
 # length; a 0.1 s event still spans 5 frames of the 20 ms silence trimmer).
 DEFAULT_MIN_EVENT_SECONDS = 0.1
+DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark Excel writes
 
 
 def clean_label(text: str) -> str:
@@ -119,8 +122,15 @@ class FolderSource(Source):
         fractions=(0.8, 0.1, 0.1),
         split_strategy: str = "auto",
         strict: bool = False,
+        metadata_encoding: str = DEFAULT_ENCODING,
     ) -> None:
         super().__init__(strict=strict)
+        try:
+            self.metadata_encoding = codecs.lookup(metadata_encoding).name if metadata_encoding != DEFAULT_ENCODING \
+                else DEFAULT_ENCODING
+        except LookupError:
+            raise SourceError(f"folder source: unknown metadata encoding {metadata_encoding!r} (--metadata_encoding): "
+                              f"give a Python codec name such as utf-8, cp1252, latin-1 or utf-16") from None
         self.url = str(path).rstrip("/") if is_remote(path) else None
         if self.url is not None:
             self.root = mirror_dir(self.url)
@@ -171,6 +181,7 @@ class FolderSource(Source):
             "trim_db": self.trim_db,
             "fractions": list(self.fractions),
             "split_strategy": self.split_strategy,
+            **({"metadata_encoding": self.metadata_encoding} if self.metadata_encoding != DEFAULT_ENCODING else {}),
         }
 
     def license_note(self) -> str:
@@ -196,7 +207,7 @@ class FolderSource(Source):
         """Parse and validate every row; raise SourceError naming file, row and problem."""
         rows: list[dict] = []
         skipped: list[Skip] = []
-        with open(metadata, newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(self._metadata_text(metadata), newline="") as handle:
             reader = csv.reader(handle)
             header = [column.strip() for column in next(reader, [])]
             where = f"{metadata}"
@@ -228,6 +239,19 @@ class FolderSource(Source):
                 else:
                     rows.append(rows_or_skip)
         return rows, skipped
+
+    def _metadata_text(self, metadata: Path) -> str:
+        """The whole file decoded; a byte the encoding cannot read is reported by line (a build stops on it)."""
+        data = metadata.read_bytes()
+        try:
+            return data.decode(self.metadata_encoding)
+        except UnicodeDecodeError as error:
+            line = data[:error.start].count(b"\n") + 1
+            column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+            name = "UTF-8" if self.metadata_encoding == DEFAULT_ENCODING else self.metadata_encoding
+            raise SourceError(f"{metadata}: line {line}, column {column}: byte 0x{data[error.start]:02x} is not "
+                              f"{name} text: save the file as UTF-8, or give its encoding with --metadata_encoding "
+                              f"(e.g. cp1252 or latin-1 for files from Excel on Windows)") from None
 
     def _inside(self, file_name: str) -> bool:
         """True when the path, symlinks followed, stays inside the folder."""
@@ -375,8 +399,12 @@ class FolderSource(Source):
     def _assign_splits(self, events: list[Event]) -> list[Event]:
         return assign_splits(events, self.fractions, self.split_strategy)
 
-    def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+    def source_file(self, event: Event) -> Path:
+        """The event's file on this machine (fetched into the mirror first for a remote folder)."""
         if self.url is not None:
             fetch_one(self.url, self.root, event.audio)
-        samples, sr = audio_io.read_audio(self.root / event.audio)
+        return self.root / event.audio
+
+    def _load_raw(self, event: Event, sample_rate: int) -> np.ndarray:
+        samples, sr = audio_io.read_audio(self.source_file(event))
         return load_span(samples, sr, event.start, event.end, sample_rate)

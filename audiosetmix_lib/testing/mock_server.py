@@ -13,10 +13,12 @@ import os
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..captions.prompt import parse_data_block
+from .paraphrase import Slips, paraphrase, request_rng
 
 
 @dataclass
@@ -131,16 +133,30 @@ class MockChatServer:
             pass
 
 
+def paraphrase_policy(slips: Slips = Slips()):
+    """Answer like a sampled model: a rewording chosen by the request's `seed` and prompt, with seeded slips."""
+
+    def policy(body: dict, data: dict) -> Reply:
+        text, slip = paraphrase(data, request_rng(body.get("seed"), user_content(body)), slips)
+        return Reply(text=text, tag=slip)
+
+    return policy
+
+
 # ---- as a separate process (tests of several endpoints, benchmarks) ------------------------------
 
 
-def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after: int | None = None) -> None:
+def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after: int | None = None,
+                  slips: Slips | None = None) -> None:
     """Serve until killed; print the URL on stdout first. Each request appends one line to `log_path`.
+
+    `slips`: answer with `paraphrase_policy(slips)` (varied wording, seeded slips) instead of `good_caption`.
 
     `stop_after N`: the process exits at once (no goodbye to open connections) when request N+1
     arrives — a deterministic "server died mid-build", with no sleep-and-kill race.
     """
     counter = {"n": 0}
+    answer = paraphrase_policy(slips) if slips is not None else (lambda body, data: Reply())
     log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 - lives with the process
 
     def policy(body, data) -> Reply:
@@ -149,9 +165,11 @@ def serve_process(latency: float = 0.0, log_path: str | None = None, stop_after:
             n = counter["n"]
         if stop_after is not None and n > stop_after:
             os._exit(0)
+        reply = answer(body, data)
         if log is not None:
-            log.write(json.dumps({"n": n, "seed": body.get("seed")}) + "\n")
-        return Reply()
+            prompt = zlib.crc32(user_content(body).encode("utf-8"))
+            log.write(json.dumps({"n": n, "seed": body.get("seed"), "prompt": prompt, "tag": reply.tag}) + "\n")
+        return reply
 
     server = MockChatServer(policy, latency=latency)
     server.log_entries = False

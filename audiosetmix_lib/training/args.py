@@ -20,7 +20,9 @@ def _help(text: str, **kwargs):
 @dataclass
 class TrainClapArguments:
     # --- data
-    dataset: str = _help("AudioSetMix dataset: a local folder (Hub layout or save_to_disk) or a Hub id.")
+    dataset: str = field(metadata={"help": "AudioSetMix dataset: a local folder (Hub layout or save_to_disk) or a Hub id "
+                                           "(--dataset_dir, as in the other commands, or --dataset).",
+                                   "aliases": ["--dataset_dir"]})
     output_dir: str = _help("Where the final model + processor go (root) and checkpoints (checkpoint-<step>/).")
     dataset_config: str | None = _help("Config name of the dataset, if it has several.", default=None)
     train_split: str = _help("Training split.", default="train")

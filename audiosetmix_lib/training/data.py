@@ -48,7 +48,7 @@ def load_split(name: str, split: str, config: str | None = None):
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         loaded = datasets.load_from_disk(str(path))
         return loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
-    return load_dataset_checked(name, "--dataset", config, split=split)
+    return load_dataset_checked(name, "--dataset_dir", config, split=split)
 
 
 class CaptionTable:

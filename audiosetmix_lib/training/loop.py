@@ -34,6 +34,7 @@ from audiosetmix_lib.training.model import (
     text_length_limit,
 )
 from audiosetmix_lib.training.sizes import is_tiny
+from audiosetmix_lib.training.summary import final_summary
 from audiosetmix_lib.training.tokenizer import load_tokenizer, train_tokenizer
 from audiosetmix_lib.training.validation import evaluate
 
@@ -52,6 +53,7 @@ def train(args: TrainClapArguments) -> TrainResult:
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
 
+    began = time.time()
     args_lib.validate(args)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers in forked workers
     output_dir = Path(args.output_dir)
@@ -149,7 +151,7 @@ def train(args: TrainClapArguments) -> TrainResult:
 
     if eval_loader is not None:
         result.eval_metrics = _validate(module, logmel, eval_loader, accelerator, step)
-    _save_final(args, accelerator, module, processor, output_dir, result)
+    _save_final(args, accelerator, module, processor, output_dir, result, began, step - start_step)
     accelerator.end_training()
     return result
 
@@ -322,7 +324,8 @@ def _resume(args, accelerator, output_dir: Path) -> int:
     return int(step)
 
 
-def _save_final(args, accelerator, module, processor, output_dir: Path, result: TrainResult) -> None:
+def _save_final(args, accelerator, module, processor, output_dir: Path, result: TrainResult, began: float,
+                steps: int) -> None:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         clap = accelerator.unwrap_model(module).clap
@@ -331,15 +334,11 @@ def _save_final(args, accelerator, module, processor, output_dir: Path, result: 
         (output_dir / "train_args.json").write_text(json.dumps(asdict(args), indent=2, sort_keys=True) + "\n")
         if result.eval_metrics:
             (output_dir / "eval_results.json").write_text(json.dumps(result.eval_metrics, indent=2, sort_keys=True) + "\n")
-        accelerator.print(sampling_rate_note(output_dir, processor.feature_extractor.sampling_rate))
+        accelerator.print(final_summary(str(output_dir), args.dataset, processor.feature_extractor.sampling_rate,
+                                        uses_time_channel(clap.config.audio_config), time.time() - began, steps,
+                                        steps * args.per_device_train_batch_size * accelerator.num_processes,
+                                        result.eval_metrics))
     accelerator.wait_for_everyone()
-
-
-def sampling_rate_note(output_dir: Path, rate: int) -> str:
-    """What a user of the saved model must know: its processor assumes `rate` Hz and does not resample."""
-    return (f"[train] saved the model and its processor to {output_dir}: they expect {rate} Hz audio and do not "
-            f"resample; resample first, e.g. ds.cast_column('audio', Audio(sampling_rate={rate})) before "
-            "pipeline('zero-shot-audio-classification', ...)")
 
 
 def resolve_mixed_precision(args) -> str:

@@ -2,7 +2,7 @@
 
 A transform module is the one place a modifier lives: its settings (ranges, probability) with
 defaults, `sample`, a pure `apply`, `flip` (the opposite direction, for hard negatives), its
-modifier names and its words. The registry (`transforms/__init__.py`) lists the modules.
+modifier names and its words, and `check`: how its claim is measured from the sound. The registry (`transforms/__init__.py`) lists the modules.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from ..typed_settings import require_range, typed_value
 
 DIRECTIONS = ("up", "down")
 
@@ -32,6 +34,52 @@ class Words:
         return (*self.adj, *self.adv, *self.extra)
 
 
+@dataclass(frozen=True)
+class Check:
+    """One claim of a modifier measured from the sound: what was claimed, the measured value and the
+    value it had to pass (stated beside it in verify's report)."""
+
+    claim: str  # e.g. "volume up"
+    measured: float  # e.g. 8.7 (nan when the sound gives nothing to measure: then it fails)
+    threshold: float  # e.g. 3.0
+    unit: str  # "dB", "semitones", "ratio", ...
+    passed: bool
+
+
+def at_least(claim: str, measured: float, threshold: float, unit: str) -> Check:
+    """Passed when `measured` >= `threshold` (nan never passes)."""
+    return Check(claim, float(measured), float(threshold), unit, bool(measured >= threshold))
+
+
+def at_most(claim: str, measured: float, threshold: float, unit: str) -> Check:
+    """Passed when `measured` <= `threshold` (nan never passes)."""
+    return Check(claim, float(measured), float(threshold), unit, bool(measured <= threshold))
+
+
+def signed_check(name: str, params: dict, change: float, threshold: float, unit: str) -> Check:
+    """A change that must be >= `threshold` for "up" and <= -`threshold` for "down"."""
+    claim = f"{name} {params['direction']}"
+    if params["direction"] == "up":
+        return at_least(claim, round(change, 3), threshold, unit)
+    return at_most(claim, round(change, 3), -threshold, unit)
+
+
+def same_length(params: dict) -> float:
+    """`length_factor` of a transform that keeps the length."""
+    return 1.0
+
+
+def same_level(params: dict) -> float:
+    """`level_db` of a transform that keeps the level."""
+    return 0.0
+
+
+def span(bounds, unit: str = "", signed: bool = False) -> str:
+    """'+6..+12 dB' (signed) / '0.6..0.77': a settings range as the card prints it."""
+    form = "+g" if signed else "g"
+    return f"{bounds[0]:{form}}..{bounds[1]:{form}}{unit}"
+
+
 def other_direction(direction: str) -> str:
     return "down" if direction == "up" else "up"
 
@@ -44,12 +92,9 @@ def draw_direction(rng: np.random.Generator) -> str:
     return DIRECTIONS[int(rng.integers(2))]
 
 
-def check_range(name: str, bounds, low: float | None = None, high: float | None = None) -> None:
-    """A (low, high) pair inside the transform's allowed interval."""
-    if len(bounds) != 2 or not bounds[0] <= bounds[1]:
-        raise ValueError(f"{name} must be a (low, high) range, got {tuple(bounds)}")
-    if (low is not None and bounds[0] < low) or (high is not None and bounds[1] > high):
-        raise ValueError(f"{name} must lie within [{low}, {high}], got {tuple(bounds)}")
+def check_range(name: str, bounds, low: float, high: float, why: str = "") -> None:
+    """A (low, high) pair inside the transform's allowed interval (`why`: what the interval keeps true)."""
+    require_range(name, tuple(bounds), low, high, why)
 
 
 def check_probability(name: str, value: float) -> None:
@@ -58,13 +103,13 @@ def check_probability(name: str, value: float) -> None:
 
 
 def settings_from(cls, name: str, overrides: dict | None):
-    """Build a settings dataclass from plain data; unknown keys are rejected by name."""
+    """Build a settings dataclass from plain data: unknown keys rejected by name, each value of its declared type."""
     overrides = dict(overrides or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(overrides) - known)
+    declared = {f.name: str(f.type) for f in fields(cls)}
+    unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise ValueError(f"unknown settings for transform {name!r}: {unknown} (known: {sorted(known)})")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+        raise ValueError(f"unknown settings for transform {name!r}: {unknown} (known: {sorted(declared)})")
+    return cls(**{k: typed_value(f"{name}.{k}", declared[k], v) for k, v in overrides.items()})
 
 
 def db_to_gain(db: float) -> float:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Words, check_probability, check_range, draw_direction, fade, uniform
+from .base import Check, Words, at_least, at_most, check_probability, check_range, draw_direction, fade, same_level, span, uniform
+from .measure import active_span_s, ratio
 
 NAME = "duration"
 MODIFIERS = {"up": "longer", "down": "shorter"}
@@ -19,6 +20,8 @@ WORDS = {
 ADVERBIAL = True  # "a short dog" names the wrong thing
 # render chain stage (transforms/__init__.py): cut before stretching, faded or looped after the spectral stage
 STAGE = "length"
+# the active length `check` accepts: longer x1.25 or more, shorter x0.8 or less (the sampler: x2 / x0.5 at least)
+CHECK_LONGER, CHECK_SHORTER = 1.25, 0.8
 # What the statistics count (the AudioCaps reference rate was measured with these).
 STATS_WORDS = ("brief", "briefly", "short", "long", "longer", "prolonged", "continuous", "continuously")
 
@@ -31,8 +34,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("duration.up", self.up, 1.0, 10.0)
-        check_range("duration.down", self.down, 0.01, 1.0)
+        check_range("duration.up", self.up, 1.5, 10.0, " (repeats: at least 1.5, so the event is heard longer)")
+        check_range("duration.down", self.down, 0.01, 0.65, " (share kept: at most 0.65, so the event is heard shorter)")
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
@@ -47,8 +50,18 @@ def length_factor(params: dict) -> float:
 
 
 def cut(samples: np.ndarray, params: dict) -> np.ndarray:
-    """The kept part of a shortened event, before fading (the renderer cuts before stretching)."""
+    """The kept part of a shortened event, before fading (the renderer cuts before stretching: stretching
+    the discarded part is wasted work); a lengthened event is kept whole."""
+    if params["direction"] == "up":
+        return samples
     return samples[: max(1, int(round(len(samples) * params["keep"])))]
+
+
+def finish(samples: np.ndarray, sr: int, params: dict, fade_seconds: float) -> np.ndarray:
+    """After the spectral stage: fade out the cut, or loop the event."""
+    if params["direction"] == "down":
+        return fade(samples, sr, fade_seconds)
+    return apply(samples, sr, params, fade_seconds)
 
 
 def apply(samples: np.ndarray, sr: int, params: dict, fade_seconds: float) -> np.ndarray:
@@ -72,3 +85,21 @@ def flip(params: dict) -> dict:
 
 def detail(params: dict) -> str:
     return f"looped x{params['repeats']:.2f}" if params["direction"] == "up" else f"keeps {100 * params['keep']:.0f} %"
+
+
+def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
+    """Longer / shorter, from the sound: the active length (first to last frame within 30 dB of the peak)
+    grew to >= CHECK_LONGER or shrank to <= CHECK_SHORTER times. Both clips must hold the whole event."""
+    change = ratio(active_span_s(before, sr), active_span_s(after, sr))
+    claim = f"{NAME} {params['direction']}"
+    if params["direction"] == "up":
+        return at_least(claim, round(change, 4), CHECK_LONGER, "ratio")
+    return at_most(claim, round(change, 4), CHECK_SHORTER, "ratio")
+
+
+level_db = same_level
+
+
+def definition(settings: Settings) -> str:
+    return (f"the first {span(tuple(100 * x for x in settings.down), ' %')} of the event kept and faded out (shorter), "
+            f"or the event looped {span(settings.up)} times (longer)")

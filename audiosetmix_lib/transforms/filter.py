@@ -22,7 +22,19 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from .base import Words, check_probability, check_range, draw_direction, other_direction, uniform
+from .base import (
+    Check,
+    Words,
+    check_probability,
+    check_range,
+    draw_direction,
+    other_direction,
+    same_length,
+    same_level,
+    signed_check,
+    uniform,
+)
+from .measure import centroid_shift_semitones
 
 NAME = "filter"
 MODIFIERS = {"up": "thinner", "down": "muffled"}
@@ -35,6 +47,8 @@ WORDS = {
 ADVERBIAL = False
 # render chain stage (transforms/__init__.py): after stretching, on the audio as it will sound
 STAGE = "spectral"
+MEASURED = ("cutoff_hz",)  # what `resolve` adds to the params (measured on the audio entering the filter)
+CHECK_SEMITONES = 0.5  # the least centroid move `check` accepts (the smallest default filter moves a chirp ~1)
 MIN_CUTOFF_HZ = 20.0
 MAX_CUTOFF_SHARE = 0.45  # of the sample rate: safely below Nyquist
 MAX_MAKEUP_DB = 20.0  # the most gain that brings a filtered event back to its input's RMS
@@ -51,8 +65,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("filter.up", self.up, 0.05, 0.95)
-        check_range("filter.down", self.down, 0.05, 0.95)
+        why = " (share of the event's power kept: at most half, so the timbre is heard to change)"
+        check_range("filter.up", self.up, 0.05, 0.5, why)
+        check_range("filter.down", self.down, 0.05, 0.5, why)
         if not 1 <= int(self.order) <= 10:
             raise ValueError(f"filter.order must be in [1, 10], got {self.order}")
 
@@ -123,3 +138,22 @@ def detail(params: dict) -> str:
     if "cutoff_hz" in params:
         return f"{kind} {params['cutoff_hz']:.0f} Hz, {params['share']:.0%} of the power kept"
     return f"{kind}, {params['share']:.0%} of the power kept"
+
+
+def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
+    """Thin / muffled, from the sound: the spectral centroid rose (high-pass) or fell (low-pass) by
+    >= CHECK_SEMITONES; the make-up gain leaves the level alone, so the balance of the spectrum is
+    what changed."""
+    return signed_check(NAME, params, centroid_shift_semitones(before, after, sr), CHECK_SEMITONES, "semitones")
+
+
+length_factor = same_length
+level_db = same_level
+
+
+def definition(settings: Settings) -> str:
+    def kept(bounds):
+        return f"{100 * bounds[0]:g}-{100 * bounds[1]:g} %"
+    return (f"a low-pass keeping the lowest {kept(settings.down)} of the event's own power (muffled) or a high-pass "
+            f"keeping the highest {kept(settings.up)} (thinner), order {settings.order}, brought back to the event's "
+            "level (the cut-off in Hz is stored in the recipe)")

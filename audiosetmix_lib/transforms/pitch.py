@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Words, check_probability, check_range, draw_direction, uniform
+from .base import Check, Words, check_probability, check_range, draw_direction, same_length, same_level, signed_check, span, uniform
+from .measure import centroid_shift_semitones
 
 NAME = "pitch"
 MODIFIERS = {"up": "higher-pitched", "down": "lower-pitched"}
@@ -17,6 +18,8 @@ WORDS = {
 ADVERBIAL = False
 # render chain stage (transforms/__init__.py): one Signalsmith pass with speed
 STAGE = "stretch"
+CHECK_SEMITONES = 1.0  # the least centroid shift `check` accepts (the sampler draws >= 3 semitones by default)
+MIN_SEMITONES = 2 * CHECK_SEMITONES  # the smallest shift the settings allow (a fixed filter after it can halve it)
 STATS_WORDS = ("high-pitched", "high pitched", "high-pitch", "high pitch", "low-pitched", "low pitched", "low-pitch",
                "low pitch", "deep", "deeper")  # the AudioCaps reference rate was measured with these
 
@@ -29,8 +32,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_probability(NAME, self.probability)
-        check_range("pitch.up", self.up, 0.0, 6.0)
-        check_range("pitch.down", self.down, -6.0, 0.0)
+        why = f" (semitones: from {MIN_SEMITONES:g}, twice what check needs, to half an octave)"
+        check_range("pitch.up", self.up, MIN_SEMITONES, 6.0, why)
+        check_range("pitch.down", self.down, -6.0, -MIN_SEMITONES, why)
 
 
 def sample(rng: np.random.Generator, settings: Settings) -> dict:
@@ -63,3 +67,24 @@ def flip(params: dict) -> dict:
 
 def detail(params: dict) -> str:
     return f"{params['semitones']:+.1f} semitones"
+
+
+def check(before: np.ndarray, after: np.ndarray, sr: int, params: dict) -> Check:
+    """Higher / lower, from the sound: the spectral centroid moved >= CHECK_SEMITONES in the claimed direction.
+
+    A transposition scales every frequency, so the power-weighted mean frequency moves with it
+    (7 semitones for a 440 Hz tone shifted to 660 Hz), for tones and noises alike."""
+    return signed_check(NAME, params, centroid_shift_semitones(before, after, sr), CHECK_SEMITONES, "semitones")
+
+
+def stretch_args(params: dict) -> dict:
+    """Its part of the one Signalsmith pass the renderer runs for the stretch stage."""
+    return {"semitones": params["semitones"]}
+
+
+length_factor = same_length
+level_db = same_level
+
+
+def definition(settings: Settings) -> str:
+    return f"a shift of {span(settings.up, signed=True)} (higher) or {span(settings.down, signed=True)} (lower) semitones, the duration kept"
