@@ -20,7 +20,7 @@ from .recipe import EventSpec, Recipe
 from .relations import with_events
 from .sampler import Audible, refit_plan
 from .sources.base import EventPool
-from .transforms import flip, length_of
+from .transforms import MODIFIER_NAMES, flip, length_of
 
 NEGATIVE_KINDS = ("order", "modifier", "relation", "event", "missing", "extra")
 
@@ -185,3 +185,21 @@ def contradicts(original: Recipe, negative: Recipe) -> bool:
 def what_is_said(recipe: Recipe) -> list:
     """What a caption of the recipe says, per event: label, modifiers, relation, background."""
     return [(e.label, e.modifiers, e.relation, e.background) for e in describe(recipe).events]
+
+
+def flipped_direction(kind: str, recipe: Recipe, perturbed: Recipe) -> str:
+    """What the true clip has where the perturbed recipe says otherwise: the modifier (`louder`) or the
+    relation (`follow`) that was flipped; empty for kinds without a direction (or recipes that do not
+    line up). The builder writes it into each negative, and evaluation derives it for rows without it,
+    so accuracy splits by direction the same way on both paths."""
+    if len(recipe.events) != len(perturbed.events):
+        return ""
+    for before, after in zip(recipe.events, perturbed.events, strict=True):
+        if kind == "modifier":
+            for name, params in sorted(before.transforms.items()):
+                flipped_to = after.transforms.get(name, {}).get("direction")
+                if flipped_to is not None and flipped_to != params["direction"]:
+                    return MODIFIER_NAMES.get((name, params["direction"]), f"{name}-{params['direction']}")
+        elif kind == "relation" and before.relation != after.relation:
+            return before.relation or ""
+    return ""

@@ -13,7 +13,7 @@ from .captions.protocol import CaptionedSet, Captioner, CaptionSet
 from .captions.template_captioner import TemplateCaptioner
 from .config import MixConfig
 from .events import SPLITS
-from .negatives import iter_negatives
+from .negatives import flipped_direction, iter_negatives
 from .provenance import fingerprinted
 from .recipe import Recipe
 from .relations import with_events
@@ -21,7 +21,7 @@ from .render import render
 from .sampler import sample_recipe
 from .sources import from_spec
 from .sources.base import EventPool, Source
-from .transforms import MODIFIER_NAMES, recipe_modifiers, resolve_settings
+from .transforms import recipe_modifiers, resolve_settings
 
 
 @dataclass
@@ -105,7 +105,7 @@ class RowMaker:
         caption, *others = texts.captions
         chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives, memo)
         negatives = [{"caption": t, "kind": n.kind, "recipe": fingerprinted(n.recipe, self.source).to_json(),
-                      "direction": negative_direction(recipe, n)}
+                      "direction": flipped_direction(n.kind, recipe, n.recipe)}
                      for t, n in zip(others, chosen)]
         return {
             "id": recipe.id,
@@ -145,22 +145,6 @@ def render_negative_clips(chosen: list, source: Source, n: int, memo: dict | Non
                                                       render_output={"limiter_gain_reduction_db": rendered.limiter_gain_reduction_db}))
         clips.append((k, encode_flac(quantize(rendered.samples), chosen[k].recipe.sample_rate)))
     return chosen, clips
-
-
-def negative_direction(recipe: Recipe, negative) -> str:
-    """What the true clip has where the negative says otherwise: the modifier (`louder`) or the relation
-    (`follow`) that was flipped; empty for kinds without a direction. Lets evaluation split accuracy
-    by direction without reading recipes."""
-    if negative.kind == "modifier":
-        for before, after in zip(recipe.events, negative.recipe.events):
-            for name, params in sorted(before.transforms.items()):
-                if after.transforms.get(name, {}).get("direction") != params["direction"]:
-                    return MODIFIER_NAMES[(name, params["direction"])]
-    if negative.kind == "relation":
-        for before, after in zip(recipe.events, negative.recipe.events):
-            if before.relation != after.relation:
-                return before.relation or ""
-    return ""
 
 
 def rerender_pcm(recipe_json: str, source: Source | None = None, source_root=None) -> tuple[np.ndarray, int]:

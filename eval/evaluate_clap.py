@@ -1,18 +1,13 @@
-"""Evaluate a CLAP model: text-audio retrieval, modifier accuracy on hard negatives, zero-shot.
+"""Evaluate a CLAP model: text-audio retrieval, modifier accuracy and the text, audio and group scores on
+hard negatives, zero-shot; `--compare RUN_A RUN_B` for the paired differences of two evaluations.
 
-The command line over `audiosetmix_lib.evaluation.evaluate_clap` (`--help` lists the options).
+The command line over `audiosetmix_lib.evaluation.evaluate_clap` (`--help` lists the options); the same
+program as `python -m audiosetmix_lib.evaluation.clap_cli`.
 """
 
 from __future__ import annotations
 
-import sys
-
-from audiosetmix_lib.evaluation.errors import EvaluationError
-from audiosetmix_lib.evaluation.evaluate_clap import main
+from audiosetmix_lib.evaluation.clap_cli import main
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EvaluationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    raise SystemExit(main())

@@ -4,11 +4,11 @@ naive re-implementations and hand-computed cases (ties, several relevant items, 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from audiosetmix_lib.evaluation.metric_modules import metrics_dir
 from audiosetmix_lib.retrieval import (
     bootstrap_ci,
     modifier_accuracy,
@@ -17,7 +17,7 @@ from audiosetmix_lib.retrieval import (
     retrieval_metrics,
 )
 
-METRICS_DIR = Path(__file__).resolve().parents[1] / "eval" / "metrics"
+METRICS_DIR = metrics_dir()
 
 
 # ---------------------------------------------------------------- naive references

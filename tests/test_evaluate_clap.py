@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audiosetmix_lib.evaluation import clap_cli, clap_model, clip_audio, metric_modules, negative_pairs, zero_shot
+
 pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,11 +93,11 @@ def tiny_audiofolder(tmp_path_factory) -> Path:
 
 def test_fit_clip_pads_at_the_end_and_crops_centrally(evaluate_clap):
     short = np.ones(16000, dtype=np.float32)  # 1 s at 16 kHz
-    fitted = evaluate_clap.fit_clip(short, 16000)
+    fitted = clip_audio.fit_clip(short, 16000)
     assert fitted.shape == (480000,) and fitted.dtype == np.float32
     assert np.abs(fitted[1000:47000] - 1).max() < 0.05 and np.all(fitted[49000:] == 0)  # zero-padded, not repeated
     ramp = np.arange(12 * 48000, dtype=np.float32)
-    cropped = evaluate_clap.fit_clip(ramp, 48000)
+    cropped = clip_audio.fit_clip(ramp, 48000)
     assert cropped.shape == (480000,) and cropped[0] == 48000 and cropped[-1] == 11 * 48000 - 1
 
 
@@ -108,7 +110,7 @@ def test_negative_detail_names_the_flipped_modifier(evaluate_clap, tiny_dataset_
     seen = {"modifier": 0, "relation": 0}
     for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
         for negative in negatives:
-            detail = evaluate_clap.negative_detail(recipe, negative)
+            detail = negative_pairs.negative_detail(recipe, negative)
             if negative["kind"] == "modifier":
                 seen["modifier"] += 1
                 assert detail.split(":")[1] in MODIFIER_NAMES.values()
@@ -129,21 +131,21 @@ def test_negative_detail_reads_the_direction_field_without_recipes(evaluate_clap
     """Datasets from elsewhere carry no recipe: the optional `direction` field still splits the kinds."""
     import datasets
 
-    assert evaluate_clap.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog", "direction": "louder"}) == "modifier:louder"
-    assert evaluate_clap.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog"}) == "modifier"
+    assert negative_pairs.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog", "direction": "louder"}) == "modifier:louder"
+    assert negative_pairs.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog"}) == "modifier"
     ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns(["audio", "negative_audio"])
     for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
         for negative in negatives:  # the builder's field agrees with what the recipes say
-            derived = evaluate_clap.negative_detail(recipe, {k: v for k, v in negative.items() if k != "direction"})
-            assert evaluate_clap.negative_detail(None, negative) == derived
+            derived = negative_pairs.negative_detail(recipe, {k: v for k, v in negative.items() if k != "direction"})
+            assert negative_pairs.negative_detail(None, negative) == derived
 
 
 def test_zero_shot_ties_miss(evaluate_clap):
     audio = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     labels = ["Dog", "Siren", "Siren"]
-    report = evaluate_clap.zero_shot_report(audio, labels, lambda texts: np.array([[1.0, 0.0], [0.0, 1.0]]), "sound_of")
+    report = zero_shot.zero_shot_report(audio, labels, lambda texts: np.array([[1.0, 0.0], [0.0, 1.0]]), "sound_of")
     assert report["accuracy"] == pytest.approx(2 / 3) and report["num_classes"] == 2
-    constant = evaluate_clap.zero_shot_report(audio, labels, lambda texts: np.ones((2, 2)), "lexicon")
+    constant = zero_shot.zero_shot_report(audio, labels, lambda texts: np.ones((2, 2)), "lexicon")
     assert constant["accuracy"] == 0.0
     assert constant["by_prompt"]["lexicon"]["prompts"] == {"Dog": "a dog barks", "Siren": "a siren wails"}
 
@@ -153,11 +155,11 @@ def naive_text_to_audio_ranks(evaluate_clap, model_dir: Path, dataset_dir: Path)
     matrix of the model's embeddings (the oracle for the retrieval metric's numbers)."""
     import datasets
 
-    model, tokenizer = evaluate_clap.load_model(str(model_dir), None)
-    featurizer = evaluate_clap.Featurizer(str(model_dir), "auto")
+    model, tokenizer = clap_model.load_model(str(model_dir), None)
+    featurizer = clap_model.Featurizer(str(model_dir), "auto")
     ds = datasets.load_dataset(str(dataset_dir), split="test").cast_column("audio", datasets.Audio(decode=False))
-    audio = evaluate_clap.embed_audio(model, featurizer, [row["audio"] for row in ds], 3)
-    text = evaluate_clap.embed_texts(model, tokenizer, list(ds["caption"]), 3)
+    audio = clap_model.embed_audio(model, featurizer, [row["audio"] for row in ds], 3)
+    text = clap_model.embed_texts(model, tokenizer, list(ds["caption"]), 3)
     ranks = []
     for i in range(len(ds)):
         scores = [float(np.dot(text[i], audio[j])) for j in range(len(ds))]
@@ -205,6 +207,7 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
     assert len(pairs) == len(kinds)
     wins = np.mean([p["score_true"] > p["score_negative"] for p in pairs])
     assert modifier["accuracy"] == pytest.approx(wins)
+    check_group_scores(metrics["group_scores"], pairs, test)
 
     zero = metrics["zero_shot"]
     assert zero["num_clips"] == 6 and zero["num_classes"] == 2 and zero["chance"] == 0.5
@@ -219,8 +222,30 @@ def test_evaluate_clap_end_to_end(tmp_path, evaluate_clap, tiny_model_dir, tiny_
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 
+def check_group_scores(group: dict, pairs: list[dict], test) -> None:
+    """Every counterfactual clip of the split makes one quadruple, and the reported scores are the
+    DESIGN's formulas applied to the pairs file (ties miss; corrected: each caption's and clip's prior subtracted)."""
+    assert group["quadruples"] == sum(len(r) for r in test["negative_audio_index"]) > 0
+    quads = [p for p in pairs if p["cf_true"] is not None]
+    assert len(quads) == group["quadruples"]
+
+    def won(p, priors):
+        caption, negative, clip, cf = priors
+        xc, xn = p["score_true"] - caption - clip, p["score_negative"] - negative - clip
+        cc, cn = p["cf_true"] - caption - cf, p["cf_negative"] - negative - cf
+        return {"text": xc > xn and cn > cc, "audio": xc > cc and cn > xn, "group": xc > xn and cn > cc and xc > cc and cn > xn}
+
+    for variant, priors in (("raw", lambda p: (0.0, 0.0, 0.0, 0.0)),
+                            ("corrected", lambda p: (p["prior_true"], p["prior_negative"], p["prior_clip"], p["prior_cf"]))):
+        for score in ("text", "audio", "group"):
+            expected = np.mean([won(p, priors(p))[score] for p in quads])
+            assert group["per_group"]["all"][variant][score]["value"] == pytest.approx(expected)
+    corrected = np.mean([p["score_true"] - p["prior_true"] > p["score_negative"] - p["prior_negative"] for p in pairs])
+    assert group["per_group"]["all"]["corrected"]["pairwise"]["value"] == pytest.approx(corrected)
+
+
 def test_zero_shot_where_filters(evaluate_clap, tiny_audiofolder):
-    cells, labels = evaluate_clap.load_zero_shot(str(tiny_audiofolder), "fold=2")
+    cells, labels = zero_shot.load_zero_shot(str(tiny_audiofolder), "fold=2")
     assert len(labels) == 3 and sorted(labels) == ["Dog", "Siren", "Siren"]
 
 
@@ -233,7 +258,7 @@ def test_multi_caption_dataset_without_negatives(tmp_path, evaluate_clap, tiny_m
                     remove_columns=[c for c in test.column_names if c != "audio"])
     test.save_to_disk(str(tmp_path / "multi"))
     out = tmp_path / "out"
-    assert evaluate_clap.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "multi"), "--split", "test",
+    assert clap_cli.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "multi"), "--split", "test",
                                "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["meta"]["num_audio"] == 5 and metrics["meta"]["num_captions"] == 15
@@ -256,14 +281,14 @@ def test_a_time_channel_model_gets_its_time_channel(tmp_path, evaluate_clap, tin
     from transformers import ClapModel
 
     model = ClapModel.from_pretrained(tiny_time_model_dir).eval()
-    featurizer = evaluate_clap.Featurizer(str(tiny_time_model_dir), "auto", time_channel=True)
+    featurizer = clap_model.Featurizer(str(tiny_time_model_dir), "auto", time_channel=True)
     features = featurizer([np.zeros(480000, dtype=np.float32)])["input_features"]
     assert features.shape == (1, 2, 1001, 64)
     with pytest.raises(RuntimeError):  # the stock 1-channel features do not fit this model
         with torch.no_grad():
             model.get_audio_features(input_features=features[:, :1])
     out = tmp_path / "out"
-    assert evaluate_clap.main(["--model", str(tiny_time_model_dir), "--dataset", str(tiny_dataset_dir), "--split", "test",
+    assert clap_cli.main(["--model", str(tiny_time_model_dir), "--dataset", str(tiny_dataset_dir), "--split", "test",
                                "--output_dir", str(out), "--no_plots", "--bootstrap", "10"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["meta"]["num_audio"] == 8 and "modifier_accuracy" in metrics
@@ -332,11 +357,10 @@ def test_probe_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir):
     # oracle: the same pairs scored by plain dot products of embeddings made here, the
     # counterfactual clip rendered here from the negative's recipe (rows.rerender_pcm)
     from audiosetmix_lib.audio_io import PCM_MAX
-    from audiosetmix_lib.evaluation import evaluate_clap as ev
     from audiosetmix_lib.rows import rerender_pcm
 
-    model, tokenizer = ev.load_model(str(tiny_model_dir), None)
-    featurizer = ev.Featurizer(str(tiny_model_dir), "auto")
+    model, tokenizer = clap_model.load_model(str(tiny_model_dir), None)
+    featurizer = clap_model.Featurizer(str(tiny_model_dir), "auto")
     rows = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(decode=False))
     taken, expected = Counter(), defaultdict(lambda: defaultdict(list))
     for row in rows:
@@ -347,8 +371,8 @@ def test_probe_end_to_end(tmp_path, tiny_model_dir, tiny_dataset_dir):
             taken[kind] += 1
             pcm, sr = rerender_pcm(negative["recipe"])
             counterfactual = {"array": pcm.astype(np.float32) / (PCM_MAX + 1), "sampling_rate": sr}
-            (x,), (x_cf,) = (ev.embed_audio(model, featurizer, [cell], 1) for cell in (row["audio"], counterfactual))
-            (c,), (n,) = (ev.embed_texts(model, tokenizer, [text], 1) for text in (row["caption"], negative["caption"]))
+            (x,), (x_cf,) = (clap_model.embed_audio(model, featurizer, [cell], 1) for cell in (row["audio"], counterfactual))
+            (c,), (n,) = (clap_model.embed_texts(model, tokenizer, [text], 1) for text in (row["caption"], negative["caption"]))
             expected[kind]["text"].append(float(x @ c) > float(x @ n))
             expected[kind]["audio"].append(float(x @ c) > float(x_cf @ c))
             expected[kind]["counterfactual"].append(float(x_cf @ n) > float(x_cf @ c))
@@ -433,28 +457,33 @@ def test_readme_zero_shot_example_resamples_to_48k_and_runs(which, tmp_path, tin
     # scaled by the model's audio temperature and put through a softmax written here
     import datasets
 
-    from audiosetmix_lib.evaluation import evaluate_clap as ev
 
-    clap, tokenizer = ev.load_model(str(model), None)
+    clap, tokenizer = clap_model.load_model(str(model), None)
     row = datasets.load_dataset(str(tiny_dataset_dir), split="test").cast_column("audio", datasets.Audio(sampling_rate=48000))[0]
-    featurizer = ev.Featurizer(str(model), "extractor", time_channel=which == "time_channel")
-    (audio,) = ev.embed_audio(clap, featurizer, [{"array": row["audio"]["array"], "sampling_rate": 48000}], 1)
-    logits = float(clap.logit_scale_a.detach().exp()) * (ev.embed_texts(clap, tokenizer, labels, 3) @ audio)
+    featurizer = clap_model.Featurizer(str(model), "extractor", time_channel=which == "time_channel")
+    (audio,) = clap_model.embed_audio(clap, featurizer, [{"array": row["audio"]["array"], "sampling_rate": 48000}], 1)
+    logits = float(clap.logit_scale_a.detach().exp()) * (clap_model.embed_texts(clap, tokenizer, labels, 3) @ audio)
     expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     assert [scores[label] for label in labels] == pytest.approx(expected.tolist(), abs=1e-4)
 
 
-def test_without_the_metric_modules_one_error_line_names_where_they_live(evaluate_clap, tiny_dataset_dir, tmp_path,
-                                                                          monkeypatch, capsys):
-    """An installed wheel has no eval/metrics/: say so before any model is loaded."""
-    monkeypatch.setattr(evaluate_clap, "METRICS_DIR", tmp_path / "site-packages" / "eval" / "metrics")
-    code = evaluate_clap.main(["--model", str(tmp_path / "no-model"), "--dataset", str(tiny_dataset_dir),
+def test_without_the_metric_modules_one_error_line_says_to_reinstall(evaluate_clap, tiny_dataset_dir, tmp_path,
+                                                                     monkeypatch, capsys):
+    """A package installed without its data files: say so before any model is loaded."""
+    monkeypatch.setattr(metric_modules, "metrics_dir", lambda: tmp_path / "site-packages" / "metrics")
+    code = clap_cli.main(["--model", str(tmp_path / "no-model"), "--dataset", str(tiny_dataset_dir),
                                "--output_dir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "eval/metrics" in err[0]
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "reinstall" in err[0]
+
+
+def test_the_metric_modules_ship_inside_the_package():
+    for name in metric_modules.METRICS:
+        path = metric_modules.metric_path(name)
+        assert path.is_relative_to(Path(metric_modules.__file__).parent) and (path / f"{name}.py").is_file()
 
 
 def test_evaluate_clap_says_which_rate_the_model_expects(evaluate_clap):
-    note = evaluate_clap.rate_note(48000, 16000, "out/ds")
+    note = clip_audio.rate_note(48000, 16000, "out/ds")
     assert "expects 48000 Hz" in note and "16000 Hz" in note and "resampled to 48000 Hz" in note
-    assert "no resampling" in evaluate_clap.rate_note(48000, 48000, "out/ds")
+    assert "no resampling" in clip_audio.rate_note(48000, 48000, "out/ds")

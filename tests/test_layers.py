@@ -63,6 +63,7 @@ LAYERS = {
     "audiosetmix_lib.captions.cli_args": 5,
     "audiosetmix_lib.engine": 5,  # runs a build: the engine over the planned shards, the card last
     "audiosetmix_lib.cli_errors": 5,
+    "audiosetmix_lib.training.cli": 5,  # the train_clap.py command (its errors as one line)
     "audiosetmix_lib.consistency.dataset": 5,  # reads a built dataset's rows
     "audiosetmix_lib.consistency.report": 5,  # writes the report files and the page (with the audit page's audio files)
     "audiosetmix_lib.consistency.cli": 5,

@@ -4,6 +4,7 @@ downloaded (`--no-deps`, `--no-build-isolation`): the dependencies are the virtu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,6 +49,7 @@ def installed(tmp_path_factory) -> Path:
     assert not (REPO / "audiosetmix_lib" / "dataset_card.md").exists()
     assert zipfile.ZipFile(wheel).read("audiosetmix_lib/dataset_card.md") == (REPO / "dataset_card.md").read_bytes()
     assert "audiosetmix_lib/captions/class_phrases.tsv" in names  # phrase_for reads it at run time
+    assert {f"audiosetmix_lib/evaluation/metrics/{m}/{m}.py" for m in ("retrieval", "modifier_accuracy")} <= set(names)
     assert "audiosetmix.py" in names and not any(n.startswith(("tests/", "eval/", "bench/")) for n in names)
     target = work / "site"
     _pip("install", "--no-deps", "--target", str(target), str(wheel), cwd=work)
@@ -103,3 +105,25 @@ def test_the_pins_are_a_constraints_file_that_satisfies_every_extra(tmp_path):
     source = _copy_sources(tmp_path)
     extras = "train,eval,llm,test,bench,ray,s3"  # gcs: gcsfs is not pinned (no test needs it)
     _pip("install", "--dry-run", "--no-build-isolation", "-c", "requirements.txt", f".[{extras}]", cwd=source)
+
+
+def test_the_installed_experiment_runs_every_stage_from_another_folder(installed, tmp_path):
+    """`eval/run_experiment.py`'s program from the wheel alone: build, tokenizer, one training step, the
+    evaluation with the shipped metric modules, the report; then --compare on two of its evaluations."""
+    module = "audiosetmix_lib.evaluation.experiment_cli"
+    run = _run(installed, tmp_path, "-m", module, "--work_dir", "exp", "--arms", "captions", "--train", "6", "--validation", "0",
+               "--test", "4", "--steps", "1", "--batch_size", "2", "--num_workers", "0", "--bootstrap", "10",
+               "--eval_batch_size", "4", "--model", "tiny-fast")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    commands = results["stage_commands"]
+    assert all(" -m audiosetmix_lib." in commands[s] for s in ("build", "tokenizer", "train-captions", "eval-captions"))
+    assert str(REPO) not in json.dumps(commands)  # no stage reached into the checkout
+    group = results["arms"]["captions"]["metrics"]["group_scores"]
+    assert group["quadruples"] > 0 and {"pairwise", "text", "audio", "group"} == set(group["per_group"]["all"]["corrected"])
+    evaluation = tmp_path / "exp" / "arms" / "captions" / "eval"
+    compare = _run(installed, tmp_path, "-m", "audiosetmix_lib.evaluation.clap_cli", "--compare", str(evaluation),
+                   str(evaluation), "--output_dir", "cmp", "--bootstrap", "10")
+    assert compare.returncode == 0, compare.stderr[-2000:]
+    same = json.loads((tmp_path / "cmp" / "compare.json").read_text())["difference"]["all"]["raw"]["group"]
+    assert same["difference"] == 0.0 and same["count"] == group["quadruples"]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from audiosetmix_lib.evaluation import experiment_plan, experiment_report, stages
+
 pytestmark = pytest.mark.slow  # end to end: deselect with -m "not slow"
 
 RUN_SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "run_experiment.py"
@@ -47,9 +49,12 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     diffs = results["paired_differences"]
     assert set(diffs) == {"both@overlap0.5 - captions"}
     for diff in diffs.values():
-        assert sum(v["count"] for k, v in diff.items() if ":" not in k) == pairs  # every test pair, scored by both runs
-        for entry in diff.values():
+        kinds = [k for k in diff if ":" not in k and k != "all"]
+        assert sum(diff[k]["raw"]["pairwise"]["count"] for k in kinds) == diff["all"]["raw"]["pairwise"]["count"] == pairs
+        for cells in diff.values():  # every test pair, scored by both runs
+            entry = cells["raw"]["pairwise"]
             assert entry["ci95"][0] <= entry["difference"] <= entry["ci95"][1]
+        assert set(diff["all"]["corrected"]) == {"pairwise", "text", "audio", "group"}
     # per-direction accuracy, read from the negatives' `direction` field
     detail = results["arms"]["captions"]["metrics"]["modifier_accuracy_detail"]["per_kind"]
     assert any(k.startswith("modifier:") for k in detail) and any(k.startswith("relation:") for k in detail)
@@ -59,6 +64,7 @@ def test_run_experiment_end_to_end(tmp_path, tiny_dataset_dir):
     markdown = (work / "results.md").read_text()
     assert "audio time channel on" in markdown and "off for the first 50% of the steps" in markdown and "| order |" in markdown
     assert "both@overlap0.5 − captions" in markdown and "Wording bias" in markdown and "| modifier:" in markdown
+    assert "## Text / audio / group score per run, bias-corrected" in markdown
 
     # a rerun with the same settings reuses every stage: tokenizer, ablation build, 2 trainings, 2 evaluations
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -69,8 +75,8 @@ def test_each_arm_trains_with_its_own_terms():
     from audiosetmix_lib.evaluation import run_experiment as module
 
     args = module.parse_args(["--work_dir", "w", "--steps", "10", "--hard_negative_mode", "in_batch"])
-    commands = {spec.name: " ".join(map(str, module.train_command(args, Path("d"), Path("t"), spec, Path("o"))))
-                for spec in module.planned_runs(args)}
+    commands = {spec.name: " ".join(map(str, stages.train_command(args, Path("d"), Path("t"), spec, Path("o"))))
+                for spec in experiment_plan.planned_runs(args)}
     assert list(commands) == ["labels", "captions", "text_neg", "audio_neg", "both"]
     assert all("--audio_time_channel" in c and "--max_steps 10 " in c for c in commands.values())
     assert "--caption_mode labels --hard_negative_weight 0 --audio_negative_weight 0" in commands["labels"]
@@ -91,17 +97,17 @@ def test_runs_per_seed_and_ablation_point_and_what_they_are_compared_with():
 
     args = module.parse_args(["--work_dir", "w", "--arms", "captions,captions+negatives,both", "--seeds", "1,2",
                               "--overlap_probabilities", "0,1"])
-    runs = module.planned_runs(args)
+    runs = experiment_plan.planned_runs(args)
     assert [r.name for r in runs] == ["captions", "captions@seed2", "text_neg", "text_neg@seed2", "both", "both@seed2",
                                       "both@overlap0", "both@overlap1"]
-    pairs = module.comparisons(runs)
+    pairs = experiment_plan.comparisons(runs)
     assert ("captions@seed2", "both@seed2") in pairs  # the same seed's captions run
     assert ("captions", "both@overlap0") in pairs and ("both", "both@overlap1") in pairs
     assert ("text_neg", "both") in pairs and ("captions", "both@seed2") not in pairs
     # the issue's budget: the second seed for captions and both only
     args = module.parse_args(["--work_dir", "w", "--arms", "captions,both,text_neg,labels", "--seeds", "42,43",
                               "--seed_arms", "captions,both"])
-    assert [r.name for r in module.planned_runs(args)] == ["captions", "captions@seed43", "both", "both@seed43",
+    assert [r.name for r in experiment_plan.planned_runs(args)] == ["captions", "captions@seed43", "both", "both@seed43",
                                                            "text_neg", "labels"]
     with pytest.raises(SystemExit):
         module.parse_args(["--work_dir", "w", "--arms", "captions", "--seed_arms", "both"])
@@ -112,10 +118,10 @@ def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
 
     args = module.parse_args(["--work_dir", str(tmp_path), "--arms", "captions,both", "--ablation_steps", "7", "--build_num_proc", "2",
                               "--follow_gaps", "0:0.5, 1:2", "--overlap_onsets", "0.6:0.9", "--overlap_probabilities", "1"])
-    runs = module.planned_runs(args)
+    runs = experiment_plan.planned_runs(args)
     assert [r.name for r in runs] == ["captions", "both", "both@overlap1", "both@gap0-0.5", "both@gap1-2",
                                       "both@onset0.6-0.9"]
-    pairs = module.comparisons(runs)
+    pairs = experiment_plan.comparisons(runs)
     # every point against captions and both; a gap point also against the first gap point (same budget)
     assert ("both@gap0-0.5", "both@gap1-2") in pairs and ("both", "both@onset0.6-0.9") in pairs
     assert ("captions", "both@gap1-2") in pairs and ("both@overlap1", "both@gap1-2") not in pairs
@@ -127,17 +133,17 @@ def test_the_gap_and_onset_ablation_changes_one_setting_per_build(tmp_path):
         built.append((name, [str(c) for c in cmd]))
 
     spec = runs[4]
-    out = module.build_dataset(args, tmp_path, runner, spec.point)
+    out = stages.build_dataset(args, tmp_path, runner, spec.point)
     name, cmd = built[0]
     assert name == "build-gap1-2" and out == tmp_path / "data-gap1-2"
     assert cmd[cmd.index("--mix") + 1] == '{"follow_gap": [1.0, 2.0]}'
     assert cmd[cmd.index("--test") + 1] == "0" and cmd[cmd.index("--validation") + 1] == "0"
     assert cmd[cmd.index("--num_proc") + 1] == "2"  # but not in the stamp: the shards do not depend on it
     assert "--num_proc" not in json.loads((tmp_path / "data-gap1-2.stamp.json").read_text())["command"]
-    train = " ".join(map(str, module.train_command(args, out, Path("t"), spec, Path("o"))))
+    train = " ".join(map(str, stages.train_command(args, out, Path("t"), spec, Path("o"))))
     assert "--max_steps 7 " in train and "--hard_negative_weight 1.0 --audio_negative_weight 1.0" in train
     # 0:0.5 s is the gap every builder config uses (config.MixConfig): that point trains on the main build
-    assert module.build_dataset(args, tmp_path, runner, runs[3].point) == tmp_path / "data" and len(built) == 1
+    assert stages.build_dataset(args, tmp_path, runner, runs[3].point) == tmp_path / "data" and len(built) == 1
 
 
 @pytest.mark.parametrize("flags", [["--follow_gaps", "1:0.5"], ["--follow_gaps", "0.5"], ["--overlap_onsets", "0.5:1.5"],
@@ -154,12 +160,11 @@ def test_an_impossible_ablation_point_is_refused_before_any_work(flags, tmp_path
 
 def test_a_wording_bias_shows_as_a_gap_the_mean_hides():
     """Always 'loud': 1.0 where the clip is louder, 0.0 where it is quieter; mean 0.5, gap +1."""
-    from audiosetmix_lib.evaluation import run_experiment as module
 
     detail = {"per_kind": {"modifier:louder": {"accuracy": 1.0}, "modifier:quieter": {"accuracy": 0.0},
                            "modifier:faster": {"accuracy": 0.6}, "relation:follow": {"accuracy": 0.7}}}
-    assert module.direction_accuracy(detail) == {"volume": (1.0, 0.0), "speed": (0.6, None)}
-    assert module.direction_gaps(detail) == {"volume": 1.0}
+    assert experiment_report.direction_accuracy(detail) == {"volume": (1.0, 0.0), "speed": (0.6, None)}
+    assert experiment_report.direction_gaps(detail) == {"volume": 1.0}
 
 
 def test_a_bad_hard_negative_schedule_stops_before_any_stage(tmp_path):

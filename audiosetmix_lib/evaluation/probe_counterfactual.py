@@ -36,8 +36,9 @@ from ..audio_io import PCM_MAX
 from ..rows import rerender_pcm
 from ..sources import from_spec
 from ..training.features import uses_time_channel
-from . import evaluate_clap as ev
+from .clap_model import Featurizer, embed_audio, embed_texts, load_model
 from .errors import EvaluationError
+from .split_data import audio_column_of, column_iter, load_split
 
 DEFAULT_KINDS = ("order", "modifier", "relation")
 
@@ -162,12 +163,12 @@ def probe(args: argparse.Namespace) -> dict:
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = ev.load_model(args.model, args.tokenizer)
-    featurizer = ev.Featurizer(args.model, args.features, uses_time_channel(model.config.audio_config))
-    ds = ev.load_split(args.dataset, args.split, args.dataset_config)
+    model, tokenizer = load_model(args.model, args.tokenizer)
+    featurizer = Featurizer(args.model, args.features, uses_time_channel(model.config.audio_config))
+    ds = load_split(args.dataset, args.split, args.dataset_config)
     if "negatives" not in ds.column_names:
         raise EvaluationError(f"split {args.split!r} of {args.dataset} has no negatives column")
-    audio_col = ev.audio_column_of(ds, None)
+    audio_col = audio_column_of(ds, None)
     ds = ds.cast_column(audio_col, datasets.Audio(decode=False))
     pairs = select_pairs(ds, kinds, args.max_pairs)
     if not pairs:
@@ -175,12 +176,12 @@ def probe(args: argparse.Namespace) -> dict:
     rows = sorted({i for i, _ in pairs})
     position = {r: j for j, r in enumerate(rows)}
     subset = ds.select(rows)
-    audio = ev.embed_audio(model, featurizer, ev._column_iter(subset, audio_col), args.batch_size)
+    audio = embed_audio(model, featurizer, column_iter(subset, audio_col), args.batch_size)
     sources: dict = {}
     rendered = (counterfactual_audio(n["recipe"], sources) for _, n in tqdm(pairs, desc="counterfactual audio"))
-    audio_cf = ev.embed_audio(model, featurizer, ({"array": x, "sampling_rate": sr} for x, sr in rendered), args.batch_size)
-    captions = ev.embed_texts(model, tokenizer, list(subset["caption"]), args.batch_size)
-    negatives = ev.embed_texts(model, tokenizer, [n["caption"] for _, n in pairs], args.batch_size)
+    audio_cf = embed_audio(model, featurizer, ({"array": x, "sampling_rate": sr} for x, sr in rendered), args.batch_size)
+    captions = embed_texts(model, tokenizer, list(subset["caption"]), args.batch_size)
+    negatives = embed_texts(model, tokenizer, [n["caption"] for _, n in pairs], args.batch_size)
     index = np.array([position[i] for i, _ in pairs])
     scores = probe_scores(audio[index], audio_cf, captions[index], negatives)
     scores["unrelated_prefers_caption"] = unrelated_preference(audio, index, captions[index], negatives)

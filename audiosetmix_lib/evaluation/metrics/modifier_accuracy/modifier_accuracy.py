@@ -1,7 +1,8 @@
 """Modifier accuracy: does the model score the true caption above its hard negative?
 
 A thin `evaluate` wrapper over `audiosetmix_lib.retrieval.modifier_accuracy` (the pure,
-tested implementation). Load it offline with `evaluate.load("eval/metrics/modifier_accuracy")`.
+tested implementation). Shipped in the package; load it offline with
+`evaluate.load(str(audiosetmix_lib.evaluation.metric_modules.metric_path("modifier_accuracy")))`.
 """
 
 import datasets
@@ -24,7 +25,7 @@ Args:
 Returns:
     dict with `accuracy` over all pairs, and `accuracy/<kind>` and `count/<kind>` per kind.
 Examples:
-    >>> metric = evaluate.load("eval/metrics/modifier_accuracy")
+    >>> metric = evaluate.load(str(metric_path("modifier_accuracy")))
     >>> metric.compute(predictions=[[0.9, 0.1], [0.5, 0.5]], references=["order", "modifier"])
     {'accuracy': 0.5, 'accuracy/modifier': 0.0, 'count/modifier': 1, 'accuracy/order': 1.0, 'count/order': 1}
 """

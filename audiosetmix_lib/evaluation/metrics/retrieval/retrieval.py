@@ -1,7 +1,8 @@
 """Retrieval metric: R@k, mAP@10 and median rank from a query-by-item score matrix.
 
 A thin `evaluate` wrapper over `audiosetmix_lib.retrieval.retrieval_metrics` (the pure,
-tested implementation). Load it offline with `evaluate.load("eval/metrics/retrieval")`.
+tested implementation). Shipped in the package; load it offline with
+`evaluate.load(str(audiosetmix_lib.evaluation.metric_modules.metric_path("retrieval")))`.
 """
 
 import datasets
@@ -31,7 +32,7 @@ Args:
 Returns:
     dict with `R@<k>` for each k, `mAP@10` and `median_rank`.
 Examples:
-    >>> metric = evaluate.load("eval/metrics/retrieval")
+    >>> metric = evaluate.load(str(metric_path("retrieval")))
     >>> metric.compute(predictions=[[0.9, 0.1], [0.2, 0.8]], references=[[0], [1]], k_values=[1])
     {'R@1': 1.0, 'mAP@10': 1.0, 'median_rank': 1.0}
 """
