@@ -74,7 +74,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         promised = _header_frames(path)
         if promised and len(data) < promised * 0.99:  # libsndfile stopped mid-stream, FFmpeg read what was left
             raise TruncatedAudioError(f"{path}: truncated: the header promises {promised / sr:.3f} s, "
-                                      f"{len(data) / sr:.3f} s decodable ({sf_error})")
+                                      f"{len(data) / sr:.3f} s decodable ({sf_error})") from sf_error
     samples = data.mean(axis=1).astype(np.float32)
     _check_complete(path, len(samples), int(sr))
     if samples.size == 0:

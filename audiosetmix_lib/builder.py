@@ -170,6 +170,6 @@ class AudioSetMix(datasets.GeneratorBasedBuilder):
         for start, stop in chunks:
             shard = start // self.config.rows_per_shard  # (shard, index) keys: deterministic
             # one batch per chunk: every caption and negative of the chunk goes to the captioner at once
-            for index, row in zip(range(start, stop), maker.rows(split, range(start, stop))):
+            for index, row in zip(range(start, stop), maker.rows(split, range(start, stop)), strict=True):
                 yield Key(shard, index), row
 

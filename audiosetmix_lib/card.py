@@ -123,7 +123,7 @@ def card_text(output_dir: Path, builder, prepared, skipped, build_seconds: float
     sizes = {split: len(prepared[split]) for split in prepared}
     sources = Counter()
     for split in prepared:
-        sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"]))
+        sources.update(f"{s} / {v}" for s, v in zip(prepared[split]["caption_source"], prepared[split]["prompt_version"], strict=True))
     values = {
         "yaml_header": yaml_header(builder, sizes, split_bytes),
         "config_name": config.name,

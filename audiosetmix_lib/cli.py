@@ -115,49 +115,54 @@ def _source_options(args, config_source: str, base: dict) -> dict:
     if args.min_event_seconds is not None:
         options["min_event_seconds"] = args.min_event_seconds
     if source in ("folder", "hf"):
-        if args.strict:
-            options["strict"] = True
-        if args.split_strategy:
-            options["split_strategy"] = args.split_strategy
-    if source == "folder":
-        if not args.source_path:
-            raise SystemExit("error: the folder source needs --source_path DIR")
-        options["path"] = str(location(args.source_path, "--source_path"))  # a folder, or an object-store URL
-        if args.split_column:
-            options["split_column"] = args.split_column
-        if args.split_map:
-            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
-        if args.metadata_encoding:
-            options["metadata_encoding"] = args.metadata_encoding
-    elif source == "audioset":
-        if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
-            raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
-                             "--audioset_ontology and/or --audioset_mid_to_name")
-        options.update(labels_tsv=str(local_path(args.audioset_labels, "--audioset_labels")),
-                       audio_dir=str(local_path(args.audioset_audio_dir, "--audioset_audio_dir")))
-        if args.audioset_ontology:
-            options["ontology"] = str(local_path(args.audioset_ontology, "--audioset_ontology"))
-        if args.audioset_mid_to_name:
-            options["mid_to_name"] = str(local_path(args.audioset_mid_to_name, "--audioset_mid_to_name"))
-        if args.audioset_exclude:
-            options["exclude_classes"] = _json_arg("--audioset_exclude", args.audioset_exclude, list)
-    elif source == "hf":
-        if not args.source_path:
-            raise SystemExit("error: the hf source needs --source_path DATASET_ID_OR_DIR")
-        local = local_path(args.source_path, "--source_path") if args.source_path.startswith("file://") else Path(args.source_path)
-        options.update(path=str(local.resolve()) if local.exists() else args.source_path,
-                       audio_column=args.hf_audio_column, label_column=args.hf_label_column)
-        if args.hf_split:
-            options["split"] = args.hf_split
-        if args.hf_config:
-            options["config_name"] = args.hf_config
-        if args.hf_revision:
-            options["revision"] = args.hf_revision
-        if args.split_column:
-            options["split_column"] = args.split_column
-        if args.split_map:
-            options["split_map"] = _json_arg("--split_map", args.split_map, dict)
+        options.update(_given(args, strict="strict", split_strategy="split_strategy"))
+    per_source = {"folder": _folder_options, "audioset": _audioset_options, "hf": _hf_options}.get(source)
+    if per_source is not None:
+        options.update(per_source(args))
     return options
+
+
+def _given(args, **flags: str) -> dict:
+    """option -> the value of its flag, for the flags given (a flag left out keeps the source's default)."""
+    return {option: getattr(args, flag) for option, flag in flags.items() if getattr(args, flag)}
+
+
+def _split_options(args) -> dict:
+    """A metadata column that names each event's split, and how its values map to splits."""
+    options = _given(args, split_column="split_column")
+    if args.split_map:
+        options["split_map"] = _json_arg("--split_map", args.split_map, dict)
+    return options
+
+
+def _folder_options(args) -> dict:
+    if not args.source_path:
+        raise SystemExit("error: the folder source needs --source_path DIR")
+    options = {"path": str(location(args.source_path, "--source_path"))}  # a folder, or an object-store URL
+    return options | _split_options(args) | _given(args, metadata_encoding="metadata_encoding")
+
+
+def _audioset_options(args) -> dict:
+    if not (args.audioset_labels and args.audioset_audio_dir and (args.audioset_ontology or args.audioset_mid_to_name)):
+        raise SystemExit("error: the audioset source needs --audioset_labels, --audioset_audio_dir and "
+                         "--audioset_ontology and/or --audioset_mid_to_name")
+    options = {"labels_tsv": str(local_path(args.audioset_labels, "--audioset_labels")),
+               "audio_dir": str(local_path(args.audioset_audio_dir, "--audioset_audio_dir"))}
+    for option, flag in (("ontology", "audioset_ontology"), ("mid_to_name", "audioset_mid_to_name")):
+        if getattr(args, flag):
+            options[option] = str(local_path(getattr(args, flag), f"--{flag}"))
+    if args.audioset_exclude:
+        options["exclude_classes"] = _json_arg("--audioset_exclude", args.audioset_exclude, list)
+    return options
+
+
+def _hf_options(args) -> dict:
+    if not args.source_path:
+        raise SystemExit("error: the hf source needs --source_path DATASET_ID_OR_DIR")
+    local = local_path(args.source_path, "--source_path") if args.source_path.startswith("file://") else Path(args.source_path)
+    options = {"path": str(local.resolve()) if local.exists() else args.source_path,
+               "audio_column": args.hf_audio_column, "label_column": args.hf_label_column}
+    return options | _given(args, split="hf_split", config_name="hf_config", revision="hf_revision") | _split_options(args)
 
 
 def build(args) -> int:

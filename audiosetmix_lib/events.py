@@ -104,7 +104,7 @@ def hash_split(recording_id: str, fractions: tuple[float, float, float] = (0.8, 
     u = int.from_bytes(digest[:8], "big") / 2**64
     total = sum(fractions)
     edge = 0.0
-    for split, fraction in zip(SPLITS, fractions):
+    for split, fraction in zip(SPLITS, fractions, strict=True):
         edge += fraction / total
         if u < edge:
             return split

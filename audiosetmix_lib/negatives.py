@@ -132,7 +132,7 @@ def fit_negative(original: Recipe, negative: Negative, config: MixConfig, said: 
     movable = (len(events) - 1,) if negative.kind == "extra" else ()
     fitted = with_events(negative.recipe, refit_plan(events, config, budget, movable))
     before = {e.label: length_of(e) for e in original.events}
-    for edited, spec in zip(events, fitted.events):
+    for edited, spec in zip(events, fitted.events, strict=True):
         natural = min(before.get(spec.label, length_of(edited)), length_of(edited))
         if length_of(spec) < min(config.min_event_share, natural) - 1e-6 or spec.onset + length_of(spec) > budget + 1e-6:
             return None

@@ -53,7 +53,7 @@ def onsets_for(events: list[EventSpec], lengths: list[float]) -> list[float]:
     """Each event's onset (rounded to the microsecond) from the relations and the events' lengths in the mix."""
     onsets: list[float] = []
     end_so_far = 0.0
-    for i, (spec, length) in enumerate(zip(events, lengths)):
+    for i, (spec, length) in enumerate(zip(events, lengths, strict=True)):
         if i == 0:
             onset = 0.0
         elif spec.relation == "overlap":  # inside the previous one, and long enough before its end to be heard with it
@@ -74,7 +74,7 @@ def layout(events: list[EventSpec]) -> list[EventSpec]:
     """
     lengths = [output_duration(spec.segment_duration, spec.transforms) for spec in events]
     return [spec.placed(None if i == 0 else (spec.relation or "follow"), onset, round(onset + length, 6))
-            for i, (spec, onset, length) in enumerate(zip(events, onsets_for(events, lengths), lengths))]
+            for i, (spec, onset, length) in enumerate(zip(events, onsets_for(events, lengths), lengths, strict=True))]
 
 
 def with_events(recipe: Recipe, events: list[EventSpec]) -> Recipe:

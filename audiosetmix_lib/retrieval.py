@@ -47,7 +47,7 @@ def first_relevant_ranks(scores, positives: list[list[int]]) -> tuple[np.ndarray
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN: a NaN has no rank")
     first_ranks, average_precisions = [], []
-    for q, (row, pos) in enumerate(zip(scores, positives)):
+    for q, (row, pos) in enumerate(zip(scores, positives, strict=True)):
         pos = {int(p) for p in pos}
         if not pos:
             raise ValueError(f"query {q} has no relevant item")

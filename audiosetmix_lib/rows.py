@@ -90,7 +90,7 @@ class RowMaker:
         """
         plans = [self.plan(split, index) for index in indices]
         captioned = self.captioner.caption_sets([caption_set for _, _, caption_set in plans], unit=unit)
-        for (recipe, chosen, _), texts in zip(plans, captioned):
+        for (recipe, chosen, _), texts in zip(plans, captioned, strict=True):
             yield self._row(recipe, chosen, texts)
 
     def row(self, split: str, index: int) -> dict:
@@ -106,7 +106,7 @@ class RowMaker:
         chosen, clips = render_negative_clips(chosen, self.source, self.audio_negatives, memo)
         negatives = [{"caption": t, "kind": n.kind, "recipe": fingerprinted(n.recipe, self.source).to_json(),
                       "direction": flipped_direction(n.kind, recipe, n.recipe)}
-                     for t, n in zip(others, chosen)]
+                     for t, n in zip(others, chosen, strict=True)]
         return {
             "id": recipe.id,
             "audio": {"bytes": encode_flac(pcm, recipe.sample_rate), "path": f"{recipe.id}.flac"},

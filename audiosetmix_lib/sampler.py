@@ -137,10 +137,10 @@ def _largest_cap(specs: list[EventSpec], budget: float, segment_at) -> float:
     factors = [(material_factor(s), length_stage_factor(s)) for s in specs]
 
     def end_at(cap: float) -> float:
-        lengths = [segment_at(spec, cap, material) * (material * after) for spec, (material, after) in zip(specs, factors)]
-        return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths))
+        lengths = [segment_at(spec, cap, material) * (material * after) for spec, (material, after) in zip(specs, factors, strict=True)]
+        return max(onset + length for onset, length in zip(onsets_for(specs, lengths), lengths, strict=True))
 
-    high = max(s.event.duration * material for s, (material, _) in zip(specs, factors))
+    high = max(s.event.duration * material for s, (material, _) in zip(specs, factors, strict=True))
     if end_at(high) <= budget:
         return high
     low = 0.0

@@ -141,7 +141,7 @@ def write_plots(stats: dict, output_dir: Path) -> list[Path]:
     output_dir.mkdir(parents=True, exist_ok=True)
     makers = (plot_clip_length, plot_events_per_clip, plot_modifiers, plot_relations_negatives, plot_classes, plot_captions)
     paths = []
-    for name, make in zip(PLOT_NAMES, makers):
+    for name, make in zip(PLOT_NAMES, makers, strict=True):
         path = output_dir / name
         make(stats, path)
         paths.append(path)

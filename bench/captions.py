@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from itertools import islice
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def caption_sets(rows: int, negatives: int):
     pool, rs = recipes(rows, seed=1)
     template, sets = TemplateCaptioner(), []
     for r in rs:
-        chosen = [n.recipe for _, n in zip(range(negatives), iter_negatives(r, pool, np.random.default_rng(r.index)))]
+        chosen = [n.recipe for n in islice(iter_negatives(r, pool, np.random.default_rng(r.index)), negatives)]
         sets.append(CaptionSet(r.id, [r] + chosen, template.caption_set([r] + chosen)))
     return sets
 

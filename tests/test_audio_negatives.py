@@ -24,7 +24,7 @@ def test_load_dataset_decodes_the_counterfactual_clips_like_the_audio(tiny_datas
     for row in ds:
         index = row["negative_audio_index"]
         assert len(row["negative_audio"]) == len(index) == min(1, len(row["negatives"]))
-        for k, clip in zip(index, row["negative_audio"]):
+        for k, clip in zip(index, row["negative_audio"], strict=True):
             samples = np.asarray(clip["array"]).reshape(-1)
             assert clip["sampling_rate"] == row["audio"]["sampling_rate"] == 16000
             recipe = json.loads(row["negatives"][k]["recipe"])
@@ -81,7 +81,7 @@ def test_render_negative_reproduces_the_stored_clip_bit_for_bit(tiny_dataset_dir
     for i in (0, 3, 6):
         row = ds[i]
         capsys.readouterr()
-        for j, (k, clip) in enumerate(zip(row["negative_audio_index"], row["negative_audio"])):
+        for j, (k, clip) in enumerate(zip(row["negative_audio_index"], row["negative_audio"], strict=True)):
             # the stored clip j is negative negative_audio_index[j]; the output says so (issue 28 item 7)
             out = tmp_path / f"{row['id']}-{k}.wav"
             assert main(["render", "--dataset_dir", str(tiny_dataset_dir), "--id", row["id"], "--negative", str(k), "--out", str(out)]) == 0
@@ -105,7 +105,7 @@ def test_audio_negatives_count_is_the_flag(tmp_path):
     args = ["--train", "6", "--validation", "0", "--test", "0", "--sample_rate", "8000", "--seed", "4"]
     three = datasets.load_dataset(str(build_dataset(tmp_path / "three", *args, "--audio_negatives", "3")), split="train")
     none = datasets.load_dataset(str(build_dataset(tmp_path / "none", *args, "--audio_negatives", "0")), split="train")
-    for a, b in zip(three, none):
+    for a, b in zip(three, none, strict=True):
         assert sorted(a["negative_audio_index"]) == list(range(len(a["negatives"])))
         assert b["negative_audio"] == [] and b["negative_audio_index"] == []
         # the clips change nothing else (a rendered negative's recipe also records what rendering

@@ -138,7 +138,7 @@ def test_audit_page_is_static_offline_and_complete(audit_dir, tiny_dataset_dir):
     meta = _meta(page)
     assert [r["id"] for r in meta["rows"]] == [r["id"] for r in expected]
     assert meta["format"] == EXPORT_FORMAT and meta["split"] == "test" and meta["seed"] == SEED
-    for row, shown in zip(expected, meta["rows"]):
+    for row, shown in zip(expected, meta["rows"], strict=True):
         assert shown["caption"] == row["caption"] and shown["caption_source"] == row["caption_source"]
         assert shown["modifiers"] == row["modifiers"]
         assert [n["kind"] for n in shown["negatives"]] == [n["kind"] for n in row["negatives"]]

@@ -71,7 +71,7 @@ def test_every_row_has_three_negatives_when_the_recipe_allows(tiny_dataset_dir):
     # its own caption, and the pool has far more than 4 classes. So a row with fewer than 3 lost one.
     assert len(classes) >= 4
     for split in ds:
-        for caption, negatives in zip(ds[split]["caption"], ds[split]["negatives"]):
+        for caption, negatives in zip(ds[split]["caption"], ds[split]["negatives"], strict=True):
             texts = [n["caption"] for n in negatives]
             assert len(texts) == 3 and len(set(texts)) == 3 and caption not in texts, (caption, texts)
 
@@ -83,7 +83,7 @@ def test_splits_are_disjoint_by_recording(tiny_dataset_dir):
     recordings = {}
     for split in ds:
         recs = set()
-        for text, negatives in zip(ds[split]["recipe"], ds[split]["negatives"]):
+        for text, negatives in zip(ds[split]["recipe"], ds[split]["negatives"], strict=True):
             for recipe in [json.loads(text)] + [json.loads(n["recipe"]) for n in negatives]:
                 recs |= {e["event"]["recording_id"] for e in recipe["events"]}
                 assert {e["event"]["split"] for e in recipe["events"]} == {split}
@@ -194,7 +194,7 @@ def test_folder_build_skips_and_counts_corrupt_empty_and_missing_files(tmp_path,
     assert len(ds) == 6
     labels = {label for row in ds["labels"] for label in row}
     assert labels <= {"Dog", "Siren", "Odd, quoted label ü"}  # the label as words (quotes and the dash removed)
-    odd_rows = [c for c, ls in zip(ds["caption"], ds["labels"]) if "Odd, quoted label ü" in ls]
+    odd_rows = [c for c, ls in zip(ds["caption"], ds["labels"], strict=True) if "Odd, quoted label ü" in ls]
     for caption in odd_rows:
         assert 'odd' in caption.lower() and "\n" not in caption
 

@@ -118,11 +118,11 @@ def test_caption_and_negatives_share_a_style_and_are_distinct(recipes):
         texts = caption_set.fallback
         assert len(set(texts)) == len(texts)
         check_caption(recipe, texts[0])
-        for text, negative in zip(texts[1:], chosen):
+        for text, negative in zip(texts[1:], chosen, strict=True):
             check_caption(negative.recipe, text)
         said = [describe(r) for r in [recipe] + [n.recipe for n in chosen]]
         styles = [_styles(d, recipe.caption_seed, voices(said[0], d)) for d in said]
-        levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts)}
+        levels = {next(level for level, s in enumerate(style) if s == text) for style, text in zip(styles, texts, strict=True)}
         assert len(levels) == 1  # one style for the whole set
 
 
@@ -140,7 +140,7 @@ def test_a_negative_keeps_the_wording_of_everything_it_did_not_change(recipes):
             backgrounds = lambda r: [e.background for e in describe(r).events]  # noqa: E731
             if kind == "modifier" and backgrounds(recipe) == backgrounds(negative.recipe):
                 words = {w for key in MODIFIER_KEYS for w in modifier_words(key).adj + modifier_words(key).adv}
-                strip = lambda t: re.sub("|".join(sorted(map(re.escape, words), key=len, reverse=True)), "_", t.lower())  # noqa: E731
+                strip = lambda t, words=words: re.sub("|".join(sorted(map(re.escape, words), key=len, reverse=True)), "_", t.lower())  # noqa: E731
                 assert strip(caption) == strip(text) and caption != text, (caption, text)
                 checked[kind] += 1
             if kind == "extra" and negative.recipe.events[-1].relation == "follow":
@@ -166,7 +166,7 @@ def test_a_caption_too_long_for_30_words_is_never_cut_an_event_is_dropped_instea
         recipe, chosen, caption_set = maker.plan("train", i)
         assert [e.event for e in recipe.events] == [e.event for e in drawn.events[:len(recipe.events)]]  # a prefix
         dropped += len(drawn.events) - len(recipe.events)
-        for text, r in zip(caption_set.fallback, caption_set.recipes):
+        for text, r in zip(caption_set.fallback, caption_set.recipes, strict=True):
             assert word_count(text) <= 30
             verdict = validator.check(text, describe(r))  # every event and modifier of its recipe is said
             assert verdict.ok, (text, verdict.reasons)

@@ -103,7 +103,7 @@ def test_at_most_one_with_per_clause():
     for relations in (["overlap"] * 4, ["overlap", "overlap", "follow", "overlap"], ["overlap", "follow", "overlap", "overlap"]):
         for background in (False, True):
             events = [(labels[0], (), None, False)]
-            events += [(label, (), relation, background) for label, relation in zip(labels[1:], relations)]
+            events += [(label, (), relation, background) for label, relation in zip(labels[1:], relations, strict=True)]
             for text in captions_for(desc(*events)):
                 for clause in clauses(text):
                     assert len(re.findall(r"\bwith\b", clause)) <= 1, text

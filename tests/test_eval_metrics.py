@@ -44,7 +44,7 @@ def naive_ranks(scores: list[float], positives: set[int]) -> list[int]:
 
 def naive_retrieval(scores, positives, k_values) -> dict[str, float]:
     firsts, aps = [], []
-    for row, pos in zip(scores, positives):
+    for row, pos in zip(scores, positives, strict=True):
         pos = set(pos)
         ranks = naive_ranks([float(x) for x in row], pos)
         assert sorted(ranks) == list(range(1, len(row) + 1))
@@ -67,7 +67,7 @@ def naive_modifier_accuracy(pairs, kinds) -> dict[str, float]:
     right = [1 if t > n else 0 for t, n in pairs]
     result = {"accuracy": sum(right) / len(right)}
     for kind in sorted(set(kinds)):
-        mine = [r for r, k in zip(right, kinds) if k == kind]
+        mine = [r for r, k in zip(right, kinds, strict=True) if k == kind]
         result[f"accuracy/{kind}"] = sum(mine) / len(mine)
         result[f"count/{kind}"] = len(mine)
     return result

@@ -108,7 +108,7 @@ def test_negative_detail_names_the_flipped_modifier(evaluate_clap, tiny_dataset_
 
     ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns("audio")
     seen = {"modifier": 0, "relation": 0}
-    for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
+    for recipe, negatives in zip(ds["recipe"], ds["negatives"], strict=True):
         for negative in negatives:
             detail = negative_pairs.negative_detail(recipe, negative)
             if negative["kind"] == "modifier":
@@ -134,7 +134,7 @@ def test_negative_detail_reads_the_direction_field_without_recipes(evaluate_clap
     assert negative_pairs.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog", "direction": "louder"}) == "modifier:louder"
     assert negative_pairs.negative_detail(None, {"kind": "modifier", "caption": "a quiet dog"}) == "modifier"
     ds = datasets.load_dataset(str(tiny_dataset_dir), split="train").remove_columns(["audio", "negative_audio"])
-    for recipe, negatives in zip(ds["recipe"], ds["negatives"]):
+    for recipe, negatives in zip(ds["recipe"], ds["negatives"], strict=True):
         for negative in negatives:  # the builder's field agrees with what the recipes say
             derived = negative_pairs.negative_detail(recipe, {k: v for k, v in negative.items() if k != "direction"})
             assert negative_pairs.negative_detail(None, negative) == derived

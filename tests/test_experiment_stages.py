@@ -107,7 +107,7 @@ def evaluated_run(folder: Path, wins: list[bool], quad_wins: list[bool]) -> dict
     corrected; quadruples: text, audio and group won or lost together) and the metrics the report reads."""
     (folder / "eval").mkdir(parents=True)
     with open(folder / "eval" / "modifier_pairs.jsonl", "w") as f:
-        for i, (win, quad) in enumerate(zip(wins, quad_wins)):
+        for i, (win, quad) in enumerate(zip(wins, quad_wins, strict=True)):
             x_c, x_n = (1.0, 0.0) if win else (0.0, 1.0)
             cf_c, cf_n = (0.0, 1.0) if quad else (1.0, 0.0)
             f.write(json.dumps({"id": f"test-{i}", "kind": "order", "detail": "order", "negative": f"n{i}", "score_true": x_c,

@@ -153,7 +153,7 @@ def test_a_negative_that_rewords_an_unchanged_modifier_falls_back():
     with MockChatServer(answer) as server:
         c = captioner(server.url)
         [out] = c.caption_sets([caption_set("train-0", [row, swapped])])
-    assert all(c.validator.check(t, describe(r)).ok for t, r in zip(texts.values(), (row, swapped)))
+    assert all(c.validator.check(t, describe(r)).ok for t, r in zip(texts.values(), (row, swapped), strict=True))
     assert out.source == "template-fallback" and c.summary()["fallback_by_reason"]["reworded"]["count"] == 1
     texts["Rain"] = "Rain falls, then a deep dog barks."  # the caption's own word: kept
     with MockChatServer(answer) as server:

@@ -278,7 +278,7 @@ def test_flaky_server_build_rates_fallbacks_and_cached_rebuild(tmp_path, monkeyp
         texts = [row["caption"]] + [n["caption"] for n in row["negatives"]]
         if reason is None:
             assert row["caption_source"] == "llm:mock" and row["prompt_version"] == "prompt-v2"
-            assert all(validator.check(t, describe(r)).ok for t, r in zip(texts, recipes))
+            assert all(validator.check(t, describe(r)).ok for t, r in zip(texts, recipes, strict=True))
         else:
             expected_fallback[reason] += 1
             assert row["caption_source"] == "template-fallback" and row["prompt_version"] == "template-v1"

@@ -80,7 +80,7 @@ def test_every_event_of_every_negative_is_audible_at_its_level(planned):
     reduction off.
     """
     checked = Counter()
-    for source, mix, recipe, chosen, _ in planned:
+    for source, _mix, _recipe, chosen, _ in planned:
         for negative in chosen:
             r = negative.recipe
             rendered = render(r, source)
@@ -120,10 +120,10 @@ def test_the_perturbation_survives_the_fit(planned):
                 assert after[j].onset >= after[i].end - 1e-6  # still follows
             elif negative.kind == "modifier":
                 flipped = [(a.transforms[n]["direction"], b.transforms[n]["direction"])
-                           for a, b in zip(before, after) for n in a.transforms if a.transforms[n]["direction"] != b.transforms[n]["direction"]]
+                           for a, b in zip(before, after, strict=True) for n in a.transforms if a.transforms[n]["direction"] != b.transforms[n]["direction"]]
                 assert len(flipped) == 1
             elif negative.kind == "relation":
-                changed = [(a.relation, b.relation) for a, b in zip(before, after) if a.relation != b.relation]
+                changed = [(a.relation, b.relation) for a, b in zip(before, after, strict=True) if a.relation != b.relation]
                 assert len(changed) == 1 and changed[0][0] != changed[0][1]
             elif negative.kind == "extra":
                 added = after[-1]
@@ -139,18 +139,18 @@ def test_the_perturbation_survives_the_fit(planned):
 def test_a_negative_changes_no_word_it_did_not_perturb(planned):
     """Modifier words of the unchanged events stay exactly the caption's (no synonym swaps)."""
     checked, cut = Counter(), 0
-    for _, mix, recipe, chosen, texts in planned:
+    for _, _mix, recipe, chosen, texts in planned:
         caption, negatives = texts[0], texts[1:]
         if len(caption.split()) >= 28 and not TemplateCaptioner().fits([recipe]):
             cut += 1  # too many modifiers for 30 words in any style: the caption itself is cut short
             continue
         mine = modifier_words(caption)
-        for negative, text in zip(chosen, negatives):
+        for negative, text in zip(chosen, negatives, strict=True):
             theirs = modifier_words(text)
             if negative.kind in ("order", "relation"):
                 assert theirs == mine, (negative.kind, caption, text)
             elif negative.kind == "event":  # the new event's phrase may take other forms of its own modifiers
-                i = next(i for i, (a, b) in enumerate(zip(recipe.events, negative.recipe.events)) if a.label != b.label)
+                i = next(i for i, (a, b) in enumerate(zip(recipe.events, negative.recipe.events, strict=True)) if a.label != b.label)
                 own = {w for name, params in recipe.events[i].transforms.items()
                        for w in modifier_forms((name, params["direction"])).adj + modifier_forms((name, params["direction"])).adv}
                 assert set(mine - theirs) <= own and set(theirs - mine) <= own, (caption, text)

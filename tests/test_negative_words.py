@@ -74,7 +74,7 @@ def test_every_negative_keeps_the_captions_words_for_what_it_did_not_change(make
     for i in range(300):
         recipe, chosen, caption_set = maker.plan("train", i)
         caption, *negatives = caption_set.fallback
-        for negative, text in zip(chosen, negatives):
+        for negative, text in zip(chosen, negatives, strict=True):
             checked[negative.kind] += 1
             if not lost_words_explained(caption, text, allowed_changes(recipe, negative)):
                 failures.append((negative.kind, caption, text))

@@ -120,7 +120,7 @@ def test_recipe_v3_stores_describe_settings_versions_and_event_ends(synth):
     assert data["describe"] == {"background_db": 9.0}
     assert set(data["versions"]) == {"audiosetmix", "render", "python-stretch", "soxr", "numpy", "scipy"}
     assert data["versions"]["numpy"] == np.__version__
-    for stored, spec in zip(data["events"], recipe.events):
+    for stored, spec in zip(data["events"], recipe.events, strict=True):
         assert stored["end"] == pytest.approx(stored["onset"] + length_of(spec), abs=1e-6)
         assert stored["end"] <= recipe.render["max_duration"] + 1e-3
     assert "render_output" not in json.loads(recipe.spec_json())

@@ -51,7 +51,8 @@ def hand_rows() -> dict[str, list[dict]]:
     train-0: Siren 3.0 s, volume +9 dB                                    -> 0.0-3.0 s
     train-1: Bell 2.0 s (pitch down) at 0.0-2.0; Dog 2.5 s at tempo 1.25 follows after a
              0.5 s gap -> 2.5-4.5; Rain 3.0 s at -12 dB overlaps half-way into the dog
-             (3.5-6.5), 12 dB below the dog (gain 0) -> background         -> duration 6.5 s
+             (3.5-6.5), 12 dB below the dog (gain 0), but the dog is sped up (a level the recipe does
+             not state: relations.in_background) -> overlap, not background -> duration 6.5 s
     test-0:  Dog 4.0 s; Bell 2.0 s overlaps a quarter into it (1.0-3.0), same level -> overlap
     """
     siren = EventSpec(_event("Siren", 3.0, "train"), 0.0, 3.0, {"volume": {"direction": "up", "gain_db": 9.0}})
@@ -99,7 +100,7 @@ def test_split_statistics_by_hand():
     assert train["transform_rates"] == {"volume": 0.5, "pitch": 0.25, "speed": 0.25, "duration": 0.0, "filter": 0.0}
     assert train["modifiers_per_event"] == {"1": 4}
     assert train["clips_with_modifier"] == 2
-    assert train["relations"] == {"follow": 1, "overlap": 0, "background": 1}
+    assert train["relations"] == {"follow": 1, "overlap": 1, "background": 0}
     assert train["negative_kinds"] == {"missing": 1, "modifier": 1, "order": 1, "relation": 1}
     assert train["negatives_per_row"] == {"1": 1, "3": 1}
     assert train["caption_sources"] == {"template": 2}
@@ -127,20 +128,26 @@ def test_dataset_statistics_per_split_and_all():
     assert everything["events_per_clip"] == {"1": 1, "2": 1, "3": 1}
     assert everything["classes"] == {"Bell": 2, "Dog": 2, "Rain": 1, "Siren": 1}  # most frequent first
     assert list(everything["classes"]) == ["Bell", "Dog", "Rain", "Siren"]
-    assert everything["relations"] == {"follow": 1, "overlap": 1, "background": 1}
+    assert everything["relations"] == {"follow": 1, "overlap": 2, "background": 0}
     assert everything["caption_sources"] == {"template": 2, "llm:tiny": 1}
     assert everything["captions"]["word_group_counts"]["overlap"] == 2
     assert stats["caption_report"] == {"accepted": 0.9}
     assert stats["reference"]["name"] == "mini" and stats["reference"]["word_groups"]["volume"] == 1.0
     text = stats_markdown(stats)
     assert "| rows | 2 | 1 | 3 |" in text
-    assert "| background | 1 (50.0 %) | 0 (0.0 %) | 1 (33.3 %) |" in text
+    assert "| overlap | 1 (50.0 %) | 1 (100.0 %) | 2 (66.7 %) |" in text
     assert "reference: mini" in text and '"accepted": 0.9' in text
     json.dumps(stats)  # plain JSON
 
 
 def test_background_threshold_is_read_from_each_recipe():
-    rows = hand_rows()["train"]
+    def without_speed(row: dict) -> dict:  # the dog at its own level: the rain 12 dB under it is "background"
+        recipe = json.loads(row["recipe"])
+        for event in recipe["events"]:
+            event["transforms"].pop("speed", None)
+        return {**row, "recipe": json.dumps(recipe)}
+
+    rows = [without_speed(row) for row in hand_rows()["train"]]
     assert split_stats(rows)["relations"]["background"] == 1
     strict = [{**row, "recipe": json.dumps({**json.loads(row["recipe"]), "describe": {"background_db": 15.0}})} for row in rows]
     assert split_stats(strict)["relations"] == {"follow": 1, "overlap": 1, "background": 0}

@@ -112,7 +112,7 @@ def test_loss_matches_naive_reference(weight):
     ref = naive_loss(audio, text, [list(r) for r in rows], log_a, log_t, weight)
     want = torch.autograd.grad(ref, leaves + [flat, log_a, log_t], allow_unused=True, materialize_grads=True)
     assert out.loss.item() == pytest.approx(ref.item(), rel=1e-10)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
     assert out.negatives_in_batch == len(audio) - 1
     assert out.negatives_hard == pytest.approx(12 / 8)
@@ -143,7 +143,7 @@ def test_in_batch_negatives_and_audio_negatives_match_naive_reference(mode, weig
     ref = naive_loss(audio, text, rows, log_a, log_t, weight, mode=mode, clips_per_row=clip_rows, audio_weight=audio_weight)
     want = torch.autograd.grad(ref, wrt, allow_unused=True, materialize_grads=True)
     assert out.loss.item() == pytest.approx(ref.item(), rel=1e-10)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     # the audio term is reported whatever its weight
     with_term = naive_loss(audio, text, rows, log_a, log_t, weight, mode=mode, clips_per_row=clip_rows, audio_weight=1.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import numpy as np
 import pytest
 
@@ -39,13 +41,13 @@ def test_template_captions_of_sampled_recipes_and_negatives_all_pass(synth):
     checked = 0
     for index in range(150):
         recipe = sample_recipe(pool, mix, 11, "train", index, 16000, source.spec())
-        negatives = [n.recipe for _, n in zip(range(3), iter_negatives(recipe, pool, np.random.default_rng(index)))]
+        negatives = [n.recipe for n in islice(iter_negatives(recipe, pool, np.random.default_rng(index)), 3)]
         recipes = [recipe] + negatives
         descriptions = [describe(r) for r in recipes]
         # the single captions and the shared-style set (compact and bare styles included)
         texts = [template_caption(d, recipe.caption_seed) for d in descriptions]
         texts_set = template_captions(descriptions, recipe.caption_seed)
-        for d, a, b in zip(descriptions, texts, texts_set):
+        for d, a, b in zip(descriptions, texts, texts_set, strict=True):
             assert validator.check(a, d).ok, (a, validator.check(a, d), d.to_dict())
             assert validator.check(b, d).ok, (b, validator.check(b, d), d.to_dict())
             checked += 2

@@ -95,7 +95,7 @@ def summarize_cmd(args) -> int:
         export = json.loads(Path(args.summarize).read_text(encoding="utf-8"))
         summary = summarize(export)
     except (OSError, ValueError) as error:
-        raise SystemExit(f"error: {args.summarize}: {error}")
+        raise SystemExit(f"error: {args.summarize}: {error}") from None
     text = summary_markdown(summary)
     sys.stdout.write(text)
     if args.output_dir:

@@ -40,7 +40,7 @@ def recipe_events(recipe: Recipe) -> list[dict]:
     """The recipe as table rows: event, label, onset, duration, modifiers, relation, source segment."""
     described = describe(recipe)
     out = []
-    for i, (spec, event) in enumerate(zip(recipe.events, described.events)):
+    for i, (spec, event) in enumerate(zip(recipe.events, described.events, strict=True)):
         if event.relation is None:
             relation = "first"
         elif event.relation == "follow":

@@ -70,7 +70,7 @@ class LLMCaptioner:
 
     prompt_version = PROMPT_VERSION
 
-    def __init__(self, backend: Backend, model: str, sampling: Sampling = Sampling(), max_retries: int = 2,
+    def __init__(self, backend: Backend, model: str, sampling: Sampling | None = None, max_retries: int = 2,
                  cache: AnswerCache | None = None, report: ReportStore | None = None, known_classes=(),
                  endpoint_id: str = "", retry_rejected: bool = True, readers: list | None = None,
                  answers_dir: str | None = None, raw_labels=()) -> None:
@@ -80,7 +80,7 @@ class LLMCaptioner:
         self.readers = list(readers or [])  # earlier answers, read-only (AnswerFolder)
         self.answers_dir = answers_dir  # this build's answer files, one per work unit
         self.model = model
-        self.sampling = sampling
+        self.sampling = sampling if sampling is not None else Sampling()
         self.max_retries = max(0, int(max_retries))
         self.cache = cache
         self.report = report
@@ -118,11 +118,11 @@ class LLMCaptioner:
         keys = [self.answer_key(r.messages, attempt) for r in requests]
         cached = cache.get_many(keys) if cache is not None else {}
         distrusted = set() if not self.retry_rejected else {
-            key for key, item in zip(keys, items)
+            key for key, item in zip(keys, items, strict=True)
             if key in cached and not self.validator.check(clean_answer(cached[key]), item.description).ok}
         send = [i for i, key in enumerate(keys) if key not in cached or key in distrusted]
         answers: list = [cached.get(key) for key in keys]
-        for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else []):
+        for i, answer in zip(send, self.backend.generate([requests[i] for i in send]) if send else [], strict=True):
             if not isinstance(answer, TransportFailure) and cache is not None:  # a new answer replaces a rejected one
                 answer = cache.put(keys[i], answer, self.backend.name, self.model, PROMPT_VERSION, attempt,
                                    replace=keys[i] in distrusted)
@@ -156,7 +156,7 @@ class LLMCaptioner:
             pending = [item for item in items if item.final is None and item.set_index not in failed_sets]
             if not pending:
                 break
-            for item, answer in zip(pending, self._ask(pending, attempt, counters, cache)):
+            for item, answer in zip(pending, self._ask(pending, attempt, counters, cache), strict=True):
                 if isinstance(answer, TransportFailure):
                     item.attempts.append(f"transport:{answer.kind}")
                     item.final = item.attempts[-1]
@@ -185,7 +185,7 @@ class LLMCaptioner:
         if reason is None and len({t.casefold().rstrip(". ") for t in texts}) < len(texts):
             reason = "duplicate"  # two different recipes got the same text: one of them is wrong
         if reason is None and any(reworded(texts[0], items[0].description, text, item.description)
-                                  for text, item in zip(texts[1:], items[1:])):
+                                  for text, item in zip(texts[1:], items[1:], strict=True)):
             reason = "reworded"  # a negative names an unchanged modifier in other words: a wording tell
         record = {"row": caption_set.row_id, "source": "llm" if reason is None else "template-fallback",
                   "fallback_reason": reason, **counters,

@@ -116,6 +116,20 @@ def check_cache_location(location: str) -> None:
                          f"{', '.join(SQLITE_SUFFIXES)} for a new SQLite cache")
 
 
+def _openai_settings(args) -> dict:
+    """The HTTP server's part of the LLMConfig: endpoints checked (scheme, the key's variable set)."""
+    if not args.llm_base_url:
+        raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
+    for url in split_urls(args.llm_base_url):
+        if not url.startswith(("http://", "https://")):
+            raise SystemExit(f"error: --llm_base_url {url}: not an http:// or https:// URL (e.g. http://127.0.0.1:8000/v1)")
+    if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
+        raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
+    return dict(base_url=tuple(split_urls(args.llm_base_url)), api_key_env=args.llm_api_key_env or _LLM.api_key_env,
+                concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries,
+                endpoint_id=endpoint_id(args.llm_base_url, getattr(args, "llm_cache_namespace", None)))
+
+
 def caption_overrides(args, report_path: Path | None, answers_dir: str | None = None) -> dict:
     """Builder config overrides (`captioner`, `llm`: an LLMConfig) from the parsed arguments."""
     if args.captioner == "template":
@@ -131,16 +145,7 @@ def caption_overrides(args, report_path: Path | None, answers_dir: str | None = 
            "max_new_tokens": args.llm_max_new_tokens, "max_retries": args.llm_max_retries,
            "retry_rejected": not getattr(args, "llm_reuse_rejected", False)}
     if args.captioner == "openai":
-        if not args.llm_base_url:
-            raise SystemExit("error: --captioner openai needs --llm_base_url (e.g. http://127.0.0.1:8000/v1)")
-        for url in split_urls(args.llm_base_url):
-            if not url.startswith(("http://", "https://")):
-                raise SystemExit(f"error: --llm_base_url {url}: not an http:// or https:// URL (e.g. http://127.0.0.1:8000/v1)")
-        if args.llm_api_key_env and args.llm_api_key_env not in os.environ:
-            raise SystemExit(f"error: --llm_api_key_env names {args.llm_api_key_env}, which is not set")
-        llm.update(base_url=tuple(split_urls(args.llm_base_url)), api_key_env=args.llm_api_key_env or _LLM.api_key_env,
-                   concurrency=args.llm_concurrency, timeout=args.llm_timeout, http_retries=args.llm_http_retries,
-                   endpoint_id=endpoint_id(args.llm_base_url, getattr(args, "llm_cache_namespace", None)))
+        llm.update(_openai_settings(args))
     else:
         llm.update(device=args.llm_device, dtype=args.llm_dtype, batch_size=args.llm_batch_size,
                    endpoint_id=endpoint_id(None, getattr(args, "llm_cache_namespace", None) or "local-transformers"))

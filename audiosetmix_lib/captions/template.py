@@ -173,11 +173,11 @@ def _styles(description: Description, seed: int, voiced: tuple[str, ...] | None 
     recipe's styles many times (its caption, whether the set fits, the set's captions). `voiced`: `voices`
     of a negative (default: each event its own)."""
     voiced = voiced or tuple(description.labels)
-    forms = [_event_forms(e.label, e.modifiers, seed, v) for e, v in zip(description.events, voiced)]
+    forms = [_event_forms(e.label, e.modifiers, seed, v) for e, v in zip(description.events, voiced, strict=True)]
     choices = _Choices(seed, "joiners")
     parts = [forms[0]["clause"]]
     with_used = False
-    for event, form in zip(description.events[1:], forms[1:]):
+    for event, form in zip(description.events[1:], forms[1:], strict=True):
         if event.relation == "overlap":
             joiner = choices.pick(BACKGROUND_JOINERS if event.background else OVERLAP_JOINERS)
         else:
@@ -191,7 +191,7 @@ def _styles(description: Description, seed: int, voiced: tuple[str, ...] | None 
 
     def joined(key: str) -> str:
         out, with_used = [forms[0][key]], False
-        for event, form in zip(description.events[1:], forms[1:]):
+        for event, form in zip(description.events[1:], forms[1:], strict=True):
             kind = "background" if event.background else (event.relation or "follow")
             if kind == "follow":
                 with_used = False

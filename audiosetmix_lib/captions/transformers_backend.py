@@ -125,6 +125,6 @@ class TransformersBackend:
         for indices in groups.values():
             for start in range(0, len(indices), max(1, self.batch_size)):
                 part = indices[start:start + self.batch_size]
-                for i, answer in zip(part, self._generate_batch([requests[i] for i in part])):
+                for i, answer in zip(part, self._generate_batch([requests[i] for i in part]), strict=True):
                     out[i] = answer
         return out

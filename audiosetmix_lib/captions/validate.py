@@ -306,7 +306,7 @@ class Validator:
 
 def _relations_said(toks: list[str], used: list[bool], description: Description) -> dict[str, bool]:
     """For each relation the description has (follow, overlap, background): whether its words are there."""
-    free = [t if not u else "" for t, u in zip(toks, used)]
+    free = [t if not u else "" for t, u in zip(toks, used, strict=True)]
     blank = [False] * len(free)
     starts = _positions(free)
 
@@ -398,7 +398,7 @@ def reworded(caption: str, caption_description: Description, negative: str, nega
     """
     before = {e.label: e.modifiers for e in caption_description.events}
     after = {e.label: e.modifiers for e in negative_description.events}
-    voice = dict(zip(negative_description.labels, voices(caption_description, negative_description)))
+    voice = dict(zip(negative_description.labels, voices(caption_description, negative_description), strict=True))
     same = {label for label in after if before.get(voice[label]) == after[label]}
     kept = {voice[label] for label in same}
     changed = {m for label, mods in after.items() if label not in same for m in mods}

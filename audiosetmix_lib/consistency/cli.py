@@ -117,7 +117,7 @@ def summarise(args, items: list[Item], runs: list[Run], models: list[str], templ
     summary = {"dataset": Path(args.dataset_dir).resolve().name, "n": len(items), "runs_per_model": args.runs,
                "seed": args.seed, "temperature": args.llm_temperature, "captioner": args.captioner,
                "prompt_version": TEMPLATE_VERSION if args.captioner == "template" else PROMPT_VERSION,
-               "runs": [run_figures(run, facts, descriptions) for run, facts in zip(runs, per_run)],
+               "runs": [run_figures(run, facts, descriptions) for run, facts in zip(runs, per_run, strict=True)],
                "agreement": first["agreement"], "diversity": first["diversity"], "models": by_model}
     return summary, per_run
 
@@ -126,7 +126,7 @@ def _page_entries(items, runs, per_run, template: list[str], limit: int) -> list
     entries = []
     for i in least_consistent(per_run, limit):
         answers = [{"model": run.model, "seed": run.seed, "answer": run.answers[i], "kept": run.kept[i],
-                    "reasons": list(facts[i].reasons)} for run, facts in zip(runs, per_run)]
+                    "reasons": list(facts[i].reasons)} for run, facts in zip(runs, per_run, strict=True)]
         entries.append({"id": items[i].row_id, "template": template[i], "answers": answers,
                         "distinct_fact_sets": len({facts[i].said for facts in per_run})})
     return entries

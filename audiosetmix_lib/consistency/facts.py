@@ -39,7 +39,7 @@ class Facts:
 def facts_of(reading: Reading, description: Description) -> Facts:
     """The answer's facts; `reading` is `Validator.read(answer, description)`."""
     states: list[tuple[tuple[str, str], str]] = []
-    for n, (event, named) in enumerate(zip(description.events, reading.events)):
+    for n, (event, named) in enumerate(zip(description.events, reading.events, strict=True)):
         states.append((("event", f"{n}:{event.label}"), "named" if named else "missing"))
     needed = Counter(m for event in description.events for m in event.modifiers)
     for key, state in sorted(modifier_states(needed, reading.modifiers).items()):
@@ -63,8 +63,8 @@ def slip_rates(facts: list[Facts], descriptions: list[Description]) -> dict[str,
     """Per run: shares of answers that leave a modifier out / state one the other way round (of the
     answers to prompts with at least one modifier), miss an event (of all), get the order wrong
     (of the answers to prompts with two events or more)."""
-    with_modifier = [f for f, d in zip(facts, descriptions) if has_modifier(d)]
-    several = [f for f, d in zip(facts, descriptions) if len(d.events) > 1]
+    with_modifier = [f for f, d in zip(facts, descriptions, strict=True) if has_modifier(d)]
+    several = [f for f, d in zip(facts, descriptions, strict=True) if len(d.events) > 1]
 
     def share(items, test) -> float | None:
         return sum(1 for f in items if test(f)) / len(items) if items else None
@@ -81,7 +81,7 @@ def rating_table(per_run: list[list[Facts]], kind: str) -> list[list[int]]:
     """Subjects x categories counts for Fleiss' kappa: every fact of `kind` of every recipe, rated by the K runs."""
     categories = CATEGORIES[kind]
     table = []
-    for recipe_facts in zip(*per_run):
+    for recipe_facts in zip(*per_run, strict=True):
         for subject in recipe_facts[0].of_kind(kind):
             counts = Counter(f.of_kind(kind)[subject] for f in recipe_facts)
             table.append([counts[c] for c in categories])

@@ -15,7 +15,7 @@ from .runs import Run
 
 def read_runs(runs: list[Run], descriptions: list[Description], validator: Validator) -> list[list[Facts]]:
     """Every run's raw answers as facts (validator rules, every reason)."""
-    return [[facts_of(validator.read(answer, d), d) for answer, d in zip(run.answers, descriptions)] for run in runs]
+    return [[facts_of(validator.read(answer, d), d) for answer, d in zip(run.answers, descriptions, strict=True)] for run in runs]
 
 
 def _mean(values) -> float | None:
@@ -35,8 +35,8 @@ def run_figures(run: Run, facts: list[Facts], descriptions: list[Description]) -
 
 def agreement(runs: list[Run], per_run: list[list[Facts]]) -> dict:
     """Across one model's K runs: recipes whose answers say the same facts, rows kept alike, kappa per kind."""
-    recipes = list(zip(*per_run))
-    kept = list(zip(*(run.kept for run in runs)))
+    recipes = list(zip(*per_run, strict=True))
+    kept = list(zip(*(run.kept for run in runs), strict=True))
     same = lambda facts, kind=None: len({(f.said if kind is None else frozenset(f.of_kind(kind).items()))  # noqa: E731
                                           for f in facts}) == 1
     return {
@@ -50,7 +50,7 @@ def agreement(runs: list[Run], per_run: list[list[Facts]]) -> dict:
 def diversity(texts_per_run: list[list[str]]) -> dict:
     """distinct-1/2 per run (averaged over runs, so every corpus has one text per recipe) and self-BLEU per recipe."""
     runs = [[tokens(t) for t in texts if t is not None] for texts in texts_per_run]
-    groups = [[tokens(t) for t in texts if t is not None] for texts in zip(*texts_per_run)]
+    groups = [[tokens(t) for t in texts if t is not None] for texts in zip(*texts_per_run, strict=True)]
     return {"distinct_1": _mean([distinct_n(r, 1) for r in runs]),
             "distinct_2": _mean([distinct_n(r, 2) for r in runs]),
             "self_bleu": self_bleu(groups)}
@@ -59,7 +59,7 @@ def diversity(texts_per_run: list[list[str]]) -> dict:
 def model_figures(runs: list[Run], per_run: list[list[Facts]], template: list[str]) -> dict:
     """One model's agreement and diversity: its accepted raw answers beside the template's captions of the same recipes
     (the template says the same in every run, so its self-BLEU is 1)."""
-    accepted = [[a if not f.reasons else None for a, f in zip(run.answers, facts)] for run, facts in zip(runs, per_run)]
+    accepted = [[a if not f.reasons else None for a, f in zip(run.answers, facts, strict=True)] for run, facts in zip(runs, per_run, strict=True)]
     return {"agreement": agreement(runs, per_run),
             "diversity": {**diversity(accepted), "template": diversity([template] * len(runs))}}
 
@@ -67,7 +67,7 @@ def model_figures(runs: list[Run], per_run: list[list[Facts]], template: list[st
 def least_consistent(per_run: list[list[Facts]], limit: int) -> list[int]:
     """Recipe positions whose runs disagree most (distinct fact sets, then rejected answers), at most `limit`."""
     scores = []
-    for i, facts in enumerate(zip(*per_run)):
+    for i, facts in enumerate(zip(*per_run, strict=True)):
         distinct, rejected = len({f.said for f in facts}), sum(1 for f in facts if f.reasons)
         if distinct > 1 or rejected:
             scores.append((-distinct, -rejected, i))

@@ -56,7 +56,7 @@ def stratified_sample(items: list[Item], n: int, seed: int) -> list[Item]:
     keys = sorted(groups, key=repr)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 24]))
     chosen = []
-    for key, count in zip(keys, allocate([len(groups[k]) for k in keys], n)):
+    for key, count in zip(keys, allocate([len(groups[k]) for k in keys], n), strict=True):
         members = groups[key]
         chosen += [members[int(j)] for j in rng.choice(len(members), size=count, replace=False)]
     return [items[i] for i in sorted(chosen)]

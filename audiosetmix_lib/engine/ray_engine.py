@@ -73,7 +73,7 @@ def caption_shard(maker, spec: ShardSpec, batch_rows: int = CAPTION_BATCH_ROWS) 
     for start in range(spec.start, spec.stop, batch_rows):
         plans = [maker.plan(spec.split, i) for i in range(start, min(spec.stop, start + batch_rows))]
         sets = [caption_set for _, _, caption_set in plans]
-        for caption_set, texts in zip(sets, maker.captioner.caption_sets(sets, unit=unit)):
+        for caption_set, texts in zip(sets, maker.captioner.caption_sets(sets, unit=unit), strict=True):
             captioned[caption_set.row_id] = texts
     records, maker.captioner.records = list(maker.captioner.records), []
     return captioned, records

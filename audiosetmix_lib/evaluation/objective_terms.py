@@ -93,7 +93,7 @@ def objective_terms(model_dir: str, batches: list[dict], weight: float) -> dict:
         grads = {}
         for name, value in (("contrastive", contrastive), ("hard", hard)):
             g = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-            grads[name] = torch.cat([(x if x is not None else torch.zeros_like(p)).flatten() for x, p in zip(g, params)])
+            grads[name] = torch.cat([(x if x is not None else torch.zeros_like(p)).flatten() for x, p in zip(g, params, strict=True)])
         add("contrastive", contrastive)
         add("hard", hard)
         add("J", contrastive + weight * hard)

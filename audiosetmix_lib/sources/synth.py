@@ -118,7 +118,7 @@ def bell(rng, sr, length, pitch):
     for at in np.arange(0.0, length - 0.3, strike_every):
         m = n - int(at * sr)
         tt = _seconds(m, sr)
-        strike = sum(w * np.sin(2 * np.pi * f0 * r * tt) * np.exp(-tt * (1.2 + r)) for r, w in zip(ratios, weights))
+        strike = sum(w * np.sin(2 * np.pi * f0 * r * tt) * np.exp(-tt * (1.2 + r)) for r, w in zip(ratios, weights, strict=True))
         _place(out, strike * _env(m, sr, 0.002, 0.05), int(at * sr))
     return out
 

@@ -133,8 +133,9 @@ class MockChatServer:
             pass
 
 
-def paraphrase_policy(slips: Slips = Slips()):
+def paraphrase_policy(slips: Slips | None = None):
     """Answer like a sampled model: a rewording chosen by the request's `seed` and prompt, with seeded slips."""
+    slips = slips if slips is not None else Slips()
 
     def policy(body: dict, data: dict) -> Reply:
         text, slip = paraphrase(data, request_rng(body.get("seed"), user_content(body)), slips)

@@ -81,7 +81,7 @@ def paraphrase(data: dict, rng: np.random.Generator, slips: Slips = Slips()) -> 
     """(answer, slip) for a prompt's data block; every sound named in order with its relation."""
     keys, slip = slip_keys(data, rng, slips)
     text = ""
-    for sound, ks in zip(data["sounds"], keys):
+    for sound, ks in zip(data["sounds"], keys, strict=True):
         said = _sound(sound, ks, rng)
         if not text:
             text = said

@@ -122,7 +122,7 @@ def _negative_lists(ds, column: str, max_negatives: int) -> list[list[tuple[str,
         kinds = pc.struct_field(flat, "kind").to_pylist() if "kind" in {f.name for f in flat.type} else [""] * len(captions)
         start = 0
         for length in offsets:
-            pairs = [(c, k or "") for c, k in zip(captions[start : start + length], kinds[start : start + length]) if c]
+            pairs = [(c, k or "") for c, k in zip(captions[start : start + length], kinds[start : start + length], strict=True) if c]
             rows.append(pairs[:max_negatives])
             start += length
     return rows
@@ -194,7 +194,7 @@ class MixtureSampler(torch.utils.data.Sampler):
         crop_seeds = rng.integers(0, 2**63 - 1, size=self.num_samples)
         orders = [rng.permutation(n) for n in self.sizes]
         used = [0] * len(self.sizes)
-        for source, crop_seed in zip(sources.tolist(), crop_seeds.tolist()):
+        for source, crop_seed in zip(sources.tolist(), crop_seeds.tolist(), strict=True):
             if used[source] == self.sizes[source]:
                 orders[source], used[source] = rng.permutation(self.sizes[source]), 0
             yield SampleKey(source, int(orders[source][used[source]]), int(crop_seed))

@@ -104,7 +104,7 @@ def event_claims(clip: str, renders: ClipRenders) -> list[Claim]:
     """Presence of each event alone, and its audibility against the sum of the others."""
     recipe, sr = renders.recipe, renders.recipe.sample_rate
     out = []
-    for i, (alone, share) in enumerate(zip(renders.alone, audible_shares(renders.alone, sr))):
+    for i, (alone, share) in enumerate(zip(renders.alone, audible_shares(renders.alone, sr), strict=True)):
         level = heard_level_db(alone, sr)
         floor = recipe.render["reference_dbfs"] - PRESENCE_BELOW_REFERENCE_DB
         out.append(Claim(clip, "presence", subject(recipe, i), "the event sounds in the clip", level, floor, "dBFS",

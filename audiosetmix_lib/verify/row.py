@@ -62,7 +62,7 @@ def verify_row(row: dict, source: Source | None) -> RowResult:
         return result
     memo: dict = {}  # events shared by the clip, its events alone and its counterfactual clips render once
     result.claims += sound_claims("row", recipe, row["audio"]["bytes"], source, memo)
-    for k, audio in zip(row.get("negative_audio_index") or [], row.get("negative_audio") or []):
+    for k, audio in zip(row.get("negative_audio_index") or [], row.get("negative_audio") or [], strict=True):
         negative = negatives[k]
         result.claims += sound_claims(negative_clip_name(k, negative["kind"]), Recipe.from_json(negative["recipe"]),
                                       audio["bytes"], source, memo)
